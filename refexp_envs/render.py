@@ -1,0 +1,47 @@
+"""Fast small-image offscreen rendering.
+
+Headless CPU rendering (Mesa llvmpipe) dominates the cost of a pixel step. The model is compiled
+with an offscreen buffer the size of the image and no shadow map or multisampling (see
+`scene.build_model`); here we also switch off reflections and shadows in the scene flags.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Must happen before `mujoco` is imported anywhere for it to take effect; a user's own setting wins.
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import mujoco  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+class RendererError(RuntimeError):
+    """The OpenGL backend could not start."""
+
+
+class SmallRenderer:
+    """Renders one fixed camera to `uint8 (size, size, 3)` images."""
+
+    def __init__(self, model: mujoco.MjModel, size: int, camera: str):
+        try:
+            self._renderer = mujoco.Renderer(model, height=size, width=size)
+        except Exception as exc:  # the GL errors differ by backend: catch them all, say what to do
+            backend = os.environ.get("MUJOCO_GL", "<unset>")
+            raise RendererError(
+                f"MuJoCo could not start an offscreen renderer with MUJOCO_GL={backend!r} ({exc}). "
+                "Try MUJOCO_GL=egl (headless GPU or Mesa), MUJOCO_GL=osmesa (pure software, needs "
+                "libosmesa6) or MUJOCO_GL=glfw (a display), or use obs_type='state'. MUJOCO_GL is read "
+                "when mujoco is first imported: set it in the shell, or import refexp_envs first."
+            ) from exc
+        flags = self._renderer.scene.flags
+        flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
+        flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
+        self._camera = camera
+
+    def render(self, data: mujoco.MjData) -> np.ndarray:
+        self._renderer.update_scene(data, camera=self._camera)
+        return self._renderer.render()  # a fresh array each call
+
+    def close(self) -> None:
+        self._renderer.close()

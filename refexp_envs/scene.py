@@ -1,0 +1,110 @@
+"""Builds the MuJoCo model of a Sawyer arm in front of N drawers from Metaworld's own assets.
+
+Metaworld ships one Sawyer + one drawer scene (`sawyer_xyz/sawyer_drawer.xml`). We load it with
+`mujoco.MjSpec`, detach its drawer and goal marker, and attach N copies of the drawer body side by
+side. Nothing in the scene differs between tasks: the task only decides which drawer pays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import metaworld
+import mujoco
+import numpy as np
+
+SAWYER_DRAWER_XML = os.path.join(
+    os.path.dirname(metaworld.__file__), "assets", "sawyer_xyz", "sawyer_drawer.xml"
+)
+
+DRAWER_Y = 0.9
+"""y of every drawer body (Metaworld's default drawer position)."""
+HANDLE_OFFSET = np.array([0.0, -0.16, 0.09])
+"""Closed-drawer handle bar centre relative to the drawer body (case + link + bar offsets)."""
+DRAWER_SPACING = 0.25
+CAMERA_NAME = "refexp_cam"  # behind the drawers, facing the arm: no occlusion of the drawers
+
+
+@dataclasses.dataclass(frozen=True)
+class Appearance:
+    """Everything that changes how the scene looks but not how it behaves.
+
+    The default is Metaworld's look. `shifted()` is the test-time visual distribution shift of
+    `RefExp/TwoDrawerShift-v0`.
+    """
+
+    drawer_rgba: tuple[float, float, float, float] | None = None  # None: Metaworld's green
+    table_rgba: tuple[float, float, float, float] | None = None  # None: Metaworld's wood texture
+    light_scale: float = 1.0  # multiplies every light's diffuse colour
+    camera_offset: tuple[float, float, float] = (0.0, 0.0, 0.0)  # metres, added to the camera pos
+
+    @staticmethod
+    def shifted() -> "Appearance":
+        return Appearance(
+            drawer_rgba=(0.75, 0.45, 0.25, 1.0),
+            table_rgba=(0.35, 0.38, 0.45, 1.0),
+            light_scale=1.35,
+            camera_offset=(0.03, -0.02, 0.02),
+        )
+
+
+def drawer_xs(num_drawers: int) -> np.ndarray:
+    """x positions of the drawers, centred on the table, left (negative x) first."""
+    return (np.arange(num_drawers) - (num_drawers - 1) / 2.0) * DRAWER_SPACING
+
+
+def handle_positions(num_drawers: int) -> np.ndarray:
+    """World positions `(N, 3)` of each closed drawer's handle bar centre."""
+    xs = drawer_xs(num_drawers)
+    return np.stack([np.array([x, DRAWER_Y, 0.0]) + HANDLE_OFFSET for x in xs])
+
+
+def _look_at(pos: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """MuJoCo `xyaxes` of a camera at `pos` looking at `target` with world z up."""
+    forward = target - pos
+    forward = forward / np.linalg.norm(forward)
+    x = np.cross(forward, [0.0, 0.0, 1.0])
+    x = x / np.linalg.norm(x)
+    y = np.cross(x, forward)
+    return np.concatenate([x, y])
+
+
+def build_model(num_drawers: int, image_size: int, appearance: Appearance) -> mujoco.MjModel:
+    """Compile the scene. Drawer i's slide joint is `drawer{i}_goal_slidey` (0 closed, -0.16 open)."""
+    if num_drawers < 1:
+        raise ValueError(f"num_drawers must be >= 1, got {num_drawers}")
+    spec = mujoco.MjSpec.from_file(SAWYER_DRAWER_XML)
+    spec.detach_body(spec.body("drawer"))
+    spec.site("goal").delete()  # Metaworld's green goal marker would be a per-scene cue
+
+    for i, x in enumerate(drawer_xs(num_drawers)):
+        child = mujoco.MjSpec.from_file(SAWYER_DRAWER_XML)
+        frame = spec.worldbody.add_frame(pos=[x, 0.0, 0.0])  # the body keeps its own y = 0.9
+        frame.attach_body(child.body("drawer"), f"drawer{i}_", "")
+
+    back = 0.12 * (num_drawers - 2)  # step back to keep every drawer in view
+    cam_pos = np.array([0.0, 1.25 + back, 0.9 + 0.7 * back]) + np.asarray(appearance.camera_offset)
+    cam = spec.worldbody.add_camera(name=CAMERA_NAME, pos=cam_pos, fovy=50.0)
+    cam.alt.type = mujoco.mjtOrientation.mjORIENTATION_XYAXES
+    cam.alt.xyaxes = _look_at(cam_pos, np.array([0.0, 0.6, 0.05]))
+
+    if appearance.drawer_rgba is not None:
+        for mat in spec.materials:
+            if "drawer_beige" in mat.name or "drawer_red" in mat.name:
+                mat.rgba = appearance.drawer_rgba
+    if appearance.table_rgba is not None:
+        for mat in spec.materials:
+            if mat.name == "table_wood":
+                mat.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = ""
+                mat.rgba = appearance.table_rgba
+    if appearance.light_scale != 1.0:
+        for light in spec.lights:
+            light.diffuse = np.clip(np.asarray(light.diffuse) * appearance.light_scale, 0, 1)
+
+    # Small, fast offscreen rendering: buffer the size of the image, no shadow map, no MSAA.
+    spec.visual.quality.shadowsize = 0
+    spec.visual.quality.offsamples = 0
+    spec.visual.global_.offwidth = image_size
+    spec.visual.global_.offheight = image_size
+    return spec.compile()
