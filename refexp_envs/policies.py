@@ -38,13 +38,13 @@ class ScriptedDrawerPolicy:
         hand = np.asarray(proprio[:3], dtype=np.float64)
         hx, hy, hz = self.handle
         grip_z = hz - 0.01
-        near_x = abs(hand[0] - hx) < 0.015
+        near_x = abs(hand[0] - hx) < 0.025
         in_pull_lane = hy - PULL_DISTANCE - 0.02 < hand[1] < hy + 0.02
         low = hand[2] < grip_z + 0.03
 
         if near_x and in_pull_lane and low:
             target, gain = np.array([hx, hy - PULL_DISTANCE, grip_z]), 25.0  # pull the bar out
-        elif near_x and abs(hand[1] - hy) < 0.015:
+        elif near_x and abs(hand[1] - hy) < 0.02:
             target, gain = np.array([hx, hy, grip_z]), 12.0  # drop behind the bar
         elif hand[2] < SAFE_Z - 0.03:
             target, gain = np.array([hand[0], hand[1], SAFE_Z + 0.02]), 12.0  # lift clear first
