@@ -40,6 +40,8 @@ HAND_INIT = np.array([-0.05, 0.55, 0.2])
 MOCAP_LOW = np.array([-0.45, 0.40, 0.05])
 MOCAP_HIGH = np.array([0.45, 0.85, 0.35])
 GRIPPER_QUAT = np.array([1.0, 0.0, 1.0, 0.0])
+PROPRIO_LOW = np.array([-1.0, -1.0, -1.0, 0.0], dtype=np.float32)  # far outside the mocap box
+PROPRIO_HIGH = np.array([1.0, 2.0, 1.0, 1.0], dtype=np.float32)
 
 
 class DrawersEnv(gym.Env):
@@ -95,7 +97,7 @@ class DrawersEnv(gym.Env):
         if obs_type == "pixels" or render_mode == "rgb_array":
             self._renderer = SmallRenderer(self.model, self.image_size, scene.CAMERA_NAME)
 
-        proprio = spaces.Box(-np.inf, np.inf, shape=(4,), dtype=np.float32)
+        proprio = spaces.Box(PROPRIO_LOW, PROPRIO_HIGH, dtype=np.float32)
         if obs_type == "pixels":
             first = spaces.Box(0, 255, shape=(self.image_size, self.image_size, 3), dtype=np.uint8)
             self.observation_space = spaces.Dict({"pixels": first, "proprio": proprio})

@@ -7,13 +7,24 @@ with an offscreen buffer the size of the image and no shadow map or multisamplin
 
 from __future__ import annotations
 
+import atexit
 import os
+import weakref
 
 # Must happen before `mujoco` is imported anywhere for it to take effect; a user's own setting wins.
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
+
+
+_LIVE: "weakref.WeakSet[SmallRenderer]" = weakref.WeakSet()
+
+
+def _close_all() -> None:
+    """Free GL contexts before the GL backend's own exit handler tears the display down."""
+    for renderer in list(_LIVE):
+        renderer.close()
 
 
 class RendererError(RuntimeError):
@@ -38,10 +49,16 @@ class SmallRenderer:
         flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
         flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
         self._camera = camera
+        if not _LIVE:  # (re-)register after the backend's handler, so ours runs first (LIFO)
+            atexit.unregister(_close_all)
+            atexit.register(_close_all)
+        _LIVE.add(self)
 
     def render(self, data: mujoco.MjData) -> np.ndarray:
         self._renderer.update_scene(data, camera=self._camera)
         return self._renderer.render()  # a fresh array each call
 
     def close(self) -> None:
-        self._renderer.close()
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None

@@ -1,0 +1,169 @@
+"""The environment suite: API conformance, the hidden-task contract, scripted policies, bad input."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import refexp_envs
+from refexp_envs import render
+from refexp_envs.drawers import SUCCESS_OPENING
+from refexp_envs.policies import ScriptedDrawerPolicy
+
+
+@pytest.mark.parametrize("obs_type", ["pixels", "state"])
+@pytest.mark.parametrize("env_id", refexp_envs.ENV_IDS)
+def test_check_env(env_id, obs_type):
+    env = gym.make(env_id, obs_type=obs_type)
+    check_env(env.unwrapped, skip_render_check=True)
+    obs, info = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+    env.close()
+
+
+@pytest.mark.parametrize("env_id", refexp_envs.ENV_IDS)
+def test_task_is_hidden(env_id):
+    env = gym.make(env_id)
+    n = env.unwrapped.num_tasks
+    firsts = []
+    for task in range(n):
+        obs, info = env.reset(seed=3, options={"task": task})
+        assert env.unwrapped.task == task
+        assert set(obs) == {"pixels", "proprio"} and set(info) == {"success"}
+        firsts.append(obs)
+    for other in firsts[1:]:
+        np.testing.assert_array_equal(firsts[0]["pixels"], other["pixels"])
+        np.testing.assert_array_equal(firsts[0]["proprio"], other["proprio"])
+    # The same actions give the same observations whatever the task: only the reward differs.
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(-1, 1, size=(5, 4)).astype(np.float32)
+    trajectories = []
+    for task in range(n):
+        env.reset(seed=3, options={"task": task})
+        trajectories.append([env.step(a)[0]["pixels"] for a in actions])
+    for traj in trajectories[1:]:
+        for a, b in zip(trajectories[0], traj):
+            np.testing.assert_array_equal(a, b)
+    env.close()
+
+
+def test_task_drawn_from_seed_when_not_given():
+    env = gym.make("RefExp/ThreeDrawer-v0", obs_type="state")
+    drawn = []
+    for seed in range(30):
+        env.reset(seed=seed)
+        drawn.append(env.unwrapped.task)
+    again = []
+    for seed in range(30):
+        env.reset(seed=seed)
+        again.append(env.unwrapped.task)
+    assert drawn == again
+    assert set(drawn) == {0, 1, 2}
+
+
+@pytest.mark.parametrize("env_id", refexp_envs.ENV_IDS)
+def test_scripted_policy_opens_only_its_drawer(env_id):
+    env = gym.make(env_id, obs_type="state")
+    n = env.unwrapped.num_tasks
+    for drawer in range(n):
+        for task in range(n):
+            policy = ScriptedDrawerPolicy(drawer, n, noise=0.0)
+            obs, _ = env.reset(seed=0, options={"task": task})
+            rewards, truncated = [], False
+            while not truncated:
+                obs, reward, terminated, truncated, info = env.step(policy(obs))
+                assert info["success"] == (reward == 1.0)
+                rewards.append(reward)
+            opened = obs["drawers"] >= SUCCESS_OPENING
+            assert opened[drawer] and opened.sum() == 1, (drawer, obs["drawers"])
+            if drawer == task:
+                assert rewards[-1] == 1.0 and sum(rewards) > 10  # opens with a margin, stays open
+            else:
+                assert sum(rewards) == 0.0
+    env.close()
+
+
+def test_noisy_policy_still_reliable_and_diverse():
+    env = gym.make("RefExp/TwoDrawer-v0", obs_type="state")
+    finals, wins = [], 0
+    for seed in range(10):
+        policy = ScriptedDrawerPolicy(1, 2, noise=0.2, seed=seed)
+        obs, _ = env.reset(seed=seed, options={"task": 1})
+        success, truncated = False, False
+        while not truncated:
+            obs, reward, _, truncated, info = env.step(policy(obs))
+            success |= info["success"]
+        wins += success
+        finals.append(obs["proprio"].copy())
+    assert wins >= 9
+    assert np.std(np.stack(finals), axis=0).max() > 1e-3  # noise makes trajectories differ
+
+
+def test_same_seed_same_observations():
+    def rollout():
+        env = gym.make("RefExp/TwoDrawer-v0")
+        obs, _ = env.reset(seed=11)
+        env.action_space.seed(5)
+        frames = [obs["pixels"]]
+        for _ in range(8):
+            frames.append(env.step(env.action_space.sample())[0]["pixels"])
+        env.close()
+        return np.stack(frames)
+
+    np.testing.assert_array_equal(rollout(), rollout())
+
+
+def test_visual_shift_changes_pixels_not_dynamics():
+    base = gym.make("RefExp/TwoDrawer-v0")
+    shift = gym.make("RefExp/TwoDrawerShift-v0")
+    a, _ = base.reset(seed=0, options={"task": 0})
+    b, _ = shift.reset(seed=0, options={"task": 0})
+    assert np.abs(a["pixels"].astype(int) - b["pixels"].astype(int)).mean() > 10
+    np.testing.assert_allclose(a["proprio"], b["proprio"])
+    base.close()
+    shift.close()
+
+
+def test_image_size_parameter():
+    env = gym.make("RefExp/TwoDrawer-v0", image_size=32)
+    obs, _ = env.reset(seed=0)
+    assert obs["pixels"].shape == (32, 32, 3) and obs["pixels"].dtype == np.uint8
+    env.close()
+
+
+def test_bad_inputs_raise_clear_errors():
+    env = gym.make("RefExp/TwoDrawer-v0", obs_type="state")
+    with pytest.raises(ValueError, match="out of range"):
+        env.reset(options={"task": 2})
+    with pytest.raises(ValueError, match="task must be an int"):
+        env.reset(options={"task": "left"})
+    with pytest.raises(ValueError, match="unknown reset options"):
+        env.reset(options={"goal": 1})
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"shape \(4,\)"):
+        env.step(np.zeros(3))
+    with pytest.raises(ValueError, match="NaN"):
+        env.step(np.array([0.0, np.nan, 0.0, 0.0]))
+    env.close()
+    with pytest.raises(ValueError, match="unknown obs_type"):
+        gym.make("RefExp/TwoDrawer-v0", obs_type="rgb")
+
+
+def test_renderer_failure_names_mujoco_gl(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no display")
+
+    monkeypatch.setattr(render.mujoco, "Renderer", broken)
+    with pytest.raises(render.RendererError, match="MUJOCO_GL"):
+        gym.make("RefExp/TwoDrawer-v0")
+    gym.make("RefExp/TwoDrawer-v0", obs_type="state").close()  # state obs needs no renderer
+
+
+def test_render_mode_rgb_array():
+    env = gym.make("RefExp/TwoDrawer-v0", obs_type="state", render_mode="rgb_array")
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.shape == (64, 64, 3) and frame.dtype == np.uint8 and frame.std() > 0
+    env.close()
