@@ -12,6 +12,7 @@ Minari can store and recover the env spec):
 
 from __future__ import annotations
 
+import functools
 import os
 
 # Headless rendering by default; must be set before mujoco is first imported. A user setting wins.
@@ -36,6 +37,18 @@ def register_envs() -> None:
     for env_id, kwargs in ENV_KWARGS.items():
         if env_id not in gym.registry:
             gym.register(env_id, entry_point=ENTRY_POINT, kwargs=dict(kwargs), max_episode_steps=None)
+
+
+def make_vector_env(env_id: str, num_envs: int, **kwargs) -> gym.vector.AsyncVectorEnv:
+    """`num_envs` copies in worker processes. Uses the spawn context: with fork, workers hang
+    once the parent holds a GL context."""
+    fns = [functools.partial(_make, env_id, **kwargs) for _ in range(num_envs)]
+    return gym.vector.AsyncVectorEnv(fns, context="spawn")
+
+
+def _make(env_id: str, **kwargs) -> gym.Env:
+    """Importable by reference, so a spawned worker imports (and so registers) this package."""
+    return gym.make(env_id, **kwargs)
 
 
 register_envs()

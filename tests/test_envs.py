@@ -167,3 +167,14 @@ def test_render_mode_rgb_array():
     frame = env.render()
     assert frame.shape == (64, 64, 3) and frame.dtype == np.uint8 and frame.std() > 0
     env.close()
+
+
+def test_vector_env_spawn_workers():
+    envs = refexp_envs.make_vector_env("RefExp/TwoDrawer-v0", 2, obs_type="state")
+    try:
+        obs, _ = envs.reset(seed=[0, 1], options={"task": 1})
+        assert obs["proprio"].shape == (2, 4)
+        obs, reward, _, _, _ = envs.step(np.zeros((2, 4), dtype=np.float32))
+        assert reward.shape == (2,)
+    finally:
+        envs.close()

@@ -1,0 +1,109 @@
+"""Where datasets live, and the SHA-256 that pins their content.
+
+The checksum is over the files of the dataset's Minari `data/` directory (everything Minari reads):
+
+    for each file under data/, in sorted order of its '/'-separated relative path:
+        content = canonical JSON if the name ends in .json   (keys sorted, compact separators,
+                  the top-level "dataset_size" of data/metadata.json dropped: Minari computes it
+                  from directory sizes, which differ between file systems)
+                  else the file's bytes
+        line    = f"{relpath}\\0{sha256(content).hexdigest()}\\n"
+    checksum = sha256(concatenation of the lines)
+
+Minari's metadata holds no timestamp and no absolute path (checked for 0.5.4), so with the same
+package versions (minari, pyarrow: recorded in refexp.json) the checksum is deterministic.
+Sidecar files next to `data/` (refexp.json) and the pixel cache are not covered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+SIDECAR = "refexp.json"  # next to data/: build record (spec, checksum, success, versions)
+CACHE_DIR = ".refexp-cache"  # under the datasets root: hidden, so Minari never lists it
+STAGING_DIR = ".refexp-staging"  # under the datasets root: builds and downloads in progress
+
+
+def datasets_root() -> Path:
+    """Minari's dataset directory ($MINARI_DATASETS_PATH or ~/.minari/datasets)."""
+    env = os.environ.get("MINARI_DATASETS_PATH")
+    root = Path(env) if env else Path.home() / ".minari" / "datasets"
+    return root
+
+
+def dataset_path(dataset_id: str) -> Path:
+    """The directory of a dataset in Minari's dataset directory (it may not exist yet)."""
+    return datasets_root() / dataset_id
+
+
+def flat(dataset_id: str) -> str:
+    return dataset_id.replace("/", "__")
+
+
+def staging_path(dataset_id: str) -> Path:
+    return datasets_root() / STAGING_DIR / flat(dataset_id)
+
+
+def cache_path(dataset_id: str) -> Path:
+    return datasets_root() / CACHE_DIR / flat(dataset_id)
+
+
+def is_complete(path: Path) -> bool:
+    """A dataset directory is complete once its sidecar exists (written last, before the rename)."""
+    return (path / "data" / "metadata.json").is_file() and (path / SIDECAR).is_file()
+
+
+def _canonical_json(data: bytes, top_level: bool) -> bytes:
+    obj = json.loads(data)
+    if top_level and isinstance(obj, dict):
+        obj.pop("dataset_size", None)
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _file_digest(path: Path, rel: str) -> str:
+    if rel.endswith(".json"):
+        return hashlib.sha256(_canonical_json(path.read_bytes(), rel == "metadata.json")).hexdigest()
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def data_files(data_dir: Path) -> list[tuple[str, Path]]:
+    files = []
+    for p in data_dir.rglob("*"):
+        if p.is_file():
+            files.append((p.relative_to(data_dir).as_posix(), p))
+    files.sort()
+    return files
+
+
+def checksum_dir(dataset_dir: str | os.PathLike) -> str:
+    """SHA-256 over a dataset directory's `data/` files (see the module docstring)."""
+    data_dir = Path(dataset_dir) / "data"
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"no Minari data directory at {data_dir}")
+    h = hashlib.sha256()
+    for rel, path in data_files(data_dir):
+        h.update(f"{rel}\0{_file_digest(path, rel)}\n".encode())
+    return h.hexdigest()
+
+
+def data_size_bytes(dataset_dir: str | os.PathLike) -> int:
+    """Bytes of the files under `data/` (not counting directory entries)."""
+    return sum(p.stat().st_size for _, p in data_files(Path(dataset_dir) / "data"))
+
+
+def read_sidecar(dataset_dir: str | os.PathLike) -> dict:
+    p = Path(dataset_dir) / SIDECAR
+    return json.loads(p.read_text()) if p.is_file() else {}
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)

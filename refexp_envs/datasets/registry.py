@@ -1,0 +1,167 @@
+"""The registry of standardized RefExp dataset ids (`refexp/<env>/<behaviour>-v<N>`).
+
+Every id is pinned to an env id, a behaviour (the task-specific scripted policies
+`refexp_envs.policies.ScriptedDrawerPolicy` with a given action noise), a size (episodes per task),
+a generation seed and, once built and published, the SHA-256 of its files (see `checksum.py`).
+
+| behaviour  | episodes per task | action noise | behaviour success (TwoDrawer) |
+|------------|-------------------|--------------|-------------------------------|
+| `expert`   | 1000 (the paper)  | 0.2          | ~100%                         |
+| `noisy`    | 1000              | 0.5          | ~60% (D4RL-style lower quality)|
+| `dev`      | 20                | 0.2          | ~100% (quick experiments)     |
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+
+import numpy as np
+
+from refexp_envs import ENV_IDS, HORIZON
+
+DATASET_VERSION = 0
+EXPERT_NOISE = 0.2
+NOISY_NOISE = 0.5
+FULL_EPISODES_PER_TASK = 1000
+DEV_EPISODES_PER_TASK = 20
+
+# The HTTPS archive host. A release is one asset per id, `<base>/<archive_name(id)>` (see
+# docs/datasets.md, "Publishing a release"). Override with the environment variable below.
+DEFAULT_BASE_URL = "https://github.com/refexp/refexp/releases/download/datasets-v0"
+BASE_URL_ENV = "REFEXP_DATASETS_URL"
+ID_PATTERN = re.compile(r"^refexp/[a-z0-9-]+/[a-z0-9_-]+-v\d+$")
+
+
+class UnknownDatasetError(KeyError):
+    """A dataset id that is not in the registry."""
+
+    def __str__(self) -> str:  # KeyError quotes its message otherwise
+        return str(self.args[0])
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    """Everything that pins one dataset: rebuilding from this gives the same files."""
+
+    dataset_id: str
+    env_id: str
+    behaviour: str  # "expert" | "noisy" | "dev" (the name in the id)
+    noise: float  # Gaussian action noise of the scripted behaviour policies
+    episodes_per_task: int
+    seed: int  # generation seed; episode i's seed is `episode_seed(seed, i)`
+    num_tasks: int
+    sha256: str | None = None  # over the files of `data/` (checksum.py); None = not yet published
+    obs_type: str = "pixels"
+    image_size: int = 64
+    horizon: int = HORIZON
+    behaviour_success: float | None = None  # measured on the real build (fraction of episodes)
+    size_bytes: int | None = None  # measured size of `data/` on disk
+    description: str = ""
+
+    @property
+    def num_episodes(self) -> int:
+        return self.episodes_per_task * self.num_tasks
+
+    def env_kwargs(self) -> dict:
+        """Keyword arguments given to `gym.make(env_id, ...)`: only what differs from the registered
+        env, so a full-size dataset's stored env spec is exactly the registered one."""
+        kwargs: dict = {}
+        if self.obs_type != "pixels":
+            kwargs["obs_type"] = self.obs_type
+        if self.image_size != 64:
+            kwargs["image_size"] = self.image_size
+        if self.horizon != HORIZON:
+            kwargs["horizon"] = self.horizon
+        return kwargs
+
+    def task_of(self, index: int) -> int:
+        """Episodes are interleaved over tasks: episode i serves task i % num_tasks."""
+        return int(index % self.num_tasks)
+
+    def episode_seed(self, index: int) -> int:
+        return episode_seed(self.seed, index)
+
+    def fingerprint(self) -> dict:
+        """The fields that determine the data (used to refuse resuming a different build)."""
+        d = dataclasses.asdict(self)
+        for k in ("sha256", "behaviour_success", "size_bytes", "description"):
+            d.pop(k)
+        return d
+
+
+def episode_seed(dataset_seed: int, index: int) -> int:
+    """Per-episode seed from (dataset seed, episode index): independent of worker count/order."""
+    return int(np.random.SeedSequence([int(dataset_seed), int(index)]).generate_state(1)[0])
+
+
+_ENV_SLUGS = {
+    "RefExp/TwoDrawer-v0": ("two-drawer", 2, 100),
+    "RefExp/ThreeDrawer-v0": ("three-drawer", 3, 200),
+    "RefExp/TwoDrawerShift-v0": ("two-drawer-shift", 2, 300),
+}
+
+# Filled in from real builds on the reference machine (docs/datasets.md records the commands).
+# Keys: dataset id -> (sha256, behaviour_success, size_bytes).
+_PUBLISHED: dict[str, tuple[str, float, int]] = {
+}
+
+
+def _make_registry() -> dict[str, DatasetSpec]:
+    registry: dict[str, DatasetSpec] = {}
+    missing = [e for e in ENV_IDS if e not in _ENV_SLUGS]
+    if missing:  # a new env in the suite needs a slug and a seed block here
+        raise RuntimeError(f"no dataset slug for env ids {missing}")
+    for env_id, (slug, num_tasks, seed_base) in _ENV_SLUGS.items():
+        for offset, (behaviour, noise, per_task, what) in enumerate(
+            [
+                ("expert", EXPERT_NOISE, FULL_EPISODES_PER_TASK, "task-specific scripted experts"),
+                ("noisy", NOISY_NOISE, FULL_EPISODES_PER_TASK, "scripted experts with heavy action noise"),
+                ("dev", EXPERT_NOISE, DEV_EPISODES_PER_TASK, "small expert set for quick experiments"),
+            ]
+        ):
+            dataset_id = f"refexp/{slug}/{behaviour}-v{DATASET_VERSION}"
+            sha, success, size = _PUBLISHED.get(dataset_id, (None, None, None))
+            registry[dataset_id] = DatasetSpec(
+                dataset_id=dataset_id,
+                env_id=env_id,
+                behaviour=behaviour,
+                noise=noise,
+                episodes_per_task=per_task,
+                seed=seed_base + offset,
+                num_tasks=num_tasks,
+                sha256=sha,
+                behaviour_success=success,
+                size_bytes=size,
+                description=(
+                    f"{env_id}: {per_task} rollouts per task of {what} (action noise {noise}), "
+                    f"64x64 RGB pixels + proprioception, lossless parquet; buffer i = episodes "
+                    f"whose metadata/infos 'task' is i."
+                ),
+            )
+    return registry
+
+
+REGISTRY: dict[str, DatasetSpec] = _make_registry()
+
+
+def get_spec(dataset_id: str | DatasetSpec) -> DatasetSpec:
+    """The spec of a registered id; an unknown id raises with the list of valid ids."""
+    if isinstance(dataset_id, DatasetSpec):
+        return dataset_id
+    try:
+        return REGISTRY[dataset_id]
+    except KeyError:
+        valid = "\n  ".join(sorted(REGISTRY))
+        raise UnknownDatasetError(f"unknown dataset id {dataset_id!r}; valid ids:\n  {valid}") from None
+
+
+def base_url() -> str:
+    """The HTTPS archive host: $REFEXP_DATASETS_URL, else the project's default."""
+    return os.environ.get(BASE_URL_ENV, DEFAULT_BASE_URL).rstrip("/")
+
+
+def archive_name(dataset_id: str) -> str:
+    """Release asset name of an id (flat: release hosts do not allow '/' in asset names)."""
+    return dataset_id.replace("/", "__") + ".tar.gz"
