@@ -13,6 +13,9 @@
 | proprio          | gripper centre xyz (m), gripper opening in [0, 1]                             |
 | reward           | 1.0 while the target drawer is open by >= 0.10 m (of 0.16), else 0.0          |
 | info             | `{"success": bool}` mirroring the reward; never the task                      |
+| interlock        | once a drawer is pulled out past 2 cm, the others lock until the next reset   |
+|                  | (a filing cabinet's anti-tip interlock): one attempt per episode, so the      |
+|                  | Bayes-optimal success in episode k is exactly min(1, k/N)                     |
 | reset            | arm and drawers return to one fixed start state; the arm starts nearer the    |
 |                  | left drawer (x = -0.05 m, drawers at x = +-0.125 m for two)                   |
 
@@ -35,6 +38,7 @@ import mujoco  # noqa: E402  (after render, which sets MUJOCO_GL)
 
 OBS_TYPES = ("pixels", "state")
 SUCCESS_OPENING = 0.10
+INTERLOCK_OPENING = 0.02
 MAX_OPENING = 0.16
 HAND_INIT = np.array([-0.05, 0.55, 0.2])
 MOCAP_LOW = np.array([-0.45, 0.40, 0.05])
@@ -88,6 +92,8 @@ class DrawersEnv(gym.Env):
         self._drawer_qpos = np.array(
             [self.model.joint(f"drawer{i}_goal_slidey").qposadr[0] for i in range(self.num_drawers)]
         )
+        self._locks = np.array([self.model.equality(f"drawer{i}_lock").id for i in range(self.num_drawers)])
+        self._chosen: int | None = None  # the drawer that engaged the interlock this episode
         self._right = self.model.site("rightEndEffector").id
         self._left = self.model.site("leftEndEffector").id
         self._rightpad = self.model.body("rightpad").id
@@ -136,6 +142,8 @@ class DrawersEnv(gym.Env):
         else:
             self._task = int(self.np_random.integers(self.num_tasks))
         mujoco.mj_setState(self.model, self.data, self._start_state, mujoco.mjtState.mjSTATE_INTEGRATION)
+        self.data.eq_active[self._locks] = 0
+        self._chosen = None
         mujoco.mj_forward(self.model, self.data)
         self._t = 0
         return self._observation(), {"success": False}
@@ -153,6 +161,7 @@ class DrawersEnv(gym.Env):
             self.data.mocap_quat[0] = GRIPPER_QUAT
             self.data.ctrl[:] = (action[3], -action[3])
             mujoco.mj_step(self.model, self.data, nstep=self.frame_skip)
+            self._update_interlock()
         self._t += 1
         success = bool(self.drawer_openings()[self._task] >= SUCCESS_OPENING)
         truncated = self._t >= self.horizon
@@ -172,6 +181,15 @@ class DrawersEnv(gym.Env):
     def drawer_openings(self) -> np.ndarray:
         """How far each drawer is pulled out, in metres `(N,)` (0 closed, 0.16 fully open)."""
         return -self.data.qpos[self._drawer_qpos]
+
+    def _update_interlock(self) -> None:
+        if self._chosen is not None:
+            return
+        openings = self.drawer_openings()
+        if openings.max() >= INTERLOCK_OPENING:
+            self._chosen = int(np.argmax(openings))
+            self.data.eq_active[self._locks] = 1
+            self.data.eq_active[self._locks[self._chosen]] = 0
 
     def proprio(self) -> np.ndarray:
         tcp = (self.data.site_xpos[self._right] + self.data.site_xpos[self._left]) / 2.0

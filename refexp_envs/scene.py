@@ -71,7 +71,8 @@ def _look_at(pos: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def build_model(num_drawers: int, image_size: int, appearance: Appearance) -> mujoco.MjModel:
-    """Compile the scene. Drawer i's slide joint is `drawer{i}_goal_slidey` (0 closed, -0.16 open)."""
+    """Compile the scene. Drawer i's slide joint is `drawer{i}_goal_slidey` (0 closed, -0.16 open);
+    the inactive joint equality `drawer{i}_lock` can hold it shut."""
     if num_drawers < 1:
         raise ValueError(f"num_drawers must be >= 1, got {num_drawers}")
     spec = mujoco.MjSpec.from_file(SAWYER_DRAWER_XML)
@@ -82,6 +83,12 @@ def build_model(num_drawers: int, image_size: int, appearance: Appearance) -> mu
         child = mujoco.MjSpec.from_file(SAWYER_DRAWER_XML)
         frame = spec.worldbody.add_frame(pos=[x, 0.0, 0.0])  # the body keeps its own y = 0.9
         frame.attach_body(child.body("drawer"), f"drawer{i}_", "")
+        # The interlock (see drawers.py): an equality that holds this drawer shut, off at start.
+        lock = spec.add_equality(name=f"drawer{i}_lock", type=mujoco.mjtEq.mjEQ_JOINT)
+        lock.objtype = mujoco.mjtObj.mjOBJ_JOINT
+        lock.name1 = f"drawer{i}_goal_slidey"
+        lock.data[:5] = 0.0
+        lock.active = False
 
     back = 0.12 * (num_drawers - 2)  # step back to keep every drawer in view
     cam_pos = np.array([0.0, 1.25 + back, 0.9 + 0.7 * back]) + np.asarray(appearance.camera_offset)

@@ -178,3 +178,22 @@ def test_vector_env_spawn_workers():
         assert reward.shape == (2,)
     finally:
         envs.close()
+
+
+def test_interlock_allows_one_drawer_per_episode():
+    env = gym.make("RefExp/TwoDrawer-v0", obs_type="state", horizon=120)
+    obs, _ = env.reset(seed=0, options={"task": 1})
+    wrong, right = ScriptedDrawerPolicy(0, 2), ScriptedDrawerPolicy(1, 2)
+    for _ in range(40):
+        obs, *_ = env.step(wrong(obs))
+    rewards = []
+    for _ in range(80):  # ample time to open drawer 1 if it were free
+        obs, reward, *_ = env.step(right(obs))
+        rewards.append(reward)
+    assert obs["drawers"][0] >= SUCCESS_OPENING and obs["drawers"][1] < 0.01 and sum(rewards) == 0
+    obs, _ = env.reset(seed=0, options={"task": 1})  # the lock is released at reset
+    assert np.all(obs["drawers"] < 1e-6)
+    for _ in range(40):
+        obs, reward, *_ = env.step(right(obs))
+    assert reward == 1.0
+    env.close()

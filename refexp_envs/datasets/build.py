@@ -1,0 +1,401 @@
+"""Build a registered dataset deterministically from its seed, in parallel, resumably, atomically.
+
+Stages (all under `<datasets root>/.refexp-staging/<id>/`, a hidden directory Minari never lists):
+
+1. *collect*: episodes are cut into shards of `shard_size` consecutive indices; worker processes
+   (multiprocessing "spawn": fork hangs once a GL context exists) roll out the behaviour policy of
+   episode i's task `i % num_tasks` with seed `episode_seed(seed, i)` and write each shard to
+   `shards/shard_NNNNN.npz` atomically (tmp file + rename). The data depend only on the seed and
+   the index, never on the worker count or order. An interrupted build keeps its finished shards
+   and a rerun collects only the missing ones (`build.json` pins the spec; a different spec wipes
+   the staging directory).
+2. *assemble*: a fresh Minari dataset (parquet, `jpeg_encoding=False`: lossless) is written into
+   `staging/dataset/` from the shards in index order, with the task in every episode's infos and
+   metadata, then the checksum and the sidecar `refexp.json` (written last).
+3. *publish*: one `os.rename` moves `staging/dataset` to Minari's dataset directory: a dataset
+   directory is either complete or absent. Then the pixel cache is built and the staging removed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import refexp_envs  # noqa: F401  (MUJOCO_GL before mujoco; registers the env ids)
+from refexp_envs.datasets import checksum as ck
+from refexp_envs.datasets.registry import DatasetSpec, get_spec
+
+SHARD_SIZE = 10
+_ENV_CACHE: dict = {}
+
+
+class DatasetBuildError(RuntimeError):
+    pass
+
+
+# ---------------------------------------------------------------------------------------- collect
+def _make_env(spec: DatasetSpec):
+    import gymnasium as gym
+
+    key = (spec.env_id, json.dumps(spec.env_kwargs(), sort_keys=True))
+    if key not in _ENV_CACHE:
+        _ENV_CACHE[key] = gym.make(spec.env_id, **spec.env_kwargs())
+    return _ENV_CACHE[key]
+
+
+def _close_envs() -> None:
+    while _ENV_CACHE:
+        _, env = _ENV_CACHE.popitem()
+        env.close()
+
+
+def collect_shard(spec: DatasetSpec, shard: int, indices: list[int], out_path: str) -> tuple[int, int, int]:
+    """Collect episodes `indices` into one shard file (atomically). Returns (shard, n, successes)."""
+    from refexp_envs.datasets.collect import collect_episode
+
+    env = _make_env(spec)
+    eps = [collect_episode(env, spec.task_of(i), spec.noise, spec.episode_seed(i)) for i in indices]
+    arrays = {
+        "indices": np.asarray(indices, dtype=np.int64),
+        "tasks": np.asarray([e.task for e in eps], dtype=np.int64),
+        "proprio": np.stack([e.proprio for e in eps]),
+        "actions": np.stack([e.actions for e in eps]),
+        "rewards": np.stack([e.rewards for e in eps]),
+    }
+    if eps[0].pixels is not None:
+        arrays["pixels"] = np.stack([e.pixels for e in eps])
+    if spec.obs_type == "state":
+        arrays["drawers"] = np.stack([_state_drawers(env, spec, i) for i in indices])
+    out = Path(out_path)
+    tmp = out.with_name(out.stem + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, out)
+    return shard, len(eps), int(sum(e.success for e in eps))
+
+
+def _state_drawers(env, spec: DatasetSpec, index: int) -> np.ndarray:
+    """State datasets: replay the episode to record the drawer openings (rarely used)."""
+    from refexp_envs.datasets.collect import collect_episode
+
+    base = env.unwrapped
+    from refexp_envs.policies import ScriptedDrawerPolicy
+
+    task, seed = spec.task_of(index), spec.episode_seed(index)
+    policy = ScriptedDrawerPolicy(task, base.num_tasks, noise=spec.noise, seed=seed)
+    obs, _ = env.reset(seed=seed, options={"task": task})
+    out, done = [obs["drawers"]], False
+    while not done:
+        obs, _, term, trunc, _ = env.step(policy(obs))
+        out.append(obs["drawers"])
+        done = term or trunc
+    del collect_episode
+    return np.stack(out).astype(np.float32)
+
+
+def _worker(args) -> tuple[int, int, int]:
+    spec, shard, indices, out_path = args
+    return collect_shard(spec, shard, indices, out_path)
+
+
+def _shard_plan(spec: DatasetSpec, shard_size: int) -> list[list[int]]:
+    n = spec.num_episodes
+    return [list(range(s, min(s + shard_size, n))) for s in range(0, n, shard_size)]
+
+
+def _shard_file(shards_dir: Path, shard: int) -> Path:
+    return shards_dir / f"shard_{shard:05d}.npz"
+
+
+def _progress(enabled: bool):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        disable=not enabled,
+        transient=False,
+    )
+
+
+def _collect(spec: DatasetSpec, stage: Path, workers: int, shard_size: int, progress: bool) -> None:
+    shards_dir = stage / "shards"
+    shards_dir.mkdir(parents=True, exist_ok=True)
+    plan = _shard_plan(spec, shard_size)
+    for stale in shards_dir.glob("*.tmp.npz"):  # a shard cut off mid-write
+        stale.unlink()
+    todo = [k for k in range(len(plan)) if not _shard_file(shards_dir, k).is_file()]
+    done_eps = spec.num_episodes - sum(len(plan[k]) for k in todo)
+    jobs = [(spec, k, plan[k], str(_shard_file(shards_dir, k))) for k in todo]
+    with _progress(progress) as bar:
+        task = bar.add_task(f"collect {spec.dataset_id}", total=spec.num_episodes, completed=done_eps)
+        if not jobs:
+            return
+        if workers <= 1:
+            try:
+                for job in jobs:
+                    _, n, _ = _worker(job)
+                    bar.advance(task, n)
+            finally:
+                _close_envs()
+            return
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        pool = ctx.Pool(processes=min(workers, len(jobs)))
+        try:
+            for _, n, _ in pool.imap_unordered(_worker, jobs):
+                bar.advance(task, n)
+            pool.close()
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
+
+
+# --------------------------------------------------------------------------------------- assemble
+def _iter_shard_episodes(spec: DatasetSpec, shards_dir: Path, shard_size: int):
+    for k in range(len(_shard_plan(spec, shard_size))):
+        with np.load(_shard_file(shards_dir, k)) as z:
+            data = {name: z[name] for name in z.files}
+        for j, index in enumerate(data["indices"]):
+            yield int(index), {name: arr[j] for name, arr in data.items() if name != "indices"}
+
+
+def _assemble(spec: DatasetSpec, stage: Path, shard_size: int, progress: bool) -> tuple[Path, dict]:
+    import gymnasium as gym
+    import minari
+    from minari.data_collector.episode_buffer import EpisodeBuffer
+    from minari.dataset.minari_storage import MinariStorage
+
+    out = stage / "dataset"
+    if out.exists():  # an assembly cut off earlier: restart it cleanly
+        shutil.rmtree(out)
+    (out / "data").mkdir(parents=True)
+
+    env = gym.make(spec.env_id, **spec.env_kwargs())
+    env_spec, obs_space, act_space = env.spec, env.observation_space, env.action_space
+    env.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        storage = MinariStorage.new(
+            out / "data",
+            observation_space=obs_space,
+            action_space=act_space,
+            env_spec=env_spec,
+            data_format="parquet",
+            jpeg_encoding=False,
+        )
+    storage.get_size = lambda: 0.0  # Minari re-walks the whole tree per episode otherwise (O(N^2))
+    storage.update_metadata(
+        {
+            "dataset_id": spec.dataset_id,
+            "algorithm_name": f"refexp_envs.policies.ScriptedDrawerPolicy(noise={spec.noise})",
+            "author": {"RefExp contributors"},
+            "code_permalink": "https://github.com/refexp/refexp",
+            "description": spec.description,
+            "minari_version": minari.__version__,
+            "refexp": {
+                "env_id": spec.env_id,
+                "behaviour": spec.behaviour,
+                "noise": spec.noise,
+                "episodes_per_task": spec.episodes_per_task,
+                "num_tasks": spec.num_tasks,
+                "seed": spec.seed,
+                "task_key": "task",
+            },
+        }
+    )
+
+    episode_meta, ids = [], []
+    successes = np.zeros(spec.num_tasks, dtype=np.int64)
+    with _progress(progress) as bar:
+        task_bar = bar.add_task(f"write   {spec.dataset_id}", total=spec.num_episodes)
+        batch: list = []
+
+        def flush():
+            storage.update_episodes(batch)
+            bar.advance(task_bar, len(batch))
+            batch.clear()
+
+        for index, ep in _iter_shard_episodes(spec, stage / "shards", shard_size):
+            task = int(ep["tasks"])
+            T = len(ep["actions"])
+            obs = {"pixels": ep["pixels"], "proprio": ep["proprio"]}
+            if spec.obs_type == "state":
+                obs = {"drawers": ep["drawers"], "proprio": ep["proprio"]}
+            success_steps = ep["rewards"] > 0
+            truncations = np.zeros(T, dtype=bool)
+            truncations[-1] = True
+            batch.append(
+                EpisodeBuffer(
+                    id=index,
+                    seed=spec.episode_seed(index),
+                    options={"task": task},
+                    observations=obs,
+                    actions=ep["actions"],
+                    rewards=ep["rewards"],
+                    terminations=np.zeros(T, dtype=bool),
+                    truncations=truncations,
+                    infos={
+                        "task": np.full(T + 1, task, dtype=np.int64),
+                        "success": np.concatenate([[False], success_steps]),
+                    },
+                )
+            )
+            ok = bool(success_steps.any())
+            successes[task] += ok
+            episode_meta.append({"task": task, "success": ok, "return": float(ep["rewards"].sum())})
+            ids.append(index)
+            if len(batch) >= 50:
+                flush()
+        if batch:
+            flush()
+    storage.update_episode_metadata(episode_meta, ids)
+    size = ck.data_size_bytes(out)
+    storage.update_metadata({"dataset_size": float(np.round(size / 1e6, 1))})
+
+    per_task = (successes / spec.episodes_per_task).tolist()
+    record = {
+        "episodes": spec.num_episodes,
+        "behaviour_success": float(successes.sum() / spec.num_episodes),
+        "behaviour_success_per_task": per_task,
+        "size_bytes": size,
+    }
+    return out, record
+
+
+def _versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"python": sys.version.split()[0]}
+    for name in ("minari", "pyarrow", "numpy", "mujoco", "gymnasium", "metaworld"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = None
+    out["refexp_envs"] = refexp_envs.__version__
+    out["MUJOCO_GL"] = os.environ.get("MUJOCO_GL")
+    return out
+
+
+def _ensure_namespaces(dataset_id: str) -> None:
+    """Minari namespace metadata for `refexp` and `refexp/<env>` (as create_dataset_from_buffers)."""
+    try:
+        from minari.namespace import create_namespace, list_local_namespaces
+
+        parts = dataset_id.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            ns = "/".join(parts[:i])
+            if ns not in list_local_namespaces():
+                create_namespace(ns)
+    except Exception:  # cosmetic only: datasets load without namespace metadata
+        pass
+
+
+# ------------------------------------------------------------------------------------------ build
+def build_dataset(
+    dataset_id: str | DatasetSpec,
+    workers: int = 0,
+    progress: bool = True,
+    *,
+    force: bool = False,
+    shard_size: int = SHARD_SIZE,
+    cache: bool = True,
+) -> Path:
+    """Build `dataset_id` into Minari's dataset directory and return its path.
+
+    workers: processes for collection (0 = all cores, 1 = in this process).
+    force: rebuild even if a complete dataset is present (replaced atomically at the end).
+    An interrupted build resumes from its finished shards when run again.
+    """
+    from rich.console import Console
+
+    console = Console(stderr=True, quiet=not progress)
+    spec = get_spec(dataset_id)
+    final = ck.dataset_path(spec.dataset_id)
+    if ck.is_complete(final) and not force:
+        console.print(f"{spec.dataset_id} is already built at {final} (use --force to rebuild)")
+        return final
+    if final.exists() and not ck.is_complete(final) and not force:
+        raise DatasetBuildError(
+            f"{final} exists but is not a complete RefExp dataset (no {ck.SIDECAR}); "
+            f"remove it or rebuild with --force"
+        )
+    workers = os.cpu_count() or 1 if workers <= 0 else workers
+
+    t0 = time.perf_counter()
+    stage = ck.staging_path(spec.dataset_id)
+    fingerprint = {**spec.fingerprint(), "shard_size": shard_size}
+    build_json = stage / "build.json"
+    if stage.exists():
+        try:
+            previous = json.loads(build_json.read_text())
+        except (OSError, ValueError):
+            previous = None
+        if previous != fingerprint:
+            shutil.rmtree(stage)
+        else:
+            console.print(f"resuming the build of {spec.dataset_id} from {stage}")
+    stage.mkdir(parents=True, exist_ok=True)
+    ck.write_json_atomic(build_json, fingerprint)
+
+    _collect(spec, stage, workers, shard_size, progress)
+    t_collect = time.perf_counter() - t0
+    out, record = _assemble(spec, stage, shard_size, progress)
+    digest = ck.checksum_dir(out)
+    seconds = time.perf_counter() - t0
+    sidecar = {
+        "dataset_id": spec.dataset_id,
+        "spec": dataclasses.asdict(spec),
+        "sha256": digest,
+        "checksum": "sha256 over data/ (refexp_envs/datasets/checksum.py)",
+        **record,
+        "build_seconds": round(seconds, 1),
+        "collect_seconds": round(t_collect, 1),
+        "workers": workers,
+        "versions": _versions(),
+    }
+    ck.write_json_atomic(out / ck.SIDECAR, sidecar)
+
+    # publish: one rename (a replaced old dataset is moved aside first, then deleted)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    old = stage / "old"
+    if final.exists():
+        os.rename(final, old)
+    os.rename(out, final)
+    _ensure_namespaces(spec.dataset_id)
+    shutil.rmtree(stage, ignore_errors=True)
+    console.print(
+        f"built {spec.dataset_id}: {spec.num_episodes} episodes, behaviour success "
+        f"{record['behaviour_success']:.1%}, {record['size_bytes'] / 1e6:.1f} MB, "
+        f"{seconds:.0f} s with {workers} workers\n  at {final}\n  sha256 {digest}"
+    )
+    if spec.sha256 and spec.sha256 != digest:
+        console.print(
+            f"[yellow]warning: the checksum differs from the registry's {spec.sha256}: this build's "
+            f"package versions or renderer differ from the reference build (see {ck.SIDECAR})"
+        )
+    if cache:
+        from refexp_envs.datasets.buffers import build_cache
+
+        build_cache(spec.dataset_id, progress=progress)
+    return final
