@@ -88,6 +88,8 @@ def build_model(num_drawers: int, image_size: int, appearance: Appearance) -> mu
         lock.objtype = mujoco.mjtObj.mjOBJ_JOINT
         lock.name1 = f"drawer{i}_goal_slidey"
         lock.data[:5] = 0.0
+        lock.solref = [0.005, 1.0]  # stiff (2 physics steps): the arm cannot pull it open
+        lock.solimp = [0.99, 0.999, 0.001, 0.5, 2.0]
         lock.active = False
 
     back = 0.12 * (num_drawers - 2)  # step back to keep every drawer in view

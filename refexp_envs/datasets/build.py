@@ -72,32 +72,11 @@ def collect_shard(spec: DatasetSpec, shard: int, indices: list[int], out_path: s
     }
     if eps[0].pixels is not None:
         arrays["pixels"] = np.stack([e.pixels for e in eps])
-    if spec.obs_type == "state":
-        arrays["drawers"] = np.stack([_state_drawers(env, spec, i) for i in indices])
     out = Path(out_path)
     tmp = out.with_name(out.stem + ".tmp.npz")
     np.savez(tmp, **arrays)
     os.replace(tmp, out)
     return shard, len(eps), int(sum(e.success for e in eps))
-
-
-def _state_drawers(env, spec: DatasetSpec, index: int) -> np.ndarray:
-    """State datasets: replay the episode to record the drawer openings (rarely used)."""
-    from refexp_envs.datasets.collect import collect_episode
-
-    base = env.unwrapped
-    from refexp_envs.policies import ScriptedDrawerPolicy
-
-    task, seed = spec.task_of(index), spec.episode_seed(index)
-    policy = ScriptedDrawerPolicy(task, base.num_tasks, noise=spec.noise, seed=seed)
-    obs, _ = env.reset(seed=seed, options={"task": task})
-    out, done = [obs["drawers"]], False
-    while not done:
-        obs, _, term, trunc, _ = env.step(policy(obs))
-        out.append(obs["drawers"])
-        done = term or trunc
-    del collect_episode
-    return np.stack(out).astype(np.float32)
 
 
 def _worker(args) -> tuple[int, int, int]:
@@ -240,8 +219,6 @@ def _assemble(spec: DatasetSpec, stage: Path, shard_size: int, progress: bool) -
             task = int(ep["tasks"])
             T = len(ep["actions"])
             obs = {"pixels": ep["pixels"], "proprio": ep["proprio"]}
-            if spec.obs_type == "state":
-                obs = {"drawers": ep["drawers"], "proprio": ep["proprio"]}
             success_steps = ep["rewards"] > 0
             truncations = np.zeros(T, dtype=bool)
             truncations[-1] = True
@@ -255,9 +232,10 @@ def _assemble(spec: DatasetSpec, stage: Path, shard_size: int, progress: bool) -
                     rewards=ep["rewards"],
                     terminations=np.zeros(T, dtype=bool),
                     truncations=truncations,
+                    # plain lists: Minari 0.5.4 cannot decode 1-D ndarray infos (empty shape tag)
                     infos={
-                        "task": np.full(T + 1, task, dtype=np.int64),
-                        "success": np.concatenate([[False], success_steps]),
+                        "task": [task] * (T + 1),
+                        "success": [False] + [bool(x) for x in success_steps],
                     },
                 )
             )
@@ -331,6 +309,8 @@ def build_dataset(
 
     console = Console(stderr=True, quiet=not progress)
     spec = get_spec(dataset_id)
+    if spec.obs_type != "pixels":
+        raise DatasetBuildError("only pixel datasets (obs_type='pixels') are supported")
     final = ck.dataset_path(spec.dataset_id)
     if ck.is_complete(final) and not force:
         console.print(f"{spec.dataset_id} is already built at {final} (use --force to rebuild)")
@@ -340,7 +320,7 @@ def build_dataset(
             f"{final} exists but is not a complete RefExp dataset (no {ck.SIDECAR}); "
             f"remove it or rebuild with --force"
         )
-    workers = os.cpu_count() or 1 if workers <= 0 else workers
+    workers = (os.cpu_count() or 1) if workers <= 0 else workers
 
     t0 = time.perf_counter()
     stage = ck.staging_path(spec.dataset_id)
