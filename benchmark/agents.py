@@ -1,0 +1,441 @@
+"""Agents as the harness sees them (contract section 3), the built-in reference agents, and loaders.
+
+* `Agent`: the protocol. `reset()` starts a trial (forget everything); `act(obs, reward,
+  episode_start)` is called at every step of the trial's K episodes with the env's observation,
+  the previous step's reward (0.0 at an episode's first step) and whether this step starts an
+  episode. Memory is kept across the K episodes and cleared only by `reset()`.
+* Optional hooks the harness uses when present: `seed(int)` (called before `reset()` at every
+  trial with a seed derived from (run seed, trial index), so stochastic agents give the same
+  numbers for any worker count), and, for agents with `uses_task = True`, `set_task(task)` at
+  every trial start (such agents are never eligible for the leaderboard). Optional attributes:
+  `name`, `version`, `eligible`, `uses_dataset` (False for agents trained on no offline data).
+* Built-ins: `random`, `always-first`, `scripted-explorer` (Bayes-optimal from rewards alone),
+  `oracle` (knows the task). The reference method and its ablations (`ours`, `no-expl`,
+  `no-cql`, `no-reward-belief`, `oracle-task`) come from `refexp_baselines.agent.load_pretrained`,
+  imported only when asked for.
+* `SB3Agent` scores a saved Stable-Baselines3 model; `PrevRewardWrapper` gives a training env the
+  same extra observation keys (`prev_reward`, `episode_start`) that the adapter feeds the model, so
+  a memory-based model (RecurrentPPO) can infer the task from rewards. `TrialWrapper` makes one
+  gym episode out of a K-episode trial, for training such a model with the memory kept across
+  episodes.
+* `load_agent(spec, env_id, seed, device)` resolves any of these from a string.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import json
+import zipfile
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+REFERENCE_AGENTS = ("ours", "no-expl", "no-cql", "no-reward-belief", "oracle-task")
+ACTION_SHAPE = (4,)
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """What the harness calls. See the module docstring for the optional hooks."""
+
+    def reset(self) -> None:
+        """A new trial: forget all memory."""
+
+    def act(self, obs: Any, reward: float, episode_start: bool) -> np.ndarray:
+        """The action for `obs`; `reward` is the previous step's (0.0 at an episode start)."""
+
+
+def num_drawers(env_id: str) -> int:
+    """N for a registered RefExp id, read from its spec (no env is built)."""
+    import refexp_envs  # noqa: F401  (registers the ids; sets MUJOCO_GL before mujoco loads)
+
+    try:
+        spec = gym.spec(env_id)
+    except gym.error.Error as exc:
+        raise ValueError(f"unknown env id {env_id!r}; RefExp ids: {list(refexp_envs.ENV_IDS)}") from exc
+    if "num_drawers" not in spec.kwargs:
+        raise ValueError(f"{env_id!r} is not a RefExp drawers env (no num_drawers in its spec)")
+    return int(spec.kwargs["num_drawers"])
+
+
+# ----------------------------------------------------------------------------------- built-ins
+class RandomAgent:
+    """Uniform random actions in [-1, 1]^4. Almost never pulls a drawer out far enough: ~0 success."""
+
+    name = "random"
+    version = "1"
+    eligible = True
+    uses_task = False
+    uses_dataset = False
+
+    def __init__(self, env_id: str = "RefExp/TwoDrawer-v0", seed: int = 0):
+        self._rng = np.random.default_rng(seed)
+
+    def seed(self, seed: int) -> None:
+        self._rng = np.random.default_rng(seed)
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, obs, reward: float, episode_start: bool) -> np.ndarray:
+        return self._rng.uniform(-1.0, 1.0, size=ACTION_SHAPE).astype(np.float32)
+
+
+class AlwaysFirstAgent:
+    """Always opens drawer 0: succeeds in every episode of task 0 and never otherwise (1/N)."""
+
+    name = "always-first"
+    version = "1"
+    eligible = True
+    uses_task = False
+    uses_dataset = False
+
+    def __init__(self, env_id: str = "RefExp/TwoDrawer-v0"):
+        from refexp_envs.policies import ScriptedDrawerPolicy
+
+        self._policy = ScriptedDrawerPolicy(0, num_drawers(env_id))
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, obs, reward: float, episode_start: bool) -> np.ndarray:
+        return self._policy(obs)
+
+
+class ScriptedExplorerAgent:
+    """Opens untried drawers in turn (0, 1, ...) until one pays, then repeats it.
+
+    Uses only rewards, so it is Bayes-optimal: P(success in episode k) = min(1, k/N). A drawer
+    pays within ~17 steps of a 50-step episode, so the reward is always seen before the episode ends.
+    """
+
+    name = "scripted-explorer"
+    version = "1"
+    eligible = True
+    uses_task = False
+    uses_dataset = False
+
+    def __init__(self, env_id: str = "RefExp/TwoDrawer-v0"):
+        from refexp_envs.policies import ScriptedDrawerPolicy
+
+        n = num_drawers(env_id)
+        self._policies = [ScriptedDrawerPolicy(i, n) for i in range(n)]
+        self.reset()
+
+    def reset(self) -> None:
+        self._next = 0  # the next untried drawer
+        self._current = 0  # the drawer tried in this episode
+        self._found: int | None = None
+
+    def act(self, obs, reward: float, episode_start: bool) -> np.ndarray:
+        if episode_start:
+            if self._found is not None:
+                self._current = self._found
+            else:
+                # After trying all N without a reward (impossible with the scripted policy) start over.
+                self._current = self._next % len(self._policies)
+                self._next += 1
+        elif reward > 0 and self._found is None:
+            self._found = self._current
+        return self._policies[self._current](obs)
+
+
+class OracleAgent:
+    """Knows the hidden task and opens that drawer: a sanity bound, never eligible."""
+
+    name = "oracle"
+    version = "1"
+    eligible = False
+    uses_task = True
+    uses_dataset = False
+
+    def __init__(self, env_id: str = "RefExp/TwoDrawer-v0"):
+        from refexp_envs.policies import ScriptedDrawerPolicy
+
+        n = num_drawers(env_id)
+        self._policies = [ScriptedDrawerPolicy(i, n) for i in range(n)]
+        self._task: int | None = None
+
+    def set_task(self, task: int) -> None:
+        self._task = int(task)
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, obs, reward: float, episode_start: bool) -> np.ndarray:
+        if self._task is None:
+            raise RuntimeError("OracleAgent.act before set_task: the harness must set the task first")
+        return self._policies[self._task](obs)
+
+
+BUILTIN_AGENTS: dict[str, type] = {
+    "random": RandomAgent,
+    "always-first": AlwaysFirstAgent,
+    "scripted-explorer": ScriptedExplorerAgent,
+    "oracle": OracleAgent,
+}
+
+
+# ------------------------------------------------------------------------ SB3: wrapper, adapter
+def augment_observation(obs: dict, reward: float, episode_start: bool) -> dict:
+    """The env's dict observation plus `prev_reward` and `episode_start`, both `float32 (1,)`.
+
+    The one definition shared by `PrevRewardWrapper` (training) and `SB3Agent` (scoring), so a
+    model sees the same inputs in both.
+    """
+    if not isinstance(obs, dict):
+        raise TypeError(f"expected a dict observation, got {type(obs).__name__}")
+    out = dict(obs)
+    out["prev_reward"] = np.array([reward], dtype=np.float32)
+    out["episode_start"] = np.array([1.0 if episode_start else 0.0], dtype=np.float32)
+    return out
+
+
+def augmented_space(space: spaces.Dict) -> spaces.Dict:
+    """`space` plus the two keys that `augment_observation` adds."""
+    extra = {
+        "prev_reward": spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32),
+        "episode_start": spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32),
+    }
+    return spaces.Dict({**dict(space.spaces), **extra})
+
+
+class PrevRewardWrapper(gym.Wrapper):
+    """Adds the previous step's reward and an episode-start flag to a RefExp dict observation."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        self.observation_space = augmented_space(env.observation_space)
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        return augment_observation(obs, 0.0, True), info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return augment_observation(obs, float(reward), False), reward, terminated, truncated, info
+
+
+class TrialWrapper(gym.Wrapper):
+    """One gym episode = one trial: K episodes of one hidden task, for training memory-based agents.
+
+    `reset()` draws a task (or takes `options={"task": t}`) and the inner episodes are reset with
+    it; observations carry `prev_reward` and `episode_start` as the harness's adapter feeds them, so
+    an LSTM kept across the whole trial learns to explore then exploit. `info["trial_episode"]` is the
+    index of the inner episode (not `"episode"`, which SB3's Monitor owns).
+    """
+
+    def __init__(self, env: gym.Env, episodes: int = 3):
+        super().__init__(env)
+        if episodes < 1:
+            raise ValueError(f"episodes must be >= 1, got {episodes}")
+        self.episodes = int(episodes)
+        self.observation_space = augmented_space(env.observation_space)
+        self._task = 0
+        self._episode = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        options = dict(options or {})
+        obs, info = self.env.reset(seed=seed, options=options or None)
+        self._task = int(self.env.unwrapped.task)  # drawn by the env when not given
+        self._episode = 0
+        return augment_observation(obs, 0.0, True), {**info, "trial_episode": 0}
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if not (terminated or truncated):
+            return augment_observation(obs, float(reward), False), reward, False, False, {**info, "trial_episode": self._episode}
+        self._episode += 1
+        if self._episode >= self.episodes:
+            return augment_observation(obs, float(reward), False), reward, terminated, truncated, {**info, "trial_episode": self._episode - 1}
+        obs, _ = self.env.reset(options={"task": self._task})
+        return augment_observation(obs, 0.0, True), reward, False, False, {**info, "trial_episode": self._episode}
+
+
+# Policy-class module prefix -> (package, algorithm class) able to load and run it. On-policy
+# actor-critic models (PPO, A2C, TRPO) share a policy class and predict the same way, so PPO loads them.
+_SB3_ALGOS: tuple[tuple[str, str, str], ...] = (
+    ("sb3_contrib.common.recurrent", "sb3_contrib", "RecurrentPPO"),
+    ("sb3_contrib.common.maskable", "sb3_contrib", "MaskablePPO"),
+    ("sb3_contrib.tqc", "sb3_contrib", "TQC"),
+    ("sb3_contrib.qrdqn", "sb3_contrib", "QRDQN"),
+    ("stable_baselines3.sac", "stable_baselines3", "SAC"),
+    ("stable_baselines3.td3", "stable_baselines3", "TD3"),
+    ("stable_baselines3.dqn", "stable_baselines3", "DQN"),
+    ("stable_baselines3.common.policies", "stable_baselines3", "PPO"),
+)
+
+
+def sb3_algorithm(path: str | Path):
+    """The SB3 algorithm class that can load the model saved at `path` (read from its policy class)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            data = json.loads(zf.read("data"))
+        module = data["policy_class"]["__module__"]
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, TypeError) as exc:
+        raise ValueError(f"{path} is not a Stable-Baselines3 model zip (no readable policy class)") from exc
+    for prefix, package, cls_name in _SB3_ALGOS:
+        if module.startswith(prefix):
+            try:
+                return getattr(importlib.import_module(package), cls_name)
+            except ImportError as exc:
+                raise ImportError(
+                    f"{path} was saved by {package}.{cls_name}; install it: pip install sb3-contrib"
+                ) from exc
+    raise ValueError(f"{path}: cannot tell which SB3 algorithm saved a policy from {module!r}")
+
+
+class SB3Agent:
+    """Scores a saved Stable-Baselines3 model through the Agent protocol.
+
+    The model sees `augment_observation(obs, reward, episode_start)` (train it on
+    `PrevRewardWrapper`/`TrialWrapper` envs). A recurrent model's state is kept across the K
+    episodes of a trial and reset only at the trial's first step (`episode_start=True` is passed to
+    `predict` then and only then), as the contract's memory rule says. Deterministic actions by default.
+    """
+
+    uses_task = False
+    eligible = True
+    uses_dataset = False  # an SB3 model trained online; the --dataset flag says otherwise
+
+    def __init__(
+        self, path: str | Path, env_id: str = "RefExp/TwoDrawer-v0", seed: int = 0, device: str = "cpu",
+        deterministic: bool = True,
+    ):
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no Stable-Baselines3 model at {path}")
+        algo = sb3_algorithm(path)
+        self.model = algo.load(str(path), device=device)
+        self.deterministic = bool(deterministic)
+        self.name = f"sb3-{algo.__name__}-{path.stem}"
+        self.version = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        self._state = None
+        self._trial_start = True
+        self._uses_extra_keys = isinstance(self.model.observation_space, spaces.Dict) and (
+            "prev_reward" in self.model.observation_space.spaces
+        )
+        self.seed(seed)
+
+    def seed(self, seed: int) -> None:
+        import torch
+
+        torch.manual_seed(seed)
+        self.model.set_random_seed(seed)
+
+    def reset(self) -> None:
+        self._state = None
+        self._trial_start = True
+
+    def act(self, obs, reward: float, episode_start: bool) -> np.ndarray:
+        model_obs = augment_observation(obs, reward, episode_start) if self._uses_extra_keys else obs
+        action, self._state = self.model.predict(
+            model_obs,
+            state=self._state,
+            episode_start=np.array([self._trial_start]),
+            deterministic=self.deterministic,
+        )
+        self._trial_start = False
+        return np.clip(np.asarray(action, dtype=np.float32).reshape(ACTION_SHAPE), -1.0, 1.0)
+
+
+# ----------------------------------------------------------------------------------- resolving
+def _import_class(spec: str):
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"agent import path must be 'package.module:Class', got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ImportError(f"cannot import module {module_name!r} for agent {spec!r}: {exc}") from exc
+    obj = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise AttributeError(f"module {module_name!r} has no attribute {attr!r} (agent {spec!r})")
+        obj = getattr(obj, part)
+    return obj
+
+
+def _instantiate(factory, **kwargs):
+    """Call `factory` with those of `kwargs` its signature accepts (all of them for **kwargs)."""
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return factory()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return factory(**kwargs)
+    return factory(**{k: v for k, v in kwargs.items() if k in params})
+
+
+def _check_agent(agent, spec: str):
+    for method in ("reset", "act"):
+        if not callable(getattr(agent, method, None)):
+            raise TypeError(f"agent {spec!r} has no {method}() method; see benchmark.agents.Agent")
+    if getattr(agent, "uses_task", False) and not callable(getattr(agent, "set_task", None)):
+        raise TypeError(f"agent {spec!r} sets uses_task but has no set_task(task) method")
+    return agent
+
+
+def valid_agent_names() -> list[str]:
+    return sorted(BUILTIN_AGENTS) + list(REFERENCE_AGENTS)
+
+
+def load_agent(spec: str, env_id: str, seed: int = 0, device: str = "cpu") -> Agent:
+    """Build the agent named by `spec` for `env_id`.
+
+    `spec` is a built-in name (`random`, `always-first`, `scripted-explorer`, `oracle`), a name
+    of the reference method or an ablation (`ours`, `no-expl`, `no-cql`, `no-reward-belief`,
+    `oracle-task`: from `refexp_baselines`), a path ending in `.zip` (a Stable-Baselines3 model), or
+    `package.module:Class` (called with whichever of env_id/seed/device its __init__ accepts).
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"agent spec must be a non-empty string; valid names: {valid_agent_names()}")
+    spec = spec.strip()
+    if spec in BUILTIN_AGENTS:
+        return _check_agent(_instantiate(BUILTIN_AGENTS[spec], env_id=env_id, seed=seed), spec)
+    if spec in REFERENCE_AGENTS:
+        try:
+            from refexp_baselines import agent as baselines_agent  # lazy: benchmark must not need it
+        except ImportError as exc:
+            raise ImportError(
+                f"agent {spec!r} is the reference method, provided by refexp_baselines.agent, which "
+                f"could not be imported ({exc}); the built-in agents work without it: {sorted(BUILTIN_AGENTS)}"
+            ) from exc
+        if not hasattr(baselines_agent, "load_pretrained"):
+            raise ImportError(f"refexp_baselines.agent has no load_pretrained(); cannot load {spec!r}")
+        agent = baselines_agent.load_pretrained(spec, env_id, device=device, seed=seed)
+        return _check_agent(agent, spec)
+    if spec.endswith(".zip"):
+        return _check_agent(SB3Agent(spec, env_id=env_id, seed=seed, device=device), spec)
+    if ":" in spec:
+        factory = _import_class(spec)
+        if not callable(factory):
+            raise TypeError(f"{spec!r} is not a class or factory")
+        return _check_agent(_instantiate(factory, env_id=env_id, seed=seed, device=device), spec)
+    raise ValueError(
+        f"unknown agent {spec!r}; valid names: {valid_agent_names()}, or 'package.module:Class', "
+        "or the path of a Stable-Baselines3 model ending in .zip"
+    )
+
+
+def agent_metadata(agent, spec: str) -> dict[str, Any]:
+    """Name, version, eligibility and whether the agent used offline data, for the results file."""
+    uses_task = bool(getattr(agent, "uses_task", False))
+    if spec in BUILTIN_AGENTS or spec in REFERENCE_AGENTS:
+        default_name = spec
+    elif spec.endswith(".zip"):
+        default_name = Path(spec).stem
+    else:
+        default_name = spec
+    return {
+        "name": str(getattr(agent, "name", None) or default_name),
+        "version": str(getattr(agent, "version", None) or "unversioned"),
+        "eligible": bool(getattr(agent, "eligible", True)) and not uses_task,
+        "uses_task": uses_task,
+        "uses_dataset": bool(getattr(agent, "uses_dataset", True)),
+    }

@@ -1,0 +1,121 @@
+"""The Figure-2 style plot: success rate vs exploration episode, one line per agent, 95% bands.
+
+    python -m benchmark.plot results/*.json --out fig.png
+
+Runs on different envs go to one panel per env; the Bayes-optimal curve min(1, k/N) is dashed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless, and the same bytes on every machine
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One line of the plot: what the plot needs of a results file (or a leaderboard row)."""
+
+    label: str
+    env_id: str
+    success_rate: Sequence[float]
+    ci_low: Sequence[float]
+    ci_high: Sequence[float]
+    bayes_optimal: Sequence[float]
+
+
+def curve_from_results(results: dict, label: str | None = None) -> Curve:
+    return Curve(
+        label=label or f"{results['agent']} ({results['normalised_score']:.2f})",
+        env_id=results["env_id"],
+        success_rate=results["success_rate"],
+        ci_low=results["ci_low"],
+        ci_high=results["ci_high"],
+        bayes_optimal=results["bayes_optimal"],
+    )
+
+
+def plot_curves(curves: Sequence[Curve], out: str | Path, title: str | None = None) -> Path:
+    """Draw `curves` (one panel per env) into the PNG `out`; returns its path."""
+    if not curves:
+        raise ValueError("nothing to plot: no curves")
+    envs = list(dict.fromkeys(c.env_id for c in curves))
+    fig, axes = plt.subplots(1, len(envs), figsize=(4.6 * len(envs), 3.6), squeeze=False)
+    cmap = plt.get_cmap("tab10")
+    for ax, env in zip(axes[0], envs):
+        mine = [c for c in curves if c.env_id == env]
+        k_max = max(len(c.success_rate) for c in mine)
+        longest = max(mine, key=lambda c: len(c.bayes_optimal))
+        xs = list(range(1, k_max + 1))
+        ax.plot(xs, longest.bayes_optimal, "k--", lw=1.5, label="Bayes-optimal", zorder=5)  # on top: visible over an optimal agent
+        for i, c in enumerate(mine):
+            x = list(range(1, len(c.success_rate) + 1))
+            color = cmap(i % 10)
+            ax.plot(x, c.success_rate, "-o", color=color, lw=2, ms=4, label=c.label, zorder=4)
+            ax.fill_between(x, c.ci_low, c.ci_high, color=color, alpha=0.2, lw=0)
+        ax.set_title(env)
+        ax.set_xlabel("exploration episode")
+        ax.set_xticks(xs)
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlim(0.8, k_max + 0.2)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    axes[0][0].set_ylabel("success rate")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110, metadata={"Software": None})  # no version stamp: reproducible bytes
+    plt.close(fig)
+    return out
+
+
+def plot_results(results: Sequence[dict], out: str | Path, title: str | None = None) -> Path:
+    """Plot results dicts (as `benchmark.run` writes them)."""
+    return plot_curves([curve_from_results(r) for r in results], out, title)
+
+
+def load_results(paths: Sequence[str | Path]) -> list[dict]:
+    """Read results JSON files, with a clear error for a missing or malformed one."""
+    out = []
+    for p in paths:
+        path = Path(p)
+        if not path.is_file():
+            raise FileNotFoundError(f"no results file at {path}")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not valid JSON: {exc}") from exc
+        for key in ("agent", "env_id", "success_rate", "ci_low", "ci_high", "bayes_optimal", "normalised_score"):
+            if not isinstance(data, dict) or key not in data:
+                raise ValueError(f"{path} is not a RefExp results file (no {key!r})")
+        out.append(data)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmark.plot", description=__doc__.splitlines()[0])
+    parser.add_argument("results", nargs="+", help="results JSON files from benchmark.run")
+    parser.add_argument("--out", default="results/figure2.png", help="output PNG")
+    parser.add_argument("--title", default=None)
+    args = parser.parse_args(argv)
+    try:
+        results = load_results(args.results)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(plot_results(results, args.out, args.title))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

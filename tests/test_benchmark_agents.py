@@ -1,0 +1,170 @@
+"""benchmark.agents: the resolver, the built-in agents' logic, the SB3 observation wrappers."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from benchmark import agents
+from benchmark.agents import (
+    REFERENCE_AGENTS,
+    Agent,
+    PrevRewardWrapper,
+    ScriptedExplorerAgent,
+    TrialWrapper,
+    agent_metadata,
+    load_agent,
+)
+
+ENV = "RefExp/TwoDrawer-v0"
+
+
+@pytest.mark.parametrize("name", ["random", "always-first", "scripted-explorer", "oracle"])
+def test_builtins_resolve_and_follow_the_protocol(name):
+    agent = load_agent(name, ENV, seed=0)
+    assert isinstance(agent, Agent)
+    meta = agent_metadata(agent, name)
+    assert meta["name"] == name
+    assert meta["eligible"] == (name != "oracle")
+    assert meta["uses_dataset"] is False
+    if name == "oracle":
+        agent.set_task(1)
+    agent.reset()
+    obs = {"drawers": np.zeros(2, np.float32), "proprio": np.array([-0.05, 0.55, 0.2, 1.0], np.float32)}
+    action = agent.act(obs, 0.0, True)
+    assert action.shape == (4,) and action.dtype == np.float32 and np.all(np.abs(action) <= 1)
+
+
+def test_unknown_agent_lists_valid_names():
+    with pytest.raises(ValueError) as err:
+        load_agent("no-such-agent", ENV)
+    for name in ["random", "always-first", "scripted-explorer", "oracle", *REFERENCE_AGENTS]:
+        assert name in str(err.value)
+
+
+def test_unknown_env_is_clear():
+    with pytest.raises(ValueError, match="unknown env id"):
+        load_agent("always-first", "RefExp/NoSuchEnv-v0")
+
+
+def test_missing_sb3_zip_is_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no Stable-Baselines3 model"):
+        load_agent(str(tmp_path / "missing.zip"), ENV)
+
+
+def test_import_path_agent_gets_the_kwargs_it_accepts(tmp_path, monkeypatch):
+    (tmp_path / "my_agents_mod.py").write_text(
+        "import numpy as np\n"
+        "class Takes:\n"
+        "    name = 'takes'\n"
+        "    def __init__(self, env_id, seed=0):\n"
+        "        self.env_id, self.seed_ = env_id, seed\n"
+        "    def reset(self): pass\n"
+        "    def act(self, obs, reward, episode_start): return np.zeros(4, np.float32)\n"
+        "class Plain:\n"
+        "    def reset(self): pass\n"
+        "    def act(self, obs, reward, episode_start): return np.zeros(4, np.float32)\n"
+        "class NoAct:\n"
+        "    def reset(self): pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    a = load_agent("my_agents_mod:Takes", ENV, seed=7, device="cpu")
+    assert (a.env_id, a.seed_) == (ENV, 7)
+    assert agent_metadata(a, "my_agents_mod:Takes")["name"] == "takes"
+    b = load_agent("my_agents_mod:Plain", ENV, seed=7)
+    meta = agent_metadata(b, "my_agents_mod:Plain")
+    assert meta["name"] == "my_agents_mod:Plain" and meta["version"] == "unversioned" and meta["eligible"]
+    with pytest.raises(TypeError, match="no act"):
+        load_agent("my_agents_mod:NoAct", ENV)
+    with pytest.raises(AttributeError, match="no attribute"):
+        load_agent("my_agents_mod:Missing", ENV)
+    with pytest.raises(ImportError, match="cannot import module"):
+        load_agent("no_such_module_xyz:Agent", ENV)
+
+
+def test_reference_names_need_refexp_baselines(monkeypatch):
+    import refexp_baselines
+
+    monkeypatch.setitem(sys.modules, "refexp_baselines.agent", None)  # import fails
+    monkeypatch.delattr(refexp_baselines, "agent", raising=False)  # even if another test imported it
+    with pytest.raises(ImportError, match="refexp_baselines"):
+        load_agent("ours", ENV)
+
+
+def test_reference_names_forward_to_load_pretrained(monkeypatch):
+    calls = []
+
+    class Fake:
+        name, version, eligible = "ours", "abc", True
+
+        def reset(self):
+            pass
+
+        def act(self, obs, reward, episode_start):
+            return np.zeros(4, np.float32)
+
+    def load_pretrained(name, env_id, device="cpu", seed=0):
+        calls.append((name, env_id, device, seed))
+        return Fake()
+
+    fake = types.ModuleType("refexp_baselines.agent")
+    fake.load_pretrained = load_pretrained
+    import refexp_baselines
+
+    monkeypatch.setitem(sys.modules, "refexp_baselines.agent", fake)
+    monkeypatch.setattr(refexp_baselines, "agent", fake, raising=False)
+    agent = load_agent("no-cql", ENV, seed=3, device="cpu")
+    assert calls == [("no-cql", ENV, "cpu", 3)]
+    assert agent_metadata(agent, "no-cql")["version"] == "abc"
+
+
+def test_scripted_explorer_tries_drawers_in_turn_then_repeats():
+    agent = ScriptedExplorerAgent("RefExp/ThreeDrawer-v0")
+    obs = {"proprio": np.array([0.0, 0.55, 0.2, 1.0], np.float32)}
+    agent.reset()
+    agent.act(obs, 0.0, True)
+    assert agent._current == 0
+    agent.act(obs, 0.0, False)  # drawer 0 never pays
+    agent.act(obs, 0.0, True)
+    assert agent._current == 1
+    agent.act(obs, 1.0, False)  # drawer 1 pays
+    agent.act(obs, 0.0, True)
+    assert agent._current == 1  # exploit
+    agent.reset()  # a new trial forgets
+    agent.act(obs, 0.0, True)
+    assert agent._current == 0
+
+
+def test_prev_reward_wrapper_and_augment():
+    env = PrevRewardWrapper(gym.make(ENV, obs_type="state"))
+    obs, _ = env.reset(seed=0, options={"task": 0})
+    assert set(obs) == {"drawers", "proprio", "prev_reward", "episode_start"}
+    assert obs["episode_start"][0] == 1.0 and obs["prev_reward"][0] == 0.0
+    assert env.observation_space.contains(obs)
+    obs, *_ = env.step(np.zeros(4, np.float32))
+    assert obs["episode_start"][0] == 0.0
+    assert env.observation_space.contains(obs)
+    env.close()
+    with pytest.raises(TypeError):
+        agents.augment_observation(np.zeros(3), 0.0, True)
+
+
+def test_trial_wrapper_runs_k_episodes_of_one_task():
+    env = TrialWrapper(gym.make(ENV, obs_type="state"), episodes=2)
+    obs, info = env.reset(seed=0, options={"task": 1})
+    policy = load_agent("always-first", ENV)
+    steps, starts, done = 0, 0, False
+    while not done:
+        obs, reward, terminated, truncated, info = env.step(policy.act(obs, 0.0, False))
+        steps += 1
+        starts += int(obs["episode_start"][0])
+        assert env.unwrapped.task == 1
+        done = terminated or truncated
+    assert steps == 2 * 50 and starts == 1 and info["trial_episode"] == 1
+    env.close()
+    with pytest.raises(ValueError):
+        TrialWrapper(gym.make(ENV, obs_type="state"), episodes=0)

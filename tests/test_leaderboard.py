@@ -1,0 +1,186 @@
+"""leaderboard: acceptance, every rejection (files byte-for-byte unchanged), render from the CSV."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmark.run import make_results, write_json_atomic
+from leaderboard import board
+from leaderboard.schema import SchemaError, validate_results
+
+REPO_BOARD = Path(board.__file__).resolve().parent
+
+
+def fake_results(
+    agent="my-agent", version="1", p=(0.5, 1.0, 1.0), trials=100, seeds=(0,), env="RefExp/TwoDrawer-v0",
+    eligible=True, obs_type="pixels", dataset="refexp/two-drawer/expert-v0", seed=0,
+) -> dict:
+    """A schema-valid results dict from synthetic raw successes (no env is run)."""
+    rng = np.random.default_rng(seed)
+    raw = (rng.random((len(seeds), trials, len(p))) < np.asarray(p)).astype(int)
+    tasks = rng.integers(0, 2, size=(len(seeds), trials))
+    meta = {"name": agent, "version": version, "eligible": eligible}
+    return make_results(
+        meta=meta, agent_spec=agent, env_id=env, obs_type=obs_type, dataset_id=dataset, seeds=seeds,
+        raw_successes=raw.tolist(), raw_tasks=tasks.tolist(), raw_returns=(raw * 20.0).tolist(),
+        wall_time_s=1.0, workers=1, date="2026-11-24T00:00:00+00:00",
+    )
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def lb(tmp_path):
+    """A leaderboard directory with one accepted submission."""
+    root = tmp_path / "board"
+    path = tmp_path / "first.json"
+    write_json_atomic(path, fake_results(agent="first", p=(0.5, 0.5, 0.5)))
+    assert board.main(["--dir", str(root), "submit", str(path)]) == 0
+    return root
+
+
+def test_accept_adds_a_row_and_renders(lb, tmp_path, capsys):
+    path = tmp_path / "better.json"
+    write_json_atomic(path, fake_results(agent="better", p=(0.5, 1.0, 1.0), seeds=(0, 1, 2)))
+    assert board.main(["--dir", str(lb), "submit", str(path)]) == 0
+    assert "accepted: better" in capsys.readouterr().out
+    rows = board.read_rows(lb / "results.csv")
+    assert [r["agent"] for r in rows] == ["first", "better"]
+    assert rows[1]["total_trials"] == "300" and rows[1]["seeds"] == "0 1 2"
+    readme = (lb / "README.md").read_text()
+    assert readme.index("| 1 | better |") < readme.index("| 2 | first |")  # ranked by normalised score
+    assert "## RefExp/TwoDrawer-v0, K = 3" in readme and "Bayes-optimal" in readme
+    html = (lb / "index.html").read_text()
+    assert "better" in html and 'src="plots/twodrawer-v0_K3.png"' in html
+    assert (lb / "plots" / "twodrawer-v0_K3.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(list((lb / "submissions").glob("*.json"))) == 2
+    assert not list(lb.rglob("*.tmp"))
+
+
+def _mutate(data: dict, how: str) -> dict:
+    d = copy.deepcopy(data)
+    if how == "missing-field":
+        del d["raw_successes"]
+    elif how == "tampered-rate":
+        d["success_rate"][0] = 0.9
+    elif how == "tampered-score":
+        d["normalised_score"] = 0.99
+    elif how == "oracle-marked-eligible":
+        d["agent"] = "oracle"
+    elif how == "wrong-schema-version":
+        d["schema_version"] = 99
+    elif how == "unknown-env":
+        d["env_id"] = "RefExp/FourDrawer-v0"
+    elif how == "unknown-dataset":
+        d["dataset_id"] = "refexp/two-drawer/expert-v9"
+    return d
+
+
+REJECTIONS = {
+    # name: (results dict maker, expected words in the reason)
+    "missing-field": (lambda: _mutate(fake_results(agent="x"), "missing-field"), "missing field 'raw_successes'"),
+    "tampered-rate": (lambda: _mutate(fake_results(agent="x"), "tampered-rate"), "raw_successes give"),
+    "tampered-score": (lambda: _mutate(fake_results(agent="x"), "tampered-score"), "normalised_score"),
+    "wrong-schema-version": (lambda: _mutate(fake_results(agent="x"), "wrong-schema-version"), "schema_version"),
+    "unknown-env": (lambda: _mutate(fake_results(agent="x"), "unknown-env"), "unknown env_id"),
+    "unknown-dataset": (lambda: _mutate(fake_results(agent="x"), "unknown-dataset"), "unknown dataset_id"),
+    "too-few-trials": (lambda: fake_results(agent="x", trials=30, seeds=(0, 1, 2)), "at least 100"),
+    "oracle": (lambda: fake_results(agent="oracle", eligible=False), "not eligible"),
+    "oracle-marked-eligible": (lambda: _mutate(fake_results(agent="x"), "oracle-marked-eligible"), "cannot be marked eligible"),
+    "user-agent-sees-task": (lambda: fake_results(agent="peeker", eligible=False), "not eligible"),
+    "state-obs": (lambda: fake_results(agent="x", obs_type="state"), "obs_type 'state'"),
+    "dataset-for-other-env": (lambda: fake_results(agent="x", dataset="refexp/three-drawer/expert-v0"), "not a training set"),
+    "duplicate-agent-version": (lambda: fake_results(agent="first", p=(0.4, 0.4, 0.4), seed=5), "duplicate"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REJECTIONS))
+def test_rejections_change_no_file(lb, tmp_path, name, capsys):
+    make, reason = REJECTIONS[name]
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(make()))
+    before = snapshot(lb)
+    assert board.main(["--dir", str(lb), "submit", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "rejected" in err and reason in err, err
+    assert snapshot(lb) == before
+
+
+def test_rejects_the_same_file_twice_and_bad_files(lb, tmp_path, capsys):
+    before = snapshot(lb)
+    first = next((lb / "submissions").glob("*.json"))
+    again = tmp_path / "again.json"
+    again.write_bytes(first.read_bytes())
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text("{not json")
+    not_object = tmp_path / "list.json"
+    not_object.write_text("[1, 2]")
+    for path, reason in [
+        (again, "already submitted"),
+        (bad_json, "not valid JSON"),
+        (not_object, "JSON object"),
+        (tmp_path / "missing.json", "no results file"),
+    ]:
+        assert board.main(["--dir", str(lb), "submit", str(path)]) == 1
+        assert reason in capsys.readouterr().err
+        assert snapshot(lb) == before
+
+
+def test_a_new_version_of_an_agent_is_accepted(lb, tmp_path):
+    path = tmp_path / "v2.json"
+    write_json_atomic(path, fake_results(agent="first", version="2"))
+    assert board.main(["--dir", str(lb), "submit", str(path)]) == 0
+    assert len(board.read_rows(lb / "results.csv")) == 2
+
+
+def test_render_rebuilds_the_pages_from_the_csv_alone(lb, tmp_path):
+    path = tmp_path / "three.json"
+    write_json_atomic(path, fake_results(agent="three", env="RefExp/ThreeDrawer-v0", p=(0.3, 0.6, 0.9),
+                                         dataset="refexp/three-drawer/expert-v0"))
+    assert board.main(["--dir", str(lb), "submit", str(path)]) == 0
+    before = snapshot(lb)
+    for name in ("README.md", "index.html"):
+        (lb / name).unlink()
+    for png in (lb / "plots").glob("*.png"):
+        png.unlink()
+    assert board.main(["--dir", str(lb), "render"]) == 0
+    assert snapshot(lb) == before
+    assert sorted(p.name for p in (lb / "plots").glob("*.png")) == ["threedrawer-v0_K3.png", "twodrawer-v0_K3.png"]
+
+
+def test_schema_round_trip_and_bad_types():
+    data = fake_results()
+    validate_results(json.loads(json.dumps(data)))
+    bad = copy.deepcopy(data)
+    bad["raw_successes"][0][0][0] = 2
+    with pytest.raises(SchemaError, match="0 or 1"):
+        validate_results(bad)
+    bad = copy.deepcopy(data)
+    bad["episodes"] = "3"
+    with pytest.raises(SchemaError, match="'episodes' must be int"):
+        validate_results(bad)
+    bad = copy.deepcopy(data)
+    bad["extra"] = 1
+    with pytest.raises(SchemaError, match="unknown fields"):
+        validate_results(bad)
+
+
+def test_the_shipped_leaderboard_is_seeded_and_rendered_from_its_csv(tmp_path):
+    rows = board.read_rows(REPO_BOARD / "results.csv")
+    agents = {(r["agent"], r["env_id"]) for r in rows}
+    for name in ("always-first", "scripted-explorer", "random"):
+        assert (name, "RefExp/TwoDrawer-v0") in agents
+    for r in rows:
+        assert int(r["total_trials"]) >= 100 and r["obs_type"] == "pixels"
+        sub = REPO_BOARD / "submissions" / f"{r['results_sha256'][:16]}.json"
+        validate_results(json.loads(sub.read_text()))  # each row's evidence is kept
+    board.render(board.Paths(tmp_path), rows)
+    assert (tmp_path / "README.md").read_bytes() == (REPO_BOARD / "README.md").read_bytes()
+    assert (tmp_path / "index.html").read_bytes() == (REPO_BOARD / "index.html").read_bytes()
