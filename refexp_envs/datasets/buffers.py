@@ -87,6 +87,16 @@ def cache_is_valid(dataset_id: str) -> bool:
         return False
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def build_cache(dataset_id: str, progress: bool = False, batch: int = 50) -> Path:
     """Write the pixel cache of a local dataset (atomically; a no-op when already valid)."""
     path = _require(dataset_id)
@@ -103,7 +113,11 @@ def build_cache(dataset_id: str, progress: bool = False, batch: int = 50) -> Pat
     has_pixels = "pixels" in storage.observation_space.spaces
     S = storage.observation_space["pixels"].shape if has_pixels else None
 
-    tmp = cdir.with_name(cdir.name + ".tmp")
+    for stale in cdir.parent.glob(f"{cdir.name}.tmp*"):  # left by a killed process
+        pid = stale.name.rsplit(".tmp", 1)[1]
+        if not pid.isdigit() or not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = cdir.with_name(f"{cdir.name}.tmp{os.getpid()}")  # per process: concurrent first uses
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
@@ -159,9 +173,17 @@ def build_cache(dataset_id: str, progress: bool = False, batch: int = 50) -> Pat
             "pixels": bool(has_pixels),
         },
     )
+    if cache_is_valid(dataset_id):  # another process finished first
+        shutil.rmtree(tmp, ignore_errors=True)
+        return cdir
     if cdir.exists():
         shutil.rmtree(cdir)
-    os.rename(tmp, cdir)
+    try:
+        os.rename(tmp, cdir)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not cache_is_valid(dataset_id):
+            raise
     return cdir
 
 
@@ -235,6 +257,76 @@ class MinariTaskBuffers:
             )
         return out
 
+    def load_sequences(self, sequences: Sequence[Sequence[int]], steps: int | None = None) -> dict:
+        """A batch of concatenated episodes in one copy (the fast path for meta-trajectories).
+
+        `sequences[b]` lists the episode ids of row b (all rows as long). Each episode contributes
+        its first T observations (the final one is dropped) and its T actions and rewards, so row
+        b is `[o_1..o_T of ep 1, o_1..o_T of ep 2, ...]`, cut to `steps` if given. Returns
+        `{"pixels": uint8 (B, L, S, S, 3) or None, "proprio": (B, L, 4), "actions": (B, L, 4),
+        "rewards": (B, L), "tasks": int64 (B, K)}`.
+        """
+        rows = [[int(i) for i in seq] for seq in sequences]
+        if not self._cached:
+            eps = [self.load_episodes(r) for r in rows]
+            cat = lambda f: np.stack([np.concatenate([getattr(e, f)[: e.length] for e in r])[:steps] for r in eps])
+            return {
+                "pixels": None if eps[0][0].pixels is None else cat("pixels"),
+                "proprio": cat("proprio"),
+                "actions": cat("actions"),
+                "rewards": cat("rewards"),
+                "tasks": np.array([[e.task for e in r] for r in eps], dtype=np.int64),
+            }
+        a = self._arr
+        fo, so = a["frame_offsets"], a["step_offsets"]
+        lens = [sum(int(so[i + 1] - so[i]) for i in r) for r in rows]
+        L = min(lens) if steps is None else int(steps)
+        if any(n < L for n in lens):
+            raise ValueError(f"sequences have {min(lens)} steps, fewer than steps={L}")
+        B = len(rows)
+        pix = None if self._pixels is None else np.empty((B, L, *self._pixels.shape[1:]), np.uint8)
+        out = {
+            "proprio": np.empty((B, L, 4), np.float32),
+            "actions": np.empty((B, L, 4), np.float32),
+            "rewards": np.empty((B, L), np.float32),
+        }
+        for b, r in enumerate(rows):
+            t = 0
+            for i in r:
+                n = min(int(so[i + 1] - so[i]), L - t)
+                if n <= 0:
+                    break
+                f0, s0 = int(fo[i]), int(so[i])
+                if pix is not None:
+                    pix[b, t : t + n] = self._pixels[f0 : f0 + n]
+                out["proprio"][b, t : t + n] = a["proprio"][f0 : f0 + n]
+                out["actions"][b, t : t + n] = a["actions"][s0 : s0 + n]
+                out["rewards"][b, t : t + n] = a["rewards"][s0 : s0 + n]
+                t += n
+        out["pixels"] = pix
+        out["tasks"] = np.array([[int(a["tasks"][i]) for i in r] for r in rows], dtype=np.int64)
+        return out
+
+    def as_arrays(self) -> dict:
+        """The whole dataset as stacked arrays without loading it: `pixels` is a read-only
+        memory-mapped `uint8 (N, T+1, S, S, 3)` view of the cache (pages are read on access),
+        `proprio (N, T+1, 4)`, `actions (N, T, 4)`, `rewards (N, T)`, `tasks (N,)` in memory.
+        Needs the cache and episodes of equal length (true for every registered dataset)."""
+        if not self._cached:
+            raise ValueError("as_arrays needs the pixel cache (load_task_buffers(id, cache=True))")
+        a = self._arr
+        lengths = np.diff(a["step_offsets"])
+        if len(set(lengths.tolist())) != 1:
+            raise ValueError("episodes have different lengths; use load_episode(s)")
+        n, T = len(lengths), int(lengths[0])
+        return {
+            "pixels": None if self._pixels is None else self._pixels.reshape(n, T + 1, *self._pixels.shape[1:]),
+            "proprio": a["proprio"].reshape(n, T + 1, -1),
+            "actions": a["actions"].reshape(n, T, -1),
+            "rewards": a["rewards"].reshape(n, T),
+            "tasks": a["tasks"].copy(),
+        }
+
     def minari_dataset(self):
         """The underlying `minari.MinariDataset`."""
         import minari
@@ -245,3 +337,52 @@ class MinariTaskBuffers:
 def load_task_buffers(dataset_id: str, cache: bool = True) -> MinariTaskBuffers:
     """Per-task buffers B_1..B_N of a local dataset (built or downloaded), read lazily."""
     return MinariTaskBuffers(dataset_id, cache=cache)
+
+
+def benchmark_sampling(dataset_id: str, batch: int = 32, steps: int = 150, reps: int = 20,
+                       cache: bool = True, seed: int = 0) -> dict:
+    """Time sampling `batch` sequences of `steps` steps (each a concatenation of random episodes of
+    random tasks, as the meta-trajectories of the method) into one uint8 pixel batch: with
+    `load_sequences` (one copy) and with `load_episodes` + concatenate + stack. Milliseconds."""
+    import time
+
+    bufs = load_task_buffers(dataset_id, cache=cache)
+    rng = np.random.default_rng(seed)
+    ep_len = bufs.load_episode(0).length
+    per_seq = -(-steps // ep_len)
+
+    def draw():
+        rows = []
+        for _ in range(batch):
+            row = []
+            for _ in range(per_seq):
+                task_ids = bufs.episode_ids(int(rng.integers(bufs.num_tasks)))
+                row.append(int(task_ids[rng.integers(len(task_ids))]))
+            rows.append(row)
+        return rows
+
+    times, times_eps = [], []
+    for _ in range(reps):  # the fast path: one copy into the batch
+        t0 = time.perf_counter()
+        pixels = bufs.load_sequences(draw(), steps)["pixels"]
+        times.append((time.perf_counter() - t0) * 1e3)
+    for _ in range(reps):  # episode by episode, as `load_episodes` + concatenate + stack
+        t0 = time.perf_counter()
+        eps = bufs.load_episodes([i for row in draw() for i in row])
+        np.stack(
+            [np.concatenate([e.pixels[:-1] for e in eps[b * per_seq:(b + 1) * per_seq]])[:steps] for b in range(batch)]
+        )
+        times_eps.append((time.perf_counter() - t0) * 1e3)
+    return {
+        "dataset_id": dataset_id,
+        "batch": batch,
+        "steps": steps,
+        "episodes_read": batch * per_seq,
+        "batch_shape": list(pixels.shape),
+        "cache": cache,
+        "first_ms": round(times[0], 1),
+        "median_ms": round(float(np.median(times)), 1),
+        "p90_ms": round(float(np.percentile(times, 90)), 1),
+        "load_episodes_median_ms": round(float(np.median(times_eps)), 1),
+        "load_episodes_p90_ms": round(float(np.percentile(times_eps, 90)), 1),
+    }

@@ -275,6 +275,21 @@ def _versions() -> dict:
     return out
 
 
+ENV_SOURCES = ("drawers.py", "scene.py", "render.py", "policies.py", "datasets/collect.py")
+
+
+def env_code_sha256() -> str:
+    """SHA-256 of the env, renderer, policy and collector sources: what the data depend on. A
+    change means a rebuild gives different data (and a new checksum to pin)."""
+    import hashlib
+
+    root = Path(refexp_envs.__file__).parent
+    h = hashlib.sha256()
+    for name in ENV_SOURCES:
+        h.update(name.encode() + b"\0" + (root / name).read_bytes())
+    return h.hexdigest()
+
+
 def _ensure_namespaces(dataset_id: str) -> None:
     """Minari namespace metadata for `refexp` and `refexp/<env>` (as create_dataset_from_buffers)."""
     try:
@@ -324,7 +339,7 @@ def build_dataset(
 
     t0 = time.perf_counter()
     stage = ck.staging_path(spec.dataset_id)
-    fingerprint = {**spec.fingerprint(), "shard_size": shard_size}
+    fingerprint = {**spec.fingerprint(), "shard_size": shard_size, "env_code_sha256": env_code_sha256()}
     build_json = stage / "build.json"
     if stage.exists():
         try:
@@ -353,6 +368,7 @@ def build_dataset(
         "collect_seconds": round(t_collect, 1),
         "workers": workers,
         "versions": _versions(),
+        "env_code_sha256": env_code_sha256(),
     }
     ck.write_json_atomic(out / ck.SIDECAR, sidecar)
 
@@ -364,6 +380,10 @@ def build_dataset(
     os.rename(out, final)
     _ensure_namespaces(spec.dataset_id)
     shutil.rmtree(stage, ignore_errors=True)
+    try:
+        stage.parent.rmdir()  # the staging root, when nothing else is in progress
+    except OSError:
+        pass
     console.print(
         f"built {spec.dataset_id}: {spec.num_episodes} episodes, behaviour success "
         f"{record['behaviour_success']:.1%}, {record['size_bytes'] / 1e6:.1f} MB, "

@@ -6,9 +6,9 @@ a generation seed and, once built and published, the SHA-256 of its files (see `
 
 | behaviour  | episodes per task | action noise | behaviour success (TwoDrawer) |
 |------------|-------------------|--------------|-------------------------------|
-| `expert`   | 1000 (the paper)  | 0.2          | ~100%                         |
-| `noisy`    | 1000              | 0.5          | ~60% (D4RL-style lower quality)|
-| `dev`      | 20                | 0.2          | ~100% (quick experiments)     |
+| `expert`   | 1000 (the paper)  | 0.2          | 99.2%                         |
+| `noisy`    | 1000              | 0.5          | ~68% (D4RL-style lower quality)|
+| `dev`      | 20                | 0.2          | ~98% (quick experiments)      |
 """
 
 from __future__ import annotations
@@ -105,6 +105,24 @@ _ENV_SLUGS = {
 # Filled in from real builds on the reference machine (docs/datasets.md records the commands).
 # Keys: dataset id -> (sha256, behaviour_success, size_bytes).
 _PUBLISHED: dict[str, tuple[str, float, int]] = {
+    "refexp/two-drawer/expert-v0": (
+        "455f40cb5fbc61e07f9a931a62ca49a188113eec58bdc1370d13b3d4870ffa14", 0.9925, 272480075),
+    "refexp/two-drawer/noisy-v0": (
+        "e94e0909af1d6b2a2d40a0e3a86eacf74289366a976d7f406cd6ca20b8548af1", 0.6775, 291320194),
+    "refexp/two-drawer/dev-v0": (
+        "66bfc381141460c580b1c7bebddb45b86449fc381cd2d6a886f22fd586067a48", 0.975, 5527759),
+    "refexp/three-drawer/expert-v0": (
+        "320b688570f3156c34b8fffaec2058bbcabe396117cf2af13b27c590a1ca33b2", 0.993, 418287166),
+    "refexp/three-drawer/noisy-v0": (
+        "eeea9126861d3e94455626d2e90c43065f2d65a06d91e2329a0b6a6c79efbeaf", 0.6703, 442630885),
+    "refexp/three-drawer/dev-v0": (
+        "84bd4ab6684a05a44499aad3ba26db551d35e790fcbbe9e2e7762edf8161eb80", 1.0, 8492936),
+    "refexp/two-drawer-shift/expert-v0": (
+        "2a76fff3d172c3eee5ad402f29324165975b371b094a2b839d3b9a77830679b4", 0.9925, 270198234),
+    "refexp/two-drawer-shift/noisy-v0": (
+        "3bc01f834dc2ddb7732a249a4c2d14fa62c0e2802a2f0202ce60d48ebf2d8a9a", 0.661, 288208017),
+    "refexp/two-drawer-shift/dev-v0": (
+        "41263bef860e77c9f8cc4eb14a71db04881976990aeaf5580f8f328d59b23245", 1.0, 5522705),
 }
 
 

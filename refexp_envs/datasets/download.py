@@ -1,0 +1,269 @@
+"""Download, verify and pack (for publishing) RefExp datasets.
+
+Two hosts:
+
+* a plain HTTPS archive host: `<base url>/<archive_name(id)>`, a `.tar.gz` of the dataset directory
+  (`data/...` and `refexp.json`). The base URL is `registry.DEFAULT_BASE_URL`, overridden by
+  `$REFEXP_DATASETS_URL` or `--url`. `pack_dataset` writes such an archive, reproducibly.
+* Minari's own remotes (`hf://<org>`, needs `pip install "minari[hf]"`), chosen by a full id
+  (`hf://<org>/refexp/two-drawer/expert-v0`), `--remote`, or `$MINARI_REMOTE`.
+
+Either way the transfer goes into a staging directory under the datasets root, the SHA-256 over
+`data/` is checked against the registry (or, for an id the registry has no checksum for yet,
+against the archive's own build record, with a warning), and only then is the dataset renamed into
+Minari's dataset directory. Any failure removes the staging directory: nothing half-done remains.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import os
+import shutil
+import tarfile
+import urllib.error
+import urllib.request
+import zlib
+from pathlib import Path
+
+from refexp_envs.datasets import checksum as ck
+from refexp_envs.datasets.registry import archive_name, base_url, get_spec
+
+
+class DownloadError(RuntimeError):
+    pass
+
+
+class ChecksumError(DownloadError):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifyResult:
+    dataset_id: str
+    ok: bool
+    expected: str | None
+    actual: str
+    source: str  # where `expected` came from: "registry" | "build record" | "none"
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def verify_dataset(dataset_id: str) -> VerifyResult:
+    """Recompute a local dataset's SHA-256 and compare it with the registry (else its build record)."""
+    from refexp_envs.datasets.buffers import _require
+
+    spec = get_spec(dataset_id)
+    path = _require(spec.dataset_id)
+    actual = ck.checksum_dir(path)
+    if spec.sha256:
+        expected, source = spec.sha256, "registry"
+    else:
+        expected = ck.read_sidecar(path).get("sha256")
+        source = "build record" if expected else "none"
+    return VerifyResult(spec.dataset_id, expected is not None and actual == expected, expected, actual, source)
+
+
+def _no_host(dataset_id: str, where: str, why: str) -> DownloadError:
+    return DownloadError(
+        f"could not download {dataset_id} from {where}: {why}\n"
+        f"Build it locally instead (deterministic, same checksum):\n"
+        f"  python -m refexp_envs.datasets build {dataset_id}"
+    )
+
+
+def _fetch(url: str, dest: Path, dataset_id: str, progress: bool, timeout: float) -> None:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    try:
+        resp = urllib.request.urlopen(url, timeout=timeout)
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            raise _no_host(dataset_id, url, "the host has no such archive (404: not published yet?)") from None
+        raise _no_host(dataset_id, url, f"HTTP {e.code} {e.reason}") from None
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise _no_host(dataset_id, url, f"host not reachable ({reason})") from None
+    with resp:
+        length = resp.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        got = 0
+        columns = [TextColumn("[bold]download"), BarColumn(), DownloadColumn(), TransferSpeedColumn()]
+        with Progress(*columns, disable=not progress) as bar, open(dest, "wb") as f:
+            task = bar.add_task("download", total=total)
+            try:
+                while True:
+                    block = resp.read(1 << 20)
+                    if not block:
+                        break
+                    f.write(block)
+                    got += len(block)
+                    bar.advance(task, len(block))
+            except Exception as e:  # http.client.IncompleteRead, connection reset, timeout
+                raise DownloadError(f"truncated transfer of {url} after {got} bytes ({e!r})") from None
+    if total is not None and got != total:
+        raise DownloadError(f"truncated transfer of {url}: got {got} of {total} bytes")
+
+
+def _extract(archive: Path, dest: Path) -> None:
+    try:
+        with gzip.open(archive, "rb") as gz:  # the whole stream first: gzip's CRC catches corruption
+            while gz.read(1 << 22):
+                pass
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(dest, filter="data")
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as e:  # gzip.BadGzipFile is an OSError
+        raise DownloadError(f"corrupt archive {archive.name}: {e}") from None
+
+
+def _check_and_publish(spec, extracted: Path, stage: Path, progress: bool, where: str) -> Path:
+    from rich.console import Console
+
+    console = Console(stderr=True, quiet=not progress)
+    meta = extracted / "data" / "metadata.json"
+    if not meta.is_file():
+        raise DownloadError(f"corrupt or incomplete archive from {where}: no data/metadata.json")
+    actual = ck.checksum_dir(extracted)
+    expected = spec.sha256
+    if expected is None:
+        expected = ck.read_sidecar(extracted).get("sha256")
+        console.print(
+            f"[yellow]warning: the registry has no checksum for {spec.dataset_id} yet; checking "
+            f"the download against its own build record (integrity, not authenticity)"
+        )
+    if expected is None or actual != expected:
+        raise ChecksumError(
+            f"checksum mismatch for {spec.dataset_id} from {where}:\n  expected {expected}\n"
+            f"  got      {actual}\nthe download is corrupt or not this dataset; nothing was installed"
+        )
+    sidecar = extracted / ck.SIDECAR
+    if not sidecar.is_file():  # e.g. published through a Minari remote without it
+        ck.write_json_atomic(sidecar, {"dataset_id": spec.dataset_id, "sha256": actual, "source": where})
+    final = ck.dataset_path(spec.dataset_id)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        os.rename(final, stage / "old")
+    os.rename(extracted, final)
+    console.print(f"downloaded {spec.dataset_id} (sha256 {actual} verified)\n  to {final}")
+    return final
+
+
+def download_dataset(
+    dataset_id: str,
+    *,
+    url: str | None = None,
+    remote: str | None = None,
+    force: bool = False,
+    progress: bool = True,
+    timeout: float = 30.0,
+    cache: bool = True,
+) -> Path:
+    """Fetch a registered dataset, verify its SHA-256, then install it into Minari's directory.
+
+    dataset_id: a registered id, or a full Minari remote id (`hf://<org>/refexp/...`).
+    url: base URL of the HTTPS archive host (default: $REFEXP_DATASETS_URL or the project's).
+    remote: a Minari remote (`hf://<org>`); default $MINARI_REMOTE. A remote wins over the URL.
+    """
+    if "://" in dataset_id and not dataset_id.startswith(("http://", "https://")):
+        scheme, rest = dataset_id.split("://", 1)
+        org, dataset_id = rest.split("/", 1)
+        remote = f"{scheme}://{org}"
+    spec = get_spec(dataset_id)
+    final = ck.dataset_path(spec.dataset_id)
+    if ck.is_complete(final) and not force:
+        return final
+    remote = remote or (None if url else os.environ.get("MINARI_REMOTE"))
+    stage = ck.staging_path(spec.dataset_id).with_name(ck.flat(spec.dataset_id) + ".download")
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir(parents=True)
+    try:
+        if remote:
+            path = _download_minari(spec, remote, stage, progress)
+        else:
+            base = (url or base_url()).rstrip("/")
+            src = f"{base}/{archive_name(spec.dataset_id)}"
+            archive = stage / "archive.tar.gz.part"
+            _fetch(src, archive, spec.dataset_id, progress, timeout)
+            extracted = stage / "dataset"
+            _extract(archive, extracted)
+            archive.unlink()
+            path = _check_and_publish(spec, extracted, stage, progress, src)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        try:
+            stage.parent.rmdir()  # the staging root, when nothing else is in progress
+        except OSError:
+            pass
+    if cache:
+        from refexp_envs.datasets.buffers import build_cache
+
+        build_cache(spec.dataset_id, progress=progress)
+    return path
+
+
+def _download_minari(spec, remote: str, stage: Path, progress: bool) -> Path:
+    """Minari's own remote, into a private MINARI_DATASETS_PATH, then verify and move."""
+    import minari
+
+    root = stage / "minari_root"
+    root.mkdir()
+    old = os.environ.get("MINARI_DATASETS_PATH")
+    final_root = ck.datasets_root()
+    os.environ["MINARI_DATASETS_PATH"] = str(root)
+    try:
+        minari.download_dataset(f"{remote.rstrip('/')}/{spec.dataset_id}")
+    except ImportError as e:
+        raise DownloadError(f"{e}\n(Minari's hf:// remotes need: pip install \"minari[hf]\")") from None
+    except Exception as e:  # network, missing dataset, ...
+        raise _no_host(spec.dataset_id, remote, f"{type(e).__name__}: {e}") from None
+    finally:
+        if old is None:
+            os.environ.pop("MINARI_DATASETS_PATH", None)
+        else:
+            os.environ["MINARI_DATASETS_PATH"] = old
+    assert ck.datasets_root() == final_root
+    return _check_and_publish(spec, root / spec.dataset_id, stage, progress, remote)
+
+
+# ------------------------------------------------------------------------------------ publishing
+def pack_dataset(dataset_id: str, out_dir: str | os.PathLike) -> Path:
+    """Write the release archive of a local, verified dataset: `<out_dir>/<archive_name(id)>`.
+
+    The archive is reproducible (sorted members, zero mtimes/owners, gzip mtime 0); a
+    `<archive>.sha256` file with the archive's own digest is written next to it.
+    """
+    spec = get_spec(dataset_id)
+    result = verify_dataset(spec.dataset_id)
+    if not result.ok:
+        raise ChecksumError(
+            f"{spec.dataset_id} does not verify (expected {result.expected} from {result.source}, "
+            f"got {result.actual}); refusing to pack it"
+        )
+    src = ck.dataset_path(spec.dataset_id)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / archive_name(spec.dataset_id)
+    tmp = out.with_name(out.name + ".tmp")
+    members = [(rel, p) for rel, p in ck.data_files(src / "data")]
+    with open(tmp, "wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
+            with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                for rel, path in [(ck.SIDECAR, src / ck.SIDECAR)] + [("data/" + r, p) for r, p in members]:
+                    info = tarfile.TarInfo(rel)
+                    info.size = path.stat().st_size
+                    info.mtime, info.mode, info.uid, info.gid, info.uname, info.gname = 0, 0o644, 0, 0, "", ""
+                    with open(path, "rb") as f:
+                        tar.addfile(info, f)
+    os.replace(tmp, out)
+    h = hashlib.sha256()
+    with open(out, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    (out.with_name(out.name + ".sha256")).write_text(f"{h.hexdigest()}  {out.name}\n")
+    return out
+
+
+__all__ = ["download_dataset", "verify_dataset", "pack_dataset", "VerifyResult", "DownloadError", "ChecksumError"]

@@ -1,0 +1,414 @@
+"""Datasets: registry, build (end to end, determinism, interruption), buffers, verify, download."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import http.server
+import json
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import refexp_envs  # noqa: F401  (before mujoco)
+from refexp_envs.datasets import (
+    REGISTRY,
+    ChecksumError,
+    DatasetNotFoundError,
+    DownloadError,
+    UnknownDatasetError,
+    build_dataset,
+    checksum_dir,
+    dataset_path,
+    download_dataset,
+    load_task_buffers,
+    pack_dataset,
+    verify_dataset,
+)
+from refexp_envs.datasets import build as build_mod
+from refexp_envs.datasets import checksum as ck
+from refexp_envs.datasets.cli import main as cli_main
+from refexp_envs.datasets.registry import archive_name, episode_seed
+
+TINY = "refexp/two-drawer/tiny-v0"
+TINY3 = "refexp/three-drawer/tiny-v0"
+
+
+def _tiny_spec(dataset_id=TINY, base="refexp/two-drawer/dev-v0", per_task=2, horizon=8):
+    return dataclasses.replace(
+        REGISTRY[base], dataset_id=dataset_id, episodes_per_task=per_task, horizon=horizon, sha256=None
+    )
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    """A private Minari dataset directory with the tiny ids registered."""
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    monkeypatch.setitem(REGISTRY, TINY, _tiny_spec())
+    monkeypatch.setitem(REGISTRY, TINY3, _tiny_spec(TINY3, "refexp/three-drawer/dev-v0", per_task=1))
+    return tmp_path / "minari"
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The tiny dataset built once (in process), for checksums to compare against."""
+    old = os.environ.get("MINARI_DATASETS_PATH")
+    path = tmp_path_factory.mktemp("ref")
+    os.environ["MINARI_DATASETS_PATH"] = str(path)
+    REGISTRY[TINY] = _tiny_spec()
+    try:
+        out = build_dataset(TINY, workers=1, progress=False, shard_size=1)
+        yield {"sha256": checksum_dir(out), "root": path, "record": ck.read_sidecar(out)}
+    finally:
+        REGISTRY.pop(TINY, None)
+        if old is None:
+            os.environ.pop("MINARI_DATASETS_PATH", None)
+        else:
+            os.environ["MINARI_DATASETS_PATH"] = old
+
+
+# ------------------------------------------------------------------------------------ registry
+def test_registry_ids_and_pins():
+    for slug, n in [("two-drawer", 2), ("three-drawer", 3), ("two-drawer-shift", 2)]:
+        for b, per_task in [("expert", 1000), ("noisy", 1000), ("dev", 20)]:
+            s = REGISTRY[f"refexp/{slug}/{b}-v0"]
+            assert s.episodes_per_task == per_task and s.num_tasks == n
+            assert s.env_id in refexp_envs.ENV_IDS
+    assert REGISTRY["refexp/two-drawer/noisy-v0"].noise > REGISTRY["refexp/two-drawer/expert-v0"].noise
+    assert len({s.seed for s in REGISTRY.values()}) == len(REGISTRY)
+    assert set(refexp_envs.ENV_IDS) == {s.env_id for s in REGISTRY.values()}
+    # per-episode seeds depend on (dataset seed, index) only
+    assert episode_seed(100, 5) == episode_seed(100, 5) != episode_seed(100, 6) != episode_seed(101, 5)
+
+
+def test_unknown_id_lists_valid_ids(root):
+    with pytest.raises(UnknownDatasetError, match="refexp/two-drawer/expert-v0"):
+        build_dataset("refexp/two-drawer/nope-v0")
+    assert cli_main(["info", "refexp/nope/expert-v0"]) == 2
+
+
+def test_missing_dataset_says_build_or_download(root):
+    with pytest.raises(DatasetNotFoundError, match="build"):
+        load_task_buffers(TINY)
+    assert cli_main(["verify", TINY]) == 2
+
+
+# --------------------------------------------------------------------------------------- build
+def test_build_end_to_end_minari_and_buffers(root, reference):
+    import minari
+
+    out = build_dataset(TINY, workers=1, progress=False, shard_size=3)
+    assert out == dataset_path(TINY) and ck.is_complete(out)
+    assert checksum_dir(out) == reference["sha256"]  # shard size does not matter
+    assert not (root / ck.STAGING_DIR).exists()  # no leftovers at all
+
+    ds = minari.load_dataset(TINY)
+    assert ds.total_episodes == 4 and ds.total_steps == 4 * 8
+    assert ds.storage.metadata["jpeg_encoding"] is False
+    for i, ep in enumerate(ds.iterate_episodes()):
+        assert ep.observations["pixels"].shape == (9, 64, 64, 3)
+        assert np.all(ep.infos["task"] == i % 2)
+    metas = list(ds.storage.get_episode_metadata(range(4)))
+    assert [m["task"] for m in metas] == [0, 1, 0, 1]
+    assert metas[1]["options"] == {"task": 1} and metas[1]["seed"] == REGISTRY[TINY].episode_seed(1)
+    env = ds.recover_environment()
+    try:
+        assert env.unwrapped.horizon == 8 and env.unwrapped.num_tasks == 2
+    finally:
+        env.close()
+
+    bufs = load_task_buffers(TINY)
+    assert bufs.num_tasks == 2
+    assert list(bufs.episode_ids(0)) == [0, 2] and list(bufs.episode_ids(1)) == [1, 3]
+    lazy = load_task_buffers(TINY, cache=False)
+    for i in range(4):
+        a, b = bufs.load_episode(i), lazy.load_episode(i)
+        assert a.task == b.task == i % 2
+        assert a.pixels.dtype == np.uint8 and a.pixels.shape == (9, 64, 64, 3)
+        for f in ("pixels", "proprio", "actions", "rewards"):
+            np.testing.assert_array_equal(getattr(a, f), getattr(b, f))  # lossless, cache == parquet
+    # the stored pixels are exactly what the env renders (lossless storage)
+    from refexp_envs.datasets.collect import collect_episode
+    import gymnasium as gym
+
+    env = gym.make("RefExp/TwoDrawer-v0", horizon=8)
+    try:
+        ep = collect_episode(env, 1, REGISTRY[TINY].noise, REGISTRY[TINY].episode_seed(1))
+    finally:
+        env.close()
+    np.testing.assert_array_equal(ep.pixels, bufs.load_episode(1).pixels)
+    np.testing.assert_array_equal(ep.actions, bufs.load_episode(1).actions)
+    assert len(bufs.load_episodes([3, 0, 3])) == 3
+    arrays = bufs.as_arrays()  # memory-mapped, stacked
+    assert isinstance(arrays["pixels"], np.memmap) and arrays["pixels"].shape == (4, 9, 64, 64, 3)
+    np.testing.assert_array_equal(arrays["pixels"][3], lazy.load_episode(3).pixels)
+    assert arrays["tasks"].tolist() == [0, 1, 0, 1] and arrays["actions"].shape == (4, 8, 4)
+    # the one-copy batch path equals concatenating episodes (first T observations of each)
+    rows = [[0, 1, 2], [3, 3, 0]]
+    for b_ in (bufs, lazy):
+        seq = b_.load_sequences(rows, steps=20)
+        assert seq["pixels"].shape == (2, 20, 64, 64, 3) and seq["tasks"].tolist() == [[0, 1, 0], [1, 1, 0]]
+        for r, row in enumerate(rows):
+            eps = bufs.load_episodes(row)
+            want = np.concatenate([e.pixels[:-1] for e in eps])[:20]
+            np.testing.assert_array_equal(seq["pixels"][r], want)
+            np.testing.assert_array_equal(seq["rewards"][r], np.concatenate([e.rewards for e in eps])[:20])
+            np.testing.assert_array_equal(seq["actions"][r], np.concatenate([e.actions for e in eps])[:20])
+    with pytest.raises(IndexError):
+        bufs.load_episode(4)
+
+    assert verify_dataset(TINY).ok
+    assert cli_main(["verify", TINY]) == 0
+    assert cli_main(["path", TINY]) == 0 and cli_main(["info", TINY]) == 0
+    record = ck.read_sidecar(out)
+    assert record["behaviour_success"] == 0.0 and record["episodes"] == 4  # horizon 8 is too short
+    assert build_dataset(TINY, workers=1, progress=False) == out  # already built: no-op
+
+
+def test_build_refuses_a_foreign_directory(root):
+    from refexp_envs.datasets import DatasetBuildError
+
+    (dataset_path(TINY) / "data").mkdir(parents=True)
+    with pytest.raises(DatasetBuildError, match="--force"):
+        build_dataset(TINY, workers=1, progress=False)
+
+
+def test_three_tasks_and_parallel_determinism(root):
+    """Worker processes (spawn) give the same bytes as one process."""
+    a = build_dataset(TINY3, workers=2, progress=False, shard_size=1, cache=False)
+    sha_parallel = checksum_dir(a)
+    b = build_dataset(TINY3, workers=1, progress=False, shard_size=2, force=True, cache=False)
+    assert checksum_dir(b) == sha_parallel
+    bufs = load_task_buffers(TINY3)
+    assert bufs.num_tasks == 3 and [list(bufs.episode_ids(t)) for t in range(3)] == [[0], [1], [2]]
+
+
+def _copy_reference(reference) -> Path:
+    import shutil
+
+    out = dataset_path(TINY)
+    shutil.copytree(Path(reference["root"]) / TINY, out)
+    return out
+
+
+def test_verify_detects_tampering(root, reference):
+    out = _copy_reference(reference)
+    assert verify_dataset(TINY).ok
+    part = next((out / "data" / "2").glob("*.parquet"))
+    raw = bytearray(part.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    part.write_bytes(bytes(raw))
+    r = verify_dataset(TINY)
+    assert not r.ok and r.expected == reference["sha256"] and r.actual != r.expected
+    assert cli_main(["verify", TINY]) == 1
+
+
+def test_checksum_ignores_dataset_size_and_json_layout(root, reference):
+    out = _copy_reference(reference)
+    before = checksum_dir(out)
+    assert before == reference["sha256"]  # the checksum does not depend on where the dataset is
+    meta_path = out / "data" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["dataset_size"] = 123.4  # Minari's size depends on the file system's directory sizes
+    meta_path.write_text(json.dumps(meta, indent=4))
+    assert checksum_dir(out) == before
+
+
+def test_interrupted_collection_resumes(root, reference, monkeypatch):
+    real = build_mod.collect_shard
+    calls = []
+
+    def flaky(spec, shard, indices, out_path):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(shard)
+        return real(spec, shard, indices, out_path)
+
+    monkeypatch.setattr(build_mod, "collect_shard", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        build_dataset(TINY, workers=1, progress=False, shard_size=1)
+    assert not dataset_path(TINY).exists()  # nothing that looks like a dataset
+    assert cli_main(["list"]) == 0
+    shards = sorted((root / ck.STAGING_DIR / ck.flat(TINY) / "shards").glob("*.npz"))
+    assert len(shards) == 2
+
+    calls.clear()
+    monkeypatch.setattr(build_mod, "collect_shard", lambda *a: (calls.append(a[1]), real(*a))[1])
+    out = build_dataset(TINY, workers=1, progress=False, shard_size=1)
+    assert sorted(calls) == [2, 3]  # only the missing shards
+    assert checksum_dir(out) == reference["sha256"]
+
+
+def test_interrupted_assembly_leaves_no_dataset(root, reference, monkeypatch):
+    real = build_mod._assemble
+
+    def broken(*a, **k):
+        real(*a, **k)
+        raise KeyboardInterrupt  # after writing, before the checksum and the rename
+
+    monkeypatch.setattr(build_mod, "_assemble", broken)
+    with pytest.raises(KeyboardInterrupt):
+        build_dataset(TINY, workers=1, progress=False, shard_size=1)
+    assert not dataset_path(TINY).exists()
+    with pytest.raises(DatasetNotFoundError):
+        load_task_buffers(TINY)
+    monkeypatch.setattr(build_mod, "_assemble", real)
+    out = build_dataset(TINY, workers=1, progress=False, shard_size=1)
+    assert checksum_dir(out) == reference["sha256"]
+
+
+def test_changed_spec_restarts_staging(root, reference, monkeypatch):
+    real = build_mod.collect_shard
+
+    def stop(spec, shard, *a):
+        if shard == 1:
+            raise KeyboardInterrupt
+        return real(spec, shard, *a)
+
+    monkeypatch.setattr(build_mod, "collect_shard", stop)
+    monkeypatch.setitem(REGISTRY, TINY, dataclasses.replace(REGISTRY[TINY], seed=999))
+    with pytest.raises(KeyboardInterrupt):
+        build_dataset(TINY, workers=1, progress=False, shard_size=1)
+    monkeypatch.setattr(build_mod, "collect_shard", real)
+    monkeypatch.setitem(REGISTRY, TINY, _tiny_spec())
+    out = build_dataset(TINY, workers=1, progress=False, shard_size=1)
+    assert checksum_dir(out) == reference["sha256"]  # the seed-999 shard was not reused
+
+
+# ------------------------------------------------------------------------------------ download
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        if self.path.startswith("/truncated/"):
+            name = self.path.split("/", 2)[2]
+            data = (Path(self.directory) / name).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        super().do_GET()
+
+
+@pytest.fixture
+def server(tmp_path):
+    """An HTTP archive host on 127.0.0.1 with a bounded lifetime."""
+    served = tmp_path / "www"
+    served.mkdir()
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(served)))
+    httpd.timeout = 5
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield served, f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def published(reference, server, monkeypatch):
+    """The reference tiny dataset packed into the served directory, its checksum in the registry."""
+    served, url = server
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(reference["root"]))
+    monkeypatch.setitem(REGISTRY, TINY, dataclasses.replace(_tiny_spec(), sha256=reference["sha256"]))
+    archive = pack_dataset(TINY, served)
+    assert archive.name == archive_name(TINY)
+    # reproducible archive
+    first = archive.read_bytes()
+    assert pack_dataset(TINY, served).read_bytes() == first
+    return served, url, archive
+
+
+def _nothing_left(root: Path) -> bool:
+    staging = root / ck.STAGING_DIR
+    return not dataset_path(TINY).exists() and (not staging.exists() or not any(staging.iterdir()))
+
+
+def test_download_good_archive(published, tmp_path, monkeypatch, reference):
+    served, url, _ = published
+    root = tmp_path / "fresh"
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    monkeypatch.setenv("REFEXP_DATASETS_URL", url)  # the base URL from the environment
+    out = download_dataset(TINY, progress=False, timeout=5)
+    assert out == dataset_path(TINY) and ck.is_complete(out)
+    assert verify_dataset(TINY).ok and checksum_dir(out) == reference["sha256"]
+    bufs = load_task_buffers(TINY)
+    assert bufs.num_tasks == 2 and bufs.load_episode(3).task == 1
+    import minari
+
+    assert minari.load_dataset(TINY).total_episodes == 4
+
+
+def test_download_corrupt_archive(published, tmp_path, monkeypatch):
+    served, url, archive = published
+    raw = bytearray(archive.read_bytes())
+    raw[len(raw) // 3 : len(raw) // 3 + 64] = os.urandom(64)
+    archive.write_bytes(bytes(raw))
+    root = tmp_path / "fresh"
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    with pytest.raises(DownloadError, match="corrupt|checksum"):
+        download_dataset(TINY, url=url, progress=False, timeout=5)
+    assert _nothing_left(root)
+
+
+def test_download_wrong_content_is_a_checksum_error(published, tmp_path, monkeypatch):
+    served, url, archive = published
+    monkeypatch.setitem(REGISTRY, TINY, dataclasses.replace(REGISTRY[TINY], sha256="0" * 64))
+    root = tmp_path / "fresh"
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    with pytest.raises(ChecksumError, match="checksum mismatch"):
+        download_dataset(TINY, url=url, progress=False, timeout=5)
+    assert _nothing_left(root)
+
+
+def test_download_truncated_transfer(published, tmp_path, monkeypatch):
+    served, url, _ = published
+    root = tmp_path / "fresh"
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    with pytest.raises(DownloadError, match="truncated"):
+        download_dataset(TINY, url=url + "/truncated", progress=False, timeout=5)
+    assert _nothing_left(root)
+
+
+def test_download_unknown_id_missing_archive_and_no_host(published, tmp_path, monkeypatch):
+    served, url, archive = published
+    root = tmp_path / "fresh"
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    with pytest.raises(UnknownDatasetError):
+        download_dataset("refexp/two-drawer/nope-v0", url=url, progress=False)
+    archive.unlink()
+    with pytest.raises(DownloadError, match=r"404(.|\n)*refexp_envs.datasets build"):
+        download_dataset(TINY, url=url, progress=False, timeout=5)
+    assert _nothing_left(root)
+    # nothing listening: says so and points to build
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(DownloadError, match="not reachable(.|\n)*python -m refexp_envs.datasets build"):
+        download_dataset(TINY, url=f"http://127.0.0.1:{port}", progress=False, timeout=5)
+    assert cli_main(["download", TINY, "--url", f"http://127.0.0.1:{port}", "--quiet"]) == 2
+    assert _nothing_left(root)
+
+
+def test_minari_remote_without_hf_is_a_clear_error(root, monkeypatch):
+    pytest.importorskip("minari")
+    try:
+        import huggingface_hub  # noqa: F401
+
+        pytest.skip("huggingface_hub installed: the remote would be contacted")
+    except ImportError:
+        pass
+    with pytest.raises(DownloadError, match=r"minari\[hf\]"):
+        download_dataset(f"hf://refexp-nobody/{TINY}", progress=False)
+    assert _nothing_left(root)
