@@ -1,0 +1,135 @@
+"""Typed configs: the one method, `ours`, and each ablation as a switch on it.
+
+Stages and what they depend on (a stage's directory is named by the hash of its own config and of
+every upstream config, so variants that agree upstream share the trained stage):
+
+    frames  (frame VAE)          <- dataset, seed, FramesConfig
+    belief  (variational filter) <- frames, BeliefConfig (naive meta-trajectories? reward input?)
+    agent   (CQL on beliefs)     <- belief, AgentConfig (cql_alpha, oracle task)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FramesConfig:
+    """Conv VAE over single 64x64 frames, trained on i.i.d. frames, then used frozen."""
+
+    latent: int = 32
+    channels: int = 16
+    steps: int = 1000
+    batch: int = 32
+    lr: float = 1e-3
+    kl_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class BeliefConfig:
+    """Recurrent variational filter (RSSM-style) over K-episode meta-trajectories."""
+
+    k: int = 3
+    naive: bool = False  # "no-expl": all K episodes from one buffer, own rewards
+    reward_input: bool = True  # "no-reward-belief": the posterior does not see rewards
+    deter: int = 64
+    stoch: int = 16
+    hidden: int = 64
+    reward_beta: float = 10.0  # weight of the reward log-likelihood (the paper's beta)
+    task_samples: int = 4  # VariBAD-style reward decoding at random other steps (0: the paper's terms only)
+    free_nats: float = 0.5  # per step, summed over latent dims
+    kl_balance: float = 0.8
+    steps: int = 1000
+    batch: int = 32
+    lr: float = 1e-3
+    grad_clip: float = 100.0
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """CQL(H) with twin critics and a tanh-Gaussian actor on belief states."""
+
+    cql_alpha: float = 1.0  # the paper's conservative weight beta; "no-cql" sets 0
+    oracle: bool = False  # "oracle-task": the true task one-hot is appended to the belief
+    gamma: float = 0.99
+    tau: float = 0.02
+    hidden: int = 128
+    batch: int = 128
+    steps: int = 10000
+    lr_actor: float = 3e-4
+    lr_critic: float = 3e-4
+    lr_alpha: float = 3e-4
+    n_actions: int = 4  # sampled actions per state for the logsumexp
+    target_entropy: float = -4.0
+    backup_entropy: bool = False  # soft (entropy) term in the TD target
+    n_step: int = 8  # n-step TD targets along the meta-trajectory (1: the paper's one-step backup)
+    backup: str = "data"  # TD target action: "policy" a' ~ pi(b') (the paper), "data": a_{t+n} of the data
+    actor_loss: str = "awr"  # "sac": maximise Q (the paper); "awr": advantage-weighted regression
+    awr_temperature: float = 2.0
+    awr_max_weight: float = 50.0
+    bc_steps: int = 2000  # actor warm-up by behaviour cloning (CQL's policy_eval_start)
+    init_alpha: float = 1.0  # entropy temperature at the start (auto-tuned after)
+    pool_trajectories: int = 3000  # meta-trajectories whose beliefs are precomputed once
+    reward_scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    agent_name: str = "ours"
+    env_id: str = "RefExp/TwoDrawer-v0"
+    dataset: str | None = None  # None: the env's expert dataset; "local:<n>": collected here
+    seed: int = 0
+    frames: FramesConfig = field(default_factory=FramesConfig)
+    belief: BeliefConfig = field(default_factory=BeliefConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    eval_every: int = 2500  # agent gradient steps between periodic evaluations
+    eval_trials: int = 20  # trials per periodic evaluation (the final one uses --final-trials)
+
+
+ELIGIBLE = {"ours": True, "no-expl": True, "no-cql": True, "no-reward-belief": True, "oracle-task": False}
+AGENT_NAMES = tuple(ELIGIBLE)
+
+
+def variant(name: str, **overrides) -> RunConfig:
+    """The RunConfig of agent `name` (ours or an ablation); `overrides` set RunConfig fields."""
+    if name not in ELIGIBLE:
+        raise ValueError(f"unknown agent {name!r}; expected one of {list(AGENT_NAMES)}")
+    belief, agent = BeliefConfig(), AgentConfig()
+    if name == "no-expl":
+        belief = dataclasses.replace(belief, naive=True)
+    elif name == "no-cql":
+        agent = dataclasses.replace(agent, cql_alpha=0.0)
+    elif name == "no-reward-belief":
+        belief = dataclasses.replace(belief, reward_input=False)
+    elif name == "oracle-task":
+        agent = dataclasses.replace(agent, oracle=True)
+    cfg = RunConfig(agent_name=name, belief=belief, agent=agent)
+    return dataclasses.replace(cfg, **overrides)
+
+
+def to_dict(cfg) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(d: dict) -> RunConfig:
+    d = dict(d)
+    return RunConfig(
+        **{k: v for k, v in d.items() if k not in ("frames", "belief", "agent")},
+        frames=FramesConfig(**d["frames"]), belief=BeliefConfig(**d["belief"]), agent=AgentConfig(**d["agent"]),
+    )
+
+
+def _hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def stage_keys(cfg: RunConfig) -> dict[str, str]:
+    """Content hashes of each stage and everything upstream of it."""
+    base = {"env": cfg.env_id, "dataset": cfg.dataset, "seed": cfg.seed}
+    frames = _hash({**base, "frames": dataclasses.asdict(cfg.frames)})
+    belief = _hash({"up": frames, "belief": dataclasses.asdict(cfg.belief)})
+    agent = _hash({"up": belief, "agent": dataclasses.asdict(cfg.agent)})
+    return {"frames": frames, "belief": belief, "agent": agent}

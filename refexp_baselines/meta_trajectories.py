@@ -1,0 +1,122 @@
+"""Synthetic exploration M^K (paper section 3.5) and the naive sampler of the "No Expl" ablation.
+
+A K-extended rollout draws K task indices i_1..i_K with replacement, one trajectory from each
+buffer B_{i_j}, and a target task i* uniformly; the rewards of every trajectory with i_j != i* are
+zeroed, and the K trajectories are concatenated. The naive sampler draws one task i and takes all K
+trajectories from B_i with their own rewards (so the target is i).
+
+The samplers return `MetaTrajectory` records: episode ids plus a reward mask. Nothing is copied:
+`view(buffers)` reads the episodes through `TaskBuffers.load_episode` and exposes the pixels as the
+per-episode arrays themselves; only small vectors (actions, masked rewards) are concatenated.
+
+Time layout used by the filter and the agent (what an agent sees at test time): episode j
+contributes T steps t = 0..T-1 with inputs (o_t, a_{t-1}, r_{t-1}, episode_start = t == 0), where
+a_{-1} = 0 and r_{-1} = 0; the action taken is a_t and the (masked) reward r_t. The last frame o_T
+of each episode is never acted on (episodes end by truncation), as in the harness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class MetaTrajectory:
+    episode_ids: np.ndarray  # (K,) dataset episode ids
+    tasks: np.ndarray  # (K,) buffer index of each trajectory (i_1..i_K)
+    target: int  # i*
+    reward_mask: np.ndarray  # (K,) float32, 1 where i_j == i* (always 1 for the naive sampler)
+
+
+class MetaTrajectorySampler:
+    """Samples M^K (naive=False) or the naive same-buffer rollouts (naive=True)."""
+
+    def __init__(self, buffers, k: int, naive: bool = False, seed: int | np.random.Generator = 0):
+        if k < 1:
+            raise ValueError(f"K must be >= 1, got {k}")
+        self.buffers, self.k, self.naive = buffers, int(k), bool(naive)
+        self.num_tasks = int(buffers.num_tasks)
+        self.ids = [np.asarray(buffers.episode_ids(t)) for t in range(self.num_tasks)]
+        self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+    def sample(self) -> MetaTrajectory:
+        rng = self.rng
+        if self.naive:
+            target = int(rng.integers(self.num_tasks))
+            tasks = np.full(self.k, target)
+        else:
+            tasks = rng.integers(self.num_tasks, size=self.k)
+            target = int(rng.integers(self.num_tasks))
+        ids = np.array([self.ids[t][rng.integers(len(self.ids[t]))] for t in tasks])
+        mask = (tasks == target).astype(np.float32)
+        return MetaTrajectory(ids, tasks, target, mask)
+
+    def sample_batch(self, n: int) -> list[MetaTrajectory]:
+        return [self.sample() for _ in range(n)]
+
+
+@dataclass
+class MetaTrajectoryView:
+    """One meta-trajectory over the buffers: per-episode pixel arrays (not copied) + small vectors."""
+
+    pixels: tuple  # K arrays (T+1, S, S, 3), the buffers' own arrays
+    proprio: np.ndarray  # (K*T, 4): o_t's proprio at each acted step
+    actions: np.ndarray  # (K*T, 4)
+    rewards: np.ndarray  # (K*T,) masked rewards r_hat
+    episode_start: np.ndarray  # (K*T,) bool
+    target: int
+    T: int
+
+    def frame(self, step: int) -> np.ndarray:
+        """The observation image at meta-step `step` (a view into the buffer)."""
+        j, t = divmod(step, self.T)
+        return self.pixels[j][t]
+
+
+def view(buffers, mt: MetaTrajectory) -> MetaTrajectoryView:
+    eps = [buffers.load_episode(int(i)) for i in mt.episode_ids]
+    T = eps[0].length
+    start = np.zeros(len(eps) * T, dtype=bool)
+    start[::T] = True
+    return MetaTrajectoryView(
+        pixels=tuple(e.pixels for e in eps),
+        proprio=np.concatenate([e.proprio[:T] for e in eps]),
+        actions=np.concatenate([e.actions for e in eps]),
+        rewards=np.concatenate([e.rewards * m for e, m in zip(eps, mt.reward_mask)]).astype(np.float32),
+        episode_start=start,
+        target=mt.target,
+        T=T,
+    )
+
+
+def gather_batch(mts: list[MetaTrajectory], latents: np.ndarray, proprio: np.ndarray, actions: np.ndarray,
+                 rewards: np.ndarray) -> dict[str, np.ndarray]:
+    """Batched filter inputs from per-episode arrays indexed by episode id (E, ...).
+
+    latents (E, T+1, Z) frame codes; proprio (E, T+1, 4); actions (E, T, 4); rewards (E, T).
+    Returns arrays of shape (B, K*T, .): obs (frame code + proprio of o_t), prev_action, prev_reward,
+    episode_start, action a_t, reward r_hat_t, plus target (B,).
+    """
+    ids = np.stack([m.episode_ids for m in mts])  # (B, K)
+    mask = np.stack([m.reward_mask for m in mts])  # (B, K)
+    B, K = ids.shape
+    T = actions.shape[1]
+    lat = latents[ids][:, :, :T]  # (B, K, T, Z)
+    pro = proprio[ids][:, :, :T]
+    act = actions[ids]  # (B, K, T, 4)
+    rew = rewards[ids] * mask[:, :, None]  # (B, K, T)
+    prev_a = np.zeros_like(act)
+    prev_a[:, :, 1:] = act[:, :, :-1]
+    prev_r = np.zeros_like(rew)
+    prev_r[:, :, 1:] = rew[:, :, :-1]
+    start = np.zeros((B, K, T), dtype=np.float32)
+    start[:, :, 0] = 1.0
+    flat = lambda x: x.reshape(B, K * T, *x.shape[3:])  # noqa: E731
+    return {
+        "latent": flat(lat).astype(np.float32), "proprio": flat(pro).astype(np.float32),
+        "prev_action": flat(prev_a).astype(np.float32), "prev_reward": flat(prev_r).astype(np.float32),
+        "start": flat(start), "action": flat(act).astype(np.float32), "reward": flat(rew).astype(np.float32),
+        "target": np.array([m.target for m in mts]), "tasks": np.stack([m.tasks for m in mts]),
+    }
