@@ -11,6 +11,7 @@ true task through `set_task(task)` (`uses_task = True`) and is not eligible for 
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -145,7 +146,7 @@ def load_pretrained(name: str, env_id: str = "RefExp/TwoDrawer-v0", device: str 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     p = Path(name)
     if p.suffix == ".pt" and p.exists():
-        bundle = load_bundle(p)
+        found = p
     else:
         if name not in ELIGIBLE:
             raise ValueError(f"unknown agent {name!r}; expected one of {list(ELIGIBLE)} or a .pt path")
@@ -156,8 +157,8 @@ def load_pretrained(name: str, env_id: str = "RefExp/TwoDrawer-v0", device: str 
             raise FileNotFoundError(f"no shipped checkpoint for {name!r} on {env_id} (looked for "
                                     f"{[c.name for c in cands]}; shipped: {have}); train one with "
                                     f"python -m refexp_baselines.train --agent {name} --env {env_id}")
-        bundle = load_bundle(found)
-    agent = BeliefAgent(bundle, device)
+    agent = BeliefAgent(load_bundle(found), device)
+    agent.version = hashlib.sha256(found.read_bytes()).hexdigest()[:12]  # leaderboard identity
     if agent.env_id != env_id and not (env_id.startswith("RefExp/TwoDrawer") and agent.env_id.startswith("RefExp/TwoDrawer")):
         raise ValueError(f"checkpoint {name!r} was trained on {agent.env_id}, not {env_id}")
     return agent
