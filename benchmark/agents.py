@@ -107,6 +107,14 @@ class AlwaysFirstAgent:
         return self._policy(obs)
 
 
+def _drawer_policies(env_id: str) -> list:
+    """One noiseless scripted policy per drawer of `env_id` (policy i opens drawer i)."""
+    from refexp_envs.policies import ScriptedDrawerPolicy
+
+    n = num_drawers(env_id)
+    return [ScriptedDrawerPolicy(i, n) for i in range(n)]
+
+
 class ScriptedExplorerAgent:
     """Opens untried drawers in turn (0, 1, ...) until one pays, then repeats it.
 
@@ -121,10 +129,7 @@ class ScriptedExplorerAgent:
     uses_dataset = False
 
     def __init__(self, env_id: str = "RefExp/TwoDrawer-v0"):
-        from refexp_envs.policies import ScriptedDrawerPolicy
-
-        n = num_drawers(env_id)
-        self._policies = [ScriptedDrawerPolicy(i, n) for i in range(n)]
+        self._policies = _drawer_policies(env_id)
         self.reset()
 
     def reset(self) -> None:
@@ -155,10 +160,7 @@ class OracleAgent:
     uses_dataset = False
 
     def __init__(self, env_id: str = "RefExp/TwoDrawer-v0"):
-        from refexp_envs.policies import ScriptedDrawerPolicy
-
-        n = num_drawers(env_id)
-        self._policies = [ScriptedDrawerPolicy(i, n) for i in range(n)]
+        self._policies = _drawer_policies(env_id)
         self._task: int | None = None
 
     def set_task(self, task: int) -> None:

@@ -24,16 +24,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torch.distributions as D
 
+from refexp_baselines import nets
+
 MIN_STD = 0.1
 
 
-def mlp(i, h, o, layers=2):
-    mods, d = [], i
-    for _ in range(layers - 1):
-        mods += [nn.Linear(d, h), nn.SiLU()]
-        d = h
-    mods.append(nn.Linear(d, o))
-    return nn.Sequential(*mods)
+def mlp(i: int, h: int, o: int) -> nn.Sequential:
+    return nets.mlp(i, h, o, layers=2, act=nn.SiLU)
 
 
 class BeliefFilter(nn.Module):

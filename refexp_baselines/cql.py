@@ -19,16 +19,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from refexp_baselines import nets
+
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
 
-def mlp(i, h, o, layers=3):
-    mods, d = [], i
-    for _ in range(layers - 1):
-        mods += [nn.Linear(d, h), nn.ReLU()]
-        d = h
-    mods.append(nn.Linear(d, o))
-    return nn.Sequential(*mods)
+def mlp(i: int, h: int, o: int) -> nn.Sequential:
+    return nets.mlp(i, h, o, layers=3, act=nn.ReLU)
 
 
 class TanhGaussianActor(nn.Module):
