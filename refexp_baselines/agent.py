@@ -139,9 +139,14 @@ def shipped_path(name: str, env_id: str, seed: int | None = None) -> Path:
     return CHECKPOINT_DIR / f"{env_slug(env_id)}-{name}{suffix}.pt"
 
 
+# A test-time-shift env is scored with the agent trained on its unshifted env (robustness study).
+TRAINED_ON = {"RefExp/TwoDrawerShift-v0": "RefExp/TwoDrawer-v0"}
+
+
 def load_pretrained(name: str, env_id: str = "RefExp/TwoDrawer-v0", device: str = "cpu", seed: int = 0):
     """The shipped agent `name` for `env_id` (or a bundle at path `name`). `seed` picks a per-seed
-    file `<env>-<name>-seed<k>.pt` when one is shipped, else the default `<env>-<name>.pt`."""
+    file `<env>-<name>-seed<k>.pt` when one is shipped, else the default `<env>-<name>.pt`; a shift
+    env without its own checkpoint falls back to its training env's (`TRAINED_ON`)."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     p = Path(name)
@@ -150,7 +155,8 @@ def load_pretrained(name: str, env_id: str = "RefExp/TwoDrawer-v0", device: str 
     else:
         if name not in ELIGIBLE:
             raise ValueError(f"unknown agent {name!r}; expected one of {list(ELIGIBLE)} or a .pt path")
-        cands = [shipped_path(name, env_id, seed), shipped_path(name, env_id)]
+        envs = [env_id] + ([TRAINED_ON[env_id]] if env_id in TRAINED_ON else [])
+        cands = [shipped_path(name, e, s) for e in envs for s in (seed, None)]
         found = next((c for c in cands if c.exists()), None)
         if found is None:
             have = sorted(x.name for x in CHECKPOINT_DIR.glob("*.pt"))

@@ -122,3 +122,12 @@ def test_end_to_end_tiny_run_and_rerun(tmp_path):
     assert play(agent, obs_seq()).shape == (6, 4)
     res2 = run(cfg, buffers=bufs, runs_dir=str(tmp_path), device="cpu", progress=False, final_trials=0)
     assert res2["wall_this_invocation_s"]["belief_s"] < 1.0  # finished stages are not retrained
+
+
+def test_shift_env_scores_the_unshifted_training_checkpoint():
+    from refexp_baselines.agent import load_pretrained
+
+    agent = load_pretrained("ours", "RefExp/TwoDrawerShift-v0")
+    assert agent.env_id == "RefExp/TwoDrawer-v0" and agent.eligible
+    with pytest.raises(FileNotFoundError, match="no shipped checkpoint"):
+        load_pretrained("ours", "RefExp/ThreeDrawer-v0")
