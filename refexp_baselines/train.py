@@ -501,7 +501,8 @@ def run(cfg: C.RunConfig, buffers=None, runs_dir="runs", device="cpu", progress=
         result["final_eval"] = {k: v for k, v in res.items() if k != "raw"}
         log(f"final eval ({final_trials} trials): success {res['success']} ci {res['ci95']}")
     if ship:
-        path = shipped_path(cfg.agent_name, cfg.env_id)
+        # seed 0 is the default file; other training seeds ship beside it for `--seeds 0 1 2` scoring
+        path = shipped_path(cfg.agent_name, cfg.env_id, cfg.seed if cfg.seed != 0 else None)
         path.parent.mkdir(parents=True, exist_ok=True)
         from refexp_baselines.data import ENV_DATASETS
 
