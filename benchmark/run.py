@@ -402,6 +402,14 @@ def evaluate(
     else:
         probe, agent_spec = agent, f"<instance of {type(agent).__module__}.{type(agent).__qualname__}>"
     meta = agent_metadata(probe, agent_spec)
+    if isinstance(agent, str) and len(cfg.seeds) > 1:
+        # a spec may load a different checkpoint per seed (the reference agents ship one per
+        # training seed): the version names every one of them, in seed order
+        versions = [meta["version"]] + [
+            agent_metadata(load_agent(agent, env_id, seed=s, device=dev), agent_spec)["version"] for s in cfg.seeds[1:]
+        ]
+        if len(set(versions)) > 1:
+            meta["version"] = "/".join(versions)
     if cfg.dataset is not None:
         dataset = cfg.dataset
     else:

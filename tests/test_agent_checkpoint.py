@@ -131,3 +131,18 @@ def test_shift_env_scores_the_unshifted_training_checkpoint():
     assert agent.env_id == "RefExp/TwoDrawer-v0" and agent.eligible
     with pytest.raises(FileNotFoundError, match="no shipped checkpoint"):
         load_pretrained("ours", "RefExp/ThreeDrawer-v0")
+
+
+def test_results_name_every_seed_checkpoint_they_scored():
+    """`--seeds 0 1` loads a different shipped checkpoint per seed; the version must name both."""
+    import hashlib
+
+    from benchmark.run import evaluate
+    from refexp_baselines.agent import shipped_path
+
+    res = evaluate("ours", "RefExp/TwoDrawer-v0", episodes=1, trials=1, seeds=(0, 1), workers=1, progress=False)
+    want = [hashlib.sha256(shipped_path("ours", "RefExp/TwoDrawer-v0", s).read_bytes()).hexdigest()[:12]
+            for s in (None, 1)]
+    assert res["agent_version"] == "/".join(want)
+    one = evaluate("ours", "RefExp/TwoDrawer-v0", episodes=1, trials=1, seeds=(0,), workers=1, progress=False)
+    assert one["agent_version"] == want[0]
