@@ -219,7 +219,8 @@ def render_readme(rows: Sequence[dict[str, str]]) -> str:
         "",
         "Submit: `python -m benchmark.run --agent YOURS --seeds 0 1 2` then "
         "`python -m leaderboard submit results/FILE.json`. Generated from `results.csv` by "
-        "`python -m leaderboard render`: do not edit by hand.",
+        "`python -m leaderboard render`: do not edit by hand. A superseded version leaves with "
+        "`python -m leaderboard withdraw AGENT VERSION`.",
         "",
     ]
     if not rows:
@@ -335,6 +336,24 @@ def submit(results_path: str | Path, root: str | Path = LEADERBOARD_DIR) -> dict
     return row
 
 
+def withdraw(agent: str, version: str, root: str | Path = LEADERBOARD_DIR, env_id: str | None = None) -> list[dict[str, str]]:
+    """Remove the rows of `agent` at `version` (on `env_id`, or every env) and their kept
+    submission files, then re-render; for a maintainer replacing a superseded checkpoint. Returns
+    the removed rows; raises `Rejected` (no file changed) if none matches."""
+    paths = Paths(Path(root))
+    rows = read_rows(paths.csv)
+    gone = [r for r in rows if r["agent"] == agent and r["agent_version"] == version
+            and (env_id is None or r["env_id"] == env_id)]
+    if not gone:
+        have = sorted({f"{r['agent']} {r['agent_version']}" for r in rows})
+        raise Rejected(f"no row for {agent} version {version}" + (f" on {env_id}" if env_id else "") + f"; rows: {have}")
+    kept = [r for r in rows if r not in gone]
+    render(paths, kept, {paths.csv: rows_to_csv(kept).encode()})
+    for r in gone:
+        (paths.submissions / f"{r['results_sha256'][:16]}.json").unlink(missing_ok=True)
+    return gone
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m leaderboard", description="RefExp leaderboard")
     parser.add_argument("--dir", default=str(LEADERBOARD_DIR), help="leaderboard directory (default: the package's)")
@@ -342,8 +361,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_submit = sub.add_parser("submit", help="validate a results JSON and add it")
     p_submit.add_argument("results", help="a results JSON written by python -m benchmark.run")
     sub.add_parser("render", help="rebuild README.md, index.html and plots from results.csv")
+    p_wd = sub.add_parser("withdraw", help="remove an agent version's rows (a superseded checkpoint)")
+    p_wd.add_argument("agent")
+    p_wd.add_argument("version")
+    p_wd.add_argument("--env", default=None, help="only this env's row (default: every env)")
     args = parser.parse_args(argv)
     paths = Paths(Path(args.dir))
+    if args.command == "withdraw":
+        try:
+            gone = withdraw(args.agent, args.version, paths.root, args.env)
+        except Rejected as exc:
+            print(f"rejected: {exc}", file=sys.stderr)
+            return 1
+        for r in gone:
+            print(f"withdrew: {r['agent']} {r['agent_version']} on {r['env_id']} (K={r['episodes']})")
+        return 0
     if args.command == "render":
         try:
             render(paths)

@@ -184,3 +184,16 @@ def test_the_shipped_leaderboard_is_seeded_and_rendered_from_its_csv(tmp_path):
     board.render(board.Paths(tmp_path), rows)
     assert (tmp_path / "README.md").read_bytes() == (REPO_BOARD / "README.md").read_bytes()
     assert (tmp_path / "index.html").read_bytes() == (REPO_BOARD / "index.html").read_bytes()
+
+
+def test_withdraw_removes_a_version_and_nothing_else(lb, tmp_path, capsys):
+    before = snapshot(lb)
+    path = tmp_path / "old.json"
+    write_json_atomic(path, fake_results(agent="first", version="old", p=(0.5, 1.0, 1.0)))
+    assert board.main(["--dir", str(lb), "submit", str(path)]) == 0
+    assert board.main(["--dir", str(lb), "withdraw", "first", "old"]) == 0
+    assert "withdrew: first old" in capsys.readouterr().out
+    assert snapshot(lb) == before  # back to the one-row board, its pages and its kept file
+    assert board.main(["--dir", str(lb), "withdraw", "first", "nope"]) == 1
+    assert "no row for first version nope" in capsys.readouterr().err
+    assert snapshot(lb) == before
