@@ -26,6 +26,7 @@ class FramesConfig:
     batch: int = 32
     lr: float = 1e-3
     kl_weight: float = 1.0
+    augment: bool = False  # encode colour/light/position-perturbed frames, reconstruct clean ones
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class BeliefConfig:
 class AgentConfig:
     """CQL(H) with twin critics and a tanh-Gaussian actor on belief states."""
 
-    cql_alpha: float = 1.0  # the paper's conservative weight beta; "no-cql" sets 0
+    cql_alpha: float = 5.0  # the paper's conservative weight beta; "no-cql" sets 0
     oracle: bool = False  # "oracle-task": the true task one-hot is appended to the belief
     gamma: float = 0.99
     tau: float = 0.02
@@ -66,8 +67,8 @@ class AgentConfig:
     target_entropy: float = -4.0
     backup_entropy: bool = False  # soft (entropy) term in the TD target
     n_step: int = 8  # n-step TD targets along the meta-trajectory (1: the paper's one-step backup)
-    backup: str = "data"  # TD target action: "policy" a' ~ pi(b') (the paper), "data": a_{t+n} of the data
-    actor_loss: str = "awr"  # "sac": maximise Q (the paper); "awr": advantage-weighted regression
+    backup: str = "policy"  # TD target action: "policy" a' ~ pi(b') (the paper), "data": a_{t+n} of the data
+    actor_loss: str = "sac"  # "sac": maximise Q (the paper); "awr": advantage-weighted regression
     awr_temperature: float = 2.0
     awr_max_weight: float = 50.0
     bc_steps: int = 2000  # actor warm-up by behaviour cloning (CQL's policy_eval_start)
@@ -126,10 +127,30 @@ def _hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:10]
 
 
+# Fields added after runs were hashed: left out of the hash while at this value, so that adding an
+# option does not orphan every trained stage.
+_HASH_OMIT_AT = {"frames": {"augment": False}}
+
+
+def _hashable(section: str, cfg) -> dict:
+    d = dataclasses.asdict(cfg)
+    return {k: v for k, v in d.items() if not (k in _HASH_OMIT_AT.get(section, {}) and v == _HASH_OMIT_AT[section][k])}
+
+
+def canonical(d: dict) -> dict:
+    """A config dict (`{"frames": {...}, ...}` at any level) without the `_HASH_OMIT_AT` fields at
+    their omitted value: what stage directories store and compare."""
+    out = dict(d)
+    for section, omit in _HASH_OMIT_AT.items():
+        if isinstance(out.get(section), dict):
+            out[section] = {k: v for k, v in out[section].items() if not (k in omit and v == omit[k])}
+    return out
+
+
 def stage_keys(cfg: RunConfig) -> dict[str, str]:
     """Content hashes of each stage and everything upstream of it."""
     base = {"env": cfg.env_id, "dataset": cfg.dataset, "seed": cfg.seed}
-    frames = _hash({**base, "frames": dataclasses.asdict(cfg.frames)})
+    frames = _hash({**base, "frames": _hashable("frames", cfg.frames)})
     belief = _hash({"up": frames, "belief": dataclasses.asdict(cfg.belief)})
     agent = _hash({"up": belief, "agent": dataclasses.asdict(cfg.agent)})
     return {"frames": frames, "belief": belief, "agent": agent}

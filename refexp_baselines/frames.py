@@ -49,10 +49,14 @@ class FrameVAE(nn.Module):
         h = self.dec_fc(z).view(-1, 2 * self.c, self.feat, self.feat)
         return self.dec(h)
 
-    def loss(self, pixels: torch.Tensor, kl_weight: float = 1.0) -> tuple[torch.Tensor, dict]:
-        """Negative ELBO per frame: Gaussian (unit variance) pixel likelihood + KL to N(0, I)."""
+    def loss(self, pixels: torch.Tensor, kl_weight: float = 1.0, augment: bool = False) -> tuple[torch.Tensor, dict]:
+        """Negative ELBO per frame: Gaussian (unit variance) pixel likelihood + KL to N(0, I).
+
+        `augment`: the encoder sees a photometrically and geometrically perturbed frame
+        (`augment_frames`) and the decoder must reconstruct the clean one, so the code learns to
+        ignore colour, light and small camera moves (a robustness option for visual shift)."""
         x = self.preprocess(pixels)
-        mu, logstd = self.encode(x)
+        mu, logstd = self.encode(augment_frames(x) if augment else x)
         z = mu + torch.randn_like(mu) * logstd.exp()
         rec = self.decode(z)
         nll = 0.5 * ((rec - x) ** 2).flatten(1).sum(-1).mean() * 255.0 / 8  # sharper than unit var
@@ -68,3 +72,24 @@ class FrameVAE(nn.Module):
             x = torch.as_tensor(pixels[i:i + batch]).to(device)
             out.append(self.encode(self.preprocess(x))[0].float().cpu())
         return torch.cat(out) if out else torch.zeros(0, self.latent)
+
+
+def augment_frames(x: torch.Tensor, max_shift: int = 3) -> torch.Tensor:
+    """Random per-frame colour and position perturbation of preprocessed frames `(B, 3, H, W)` in
+    [-0.5, 0.5]: a random 3x3 colour mix near the identity (gains 0.6-1.4, cross terms +-0.15),
+    brightness offset +-0.1, contrast 0.7-1.3, then a translation of up to `max_shift` pixels
+    (replicate padding). Uses torch's global generator, which the training stage seeds."""
+    B = x.shape[0]
+    dev = x.device
+    mix = torch.diag_embed(torch.empty(B, 3, device=dev).uniform_(0.6, 1.4))
+    mix = mix + torch.empty(B, 3, 3, device=dev).uniform_(-0.15, 0.15) * (1 - torch.eye(3, device=dev))
+    y = torch.einsum("bij,bjhw->bihw", mix, x + 0.5) - 0.5
+    mean = y.mean(dim=(1, 2, 3), keepdim=True)
+    y = (y - mean) * torch.empty(B, 1, 1, 1, device=dev).uniform_(0.7, 1.3) + mean
+    y = y + torch.empty(B, 1, 1, 1, device=dev).uniform_(-0.1, 0.1)
+    if max_shift > 0:
+        H, W = x.shape[-2:]
+        pad = torch.nn.functional.pad(y, (max_shift,) * 4, mode="replicate")
+        dx, dy = torch.randint(0, 2 * max_shift + 1, (2, B))
+        y = torch.stack([pad[b, :, dy[b]:dy[b] + H, dx[b]:dx[b] + W] for b in range(B)])
+    return y.clamp(-0.5, 0.5)

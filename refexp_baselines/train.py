@@ -152,7 +152,7 @@ def train_frames(cfg: C.RunConfig, buffers, stage_dir: Path, device, progress=Tr
             px = buffers.load_episode(int(e)).pixels
             frames.append(px[rng.integers(len(px), size=per_ep)])
         x = torch.as_tensor(np.concatenate(frames)[: fc.batch], device=device)
-        loss, info = vae.loss(x, fc.kl_weight)
+        loss, info = vae.loss(x, fc.kl_weight, fc.augment)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -451,7 +451,7 @@ def run(cfg: C.RunConfig, buffers=None, runs_dir="runs", device="cpu", progress=
     root = Path(runs_dir) / env_slug(cfg.env_id) / ds / f"seed{cfg.seed}"
     dirs = {"frames": root / f"frames-{keys['frames']}", "belief": root / f"belief-{keys['belief']}",
             "agent": root / f"agent-{cfg.agent_name}-{keys['agent']}"}
-    d = dataclasses.asdict(cfg)
+    d = C.canonical(dataclasses.asdict(cfg))
     base = {"env_id": cfg.env_id, "dataset": cfg.dataset, "seed": cfg.seed}
     check_stage_config(dirs["frames"], {**base, "frames": d["frames"]})
     check_stage_config(dirs["belief"], {**base, "frames": d["frames"], "belief": d["belief"]})

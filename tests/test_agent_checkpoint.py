@@ -146,3 +146,25 @@ def test_results_name_every_seed_checkpoint_they_scored():
     assert res["agent_version"] == "/".join(want)
     one = evaluate("ours", "RefExp/TwoDrawer-v0", episodes=1, trials=1, seeds=(0,), workers=1, progress=False)
     assert one["agent_version"] == want[0]
+
+
+def test_frame_augmentation_perturbs_and_is_an_opt_in_stage_option():
+    from refexp_baselines.frames import FrameVAE, augment_frames
+
+    torch.manual_seed(0)
+    x = FrameVAE.preprocess(torch.randint(0, 256, (5, 64, 64, 3), dtype=torch.uint8))
+    y = augment_frames(x)
+    assert y.shape == x.shape and y.min() >= -0.5 and y.max() <= 0.5
+    assert (y - x).abs().mean() > 0.02  # visibly different
+    torch.manual_seed(0)
+    x2 = FrameVAE.preprocess(torch.randint(0, 256, (5, 64, 64, 3), dtype=torch.uint8))
+    assert torch.equal(augment_frames(x2), y)  # seeded
+    vae = FrameVAE(latent=4, channels=4)
+    loss, info = vae.loss(torch.randint(0, 256, (4, 64, 64, 3), dtype=torch.uint8), augment=True)
+    assert torch.isfinite(loss)
+    # off by default and then absent from the stage hash (older runs keep their directories)
+    base = C.variant("ours")
+    aug = dataclasses.replace(base, frames=dataclasses.replace(base.frames, augment=True))
+    assert not base.frames.augment
+    assert "augment" not in C.canonical(C.to_dict(base))["frames"]
+    assert C.stage_keys(aug)["frames"] != C.stage_keys(base)["frames"]
