@@ -46,7 +46,7 @@ import numpy as np
 import refexp_envs  # noqa: F401  (first: registers the ids and sets MUJOCO_GL before mujoco loads)
 from benchmark import stats
 from benchmark.agents import agent_metadata, load_agent, num_drawers
-from leaderboard.schema import DEFAULT_DATASET, SCHEMA_VERSION, validate_results
+from benchmark.schema import DEFAULT_DATASET, SCHEMA_VERSION, validate_results
 
 OBS_TYPES = ("pixels", "state")
 MAX_EPISODE_STEPS = 10_000  # a guard against an env that never truncates

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from leaderboard.schema import (
+from benchmark.schema import (
     MIN_TRIALS,
     IneligibleError,
     SchemaError,

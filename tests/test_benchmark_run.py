@@ -15,7 +15,7 @@ import pytest
 from benchmark import run
 from benchmark.agents import PrevRewardWrapper
 from benchmark.run import evaluate, trial_spec, write_json_atomic
-from leaderboard.schema import validate_results
+from benchmark.schema import validate_results
 
 ENV = "RefExp/TwoDrawer-v0"
 

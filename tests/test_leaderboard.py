@@ -11,7 +11,7 @@ import pytest
 
 from benchmark.run import make_results, write_json_atomic
 from leaderboard import board
-from leaderboard.schema import SchemaError, validate_results
+from benchmark.schema import SchemaError, validate_results
 
 REPO_BOARD = Path(board.__file__).resolve().parent
 

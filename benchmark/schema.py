@@ -1,9 +1,10 @@
 """What a valid RefExp results file is (contract section 4), and what the leaderboard accepts.
 
 This module is the one home of the results format: the harness (`benchmark.run`) writes files
-that pass `validate_results`, and the leaderboard accepts only files that pass it *and*
-`check_eligible` (enough trials, a known env and dataset, pixel observations, an eligible agent).
-It imports nothing of the benchmark: the leaderboard knows only results files.
+that pass `validate_results`, and the leaderboard (`leaderboard.board`, downstream of the harness)
+accepts only files that pass it *and* `check_eligible` (enough trials, a known env and dataset,
+pixel observations, an eligible agent). It imports nothing else of the project (the dataset
+registry only if present), so the leaderboard needs no envs to check a file.
 
 A results file (schema version 1) is one JSON object:
 
