@@ -35,7 +35,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-REFERENCE_AGENTS = ("ours", "no-expl", "no-cql", "no-reward-belief", "oracle-task")
+REFERENCE_AGENTS = ("ours", "no-expl", "no-cql", "no-reward-belief", "oracle-task", "ours-aug")
 ACTION_SHAPE = (4,)
 
 

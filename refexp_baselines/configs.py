@@ -90,7 +90,8 @@ class RunConfig:
     eval_trials: int = 20  # trials per periodic evaluation (the final one uses --final-trials)
 
 
-ELIGIBLE = {"ours": True, "no-expl": True, "no-cql": True, "no-reward-belief": True, "oracle-task": False}
+ELIGIBLE = {"ours": True, "no-expl": True, "no-cql": True, "no-reward-belief": True, "oracle-task": False,
+            "ours-aug": True}
 AGENT_NAMES = tuple(ELIGIBLE)
 
 
@@ -107,7 +108,8 @@ def variant(name: str, **overrides) -> RunConfig:
         belief = dataclasses.replace(belief, reward_input=False)
     elif name == "oracle-task":
         agent = dataclasses.replace(agent, oracle=True)
-    cfg = RunConfig(agent_name=name, belief=belief, agent=agent)
+    frames = FramesConfig(augment=name == "ours-aug")  # "ours-aug": ours + frame augmentation (visual shift)
+    cfg = RunConfig(agent_name=name, frames=frames, belief=belief, agent=agent)
     return dataclasses.replace(cfg, **overrides)
 
 
