@@ -565,6 +565,19 @@ def results_table(results: dict):
     return table
 
 
+def breakdown_table(results: dict):
+    """A rich table of success per episode for each (run seed, hidden task) cell."""
+    from rich.table import Table
+
+    table = Table(title="per seed and task (distinct = different success patterns among its trials)")
+    for col in ("seed", "task", "trials", "success per episode", "distinct"):
+        table.add_column(col, justify="right")
+    for row in stats.by_seed_and_task(results["raw_successes"], results["raw_tasks"], results["seeds"]):
+        table.add_row(str(row["seed"]), str(row["task"]), str(row["trials"]),
+                      " / ".join(f"{r:.2f}" for r in row["success_rate"]), str(row["distinct_outcomes"]))
+    return table
+
+
 def build_parser() -> argparse.ArgumentParser:
     """CLI flags generated from `RunConfig`'s fields, one per field."""
     parser = argparse.ArgumentParser(
@@ -631,6 +644,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_json_atomic(json_path, results)
     partial.unlink(missing_ok=True)
     console.print(results_table(results))
+    console.print(breakdown_table(results))
     console.print(f"wall time {results['wall_time_s']:.1f} s with {results['workers']} worker(s); results: {json_path}")
     if not results["eligible"]:
         console.print("[yellow]this agent sees the hidden task: not eligible for the leaderboard[/yellow]")

@@ -138,3 +138,19 @@ def summarise(raw, num_drawers: int, bootstrap_samples: int = BOOTSTRAP_SAMPLES)
         normalised_score=normalised_score(rates, num_drawers),
         normalised_score_ci=score_ci,
     )
+
+
+def by_seed_and_task(raw_successes, raw_tasks, seeds: Sequence[int]) -> list[dict]:
+    """Success per episode for every (run seed, hidden task) cell: `raw_successes` (S, trials, K),
+    `raw_tasks` (S, trials). Deterministic agents on the deterministic env repeat one rollout per
+    cell, so this table, not the pooled interval, shows how many distinct outcomes there were."""
+    succ = _as_successes(raw_successes)
+    tasks = np.asarray(raw_tasks)
+    rows = []
+    for i, seed in enumerate(seeds):
+        for task in np.unique(tasks[i]):
+            cell = succ[i][tasks[i] == task]
+            rows.append({"seed": int(seed), "task": int(task), "trials": int(len(cell)),
+                         "success_rate": [float(x) for x in cell.mean(0)],
+                         "distinct_outcomes": int(len({tuple(t) for t in cell.tolist()}))})
+    return rows

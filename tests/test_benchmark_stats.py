@@ -81,3 +81,14 @@ def test_summarise():
 def test_summarise_rejects_bad_raw(bad):
     with pytest.raises(ValueError):
         stats.summarise(bad, num_drawers=2)
+
+
+def test_breakdown_by_seed_and_task_counts_distinct_outcomes():
+    from benchmark.stats import by_seed_and_task
+
+    raw = [[[0, 1], [1, 1], [0, 1], [1, 1]], [[1, 1], [1, 1], [0, 0], [0, 1]]]
+    tasks = [[0, 1, 0, 1], [0, 0, 1, 1]]
+    rows = by_seed_and_task(raw, tasks, seeds=[3, 7])
+    assert [(r["seed"], r["task"], r["trials"]) for r in rows] == [(3, 0, 2), (3, 1, 2), (7, 0, 2), (7, 1, 2)]
+    assert rows[0]["success_rate"] == [0.0, 1.0] and rows[0]["distinct_outcomes"] == 1
+    assert rows[3]["success_rate"] == [0.0, 0.5] and rows[3]["distinct_outcomes"] == 2
