@@ -443,7 +443,7 @@ def evaluate_periodic(agent, env_id: str, episodes: int, trials: int, seed: int)
 
 
 def run(cfg: C.RunConfig, buffers=None, runs_dir="runs", device="cpu", progress=True, final_trials=100,
-        ship=False, workers=2, command: str | None = None) -> dict:
+        ship=False, workers=2, command: str | None = None, ship_precision: str = "fp16") -> dict:
     t_start = time.time()
     device = resolve_device(device) if isinstance(device, str) else device
     keys = C.stage_keys(cfg)
@@ -506,11 +506,11 @@ def run(cfg: C.RunConfig, buffers=None, runs_dir="runs", device="cpu", progress=
         path.parent.mkdir(parents=True, exist_ok=True)
         from refexp_baselines.data import ENV_DATASETS
 
-        meta = {"dataset": cfg.dataset or ENV_DATASETS[cfg.env_id], "seed": cfg.seed, "command": command,
+        meta = {"dataset": cfg.dataset or ENV_DATASETS[cfg.env_id], "seed": cfg.seed, "command": command, "precision": ship_precision,
                 "stage_timing": result["stage_timing"], "final_eval": result.get("final_eval"),
                 "eligible": C.ELIGIBLE[cfg.agent_name], "torch": torch.__version__}
         small = make_bundle(cfg, int(codes["num_tasks"]), int(codes["actions"].shape[1]), fr["vae"], filt,
-                            BeliefAgent(bundle, "cpu").actor, meta, half=True)
+                            BeliefAgent(bundle, "cpu").actor, meta, half=ship_precision == "fp16")
         atomic_save(small, path)
         write_json({"config": dataclasses.asdict(cfg), **meta}, path.with_suffix(".json"))
         log(f"shipped {path} ({path.stat().st_size / 1e6:.2f} MB)")
@@ -562,7 +562,9 @@ def main(argv=None) -> int:
     p.add_argument("--eval-every", type=int, default=None)
     p.add_argument("--eval-trials", type=int, default=None, help="trials per periodic evaluation (0: none)")
     p.add_argument("--final-trials", type=int, default=100)
-    p.add_argument("--ship", action="store_true", help="write the fp16 bundle to refexp_baselines/checkpoints/")
+    p.add_argument("--ship", action="store_true", help="write the inference bundle to refexp_baselines/checkpoints/")
+    p.add_argument("--ship-precision", choices=("fp16", "fp32"), default="fp16",
+                   help="weights of the shipped bundle (fp16: half the size; fp32 where rounding flips a decision)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for these small nets on a shared CPU)")
     p.add_argument("--workers", type=int, default=2, help="processes for local data collection")
     p.add_argument("--no-progress", action="store_true")
@@ -582,7 +584,7 @@ def main(argv=None) -> int:
     try:
         cfg = parse_overrides(cfg, args.set)
         res = run(cfg, runs_dir=args.runs_dir, device=args.device, progress=not args.no_progress,
-                  final_trials=args.final_trials, ship=args.ship, workers=args.workers,
+                  final_trials=args.final_trials, ship=args.ship, ship_precision=args.ship_precision, workers=args.workers,
                   command="python -m refexp_baselines.train " + " ".join(sys.argv[1:] if argv is None else argv))
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)

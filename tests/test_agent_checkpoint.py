@@ -130,7 +130,9 @@ def test_shift_env_scores_the_unshifted_training_checkpoint():
     agent = load_pretrained("ours", "RefExp/TwoDrawerShift-v0")
     assert agent.env_id == "RefExp/TwoDrawer-v0" and agent.eligible
     with pytest.raises(FileNotFoundError, match="no shipped checkpoint"):
-        load_pretrained("ours", "RefExp/ThreeDrawer-v0")
+        load_pretrained("no-cql", "RefExp/ThreeDrawer-v0")
+    three = load_pretrained("ours", "RefExp/ThreeDrawer-v0")
+    assert three.env_id == "RefExp/ThreeDrawer-v0" and three.cfg.belief.steps == 4000
 
 
 def test_results_name_every_seed_checkpoint_they_scored():
