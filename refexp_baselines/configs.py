@@ -134,11 +134,6 @@ def _hash(obj) -> str:
 _HASH_OMIT_AT = {"frames": {"augment": False}}
 
 
-def _hashable(section: str, cfg) -> dict:
-    d = dataclasses.asdict(cfg)
-    return {k: v for k, v in d.items() if not (k in _HASH_OMIT_AT.get(section, {}) and v == _HASH_OMIT_AT[section][k])}
-
-
 def canonical(d: dict) -> dict:
     """A config dict (`{"frames": {...}, ...}` at any level) without the `_HASH_OMIT_AT` fields at
     their omitted value: what stage directories store and compare."""
@@ -152,7 +147,7 @@ def canonical(d: dict) -> dict:
 def stage_keys(cfg: RunConfig) -> dict[str, str]:
     """Content hashes of each stage and everything upstream of it."""
     base = {"env": cfg.env_id, "dataset": cfg.dataset, "seed": cfg.seed}
-    frames = _hash({**base, "frames": _hashable("frames", cfg.frames)})
+    frames = _hash({**base, "frames": canonical({"frames": dataclasses.asdict(cfg.frames)})["frames"]})
     belief = _hash({"up": frames, "belief": dataclasses.asdict(cfg.belief)})
     agent = _hash({"up": belief, "agent": dataclasses.asdict(cfg.agent)})
     return {"frames": frames, "belief": belief, "agent": agent}
