@@ -40,9 +40,11 @@ def _require(dataset_id: str) -> Path:
     path = ck.dataset_path(dataset_id)
     if not (path / "data" / "metadata.json").is_file():
         raise DatasetNotFoundError(
-            f"dataset {dataset_id!r} is not in {ck.datasets_root()}: run\n"
-            f"  python -m refexp_envs.datasets download {dataset_id}\n"
-            f"or\n  python -m refexp_envs.datasets build {dataset_id}"
+            f"dataset {dataset_id!r} is not in {ck.datasets_root()} ($MINARI_DATASETS_PATH).\n"
+            f"Build it here (deterministic: the registry's SHA-256; see `info` for its size):\n"
+            f"  python -m refexp_envs.datasets build {dataset_id}\n"
+            f"or download it, once a dataset host is published (docs/datasets.md):\n"
+            f"  python -m refexp_envs.datasets download {dataset_id}"
         )
     return path
 
