@@ -147,7 +147,7 @@ def cmd_pack(args) -> int:
 def cmd_cache(args) -> int:
     from refexp_envs.datasets.buffers import build_cache
 
-    print(build_cache(get_spec(args.id).dataset_id, progress=True))
+    print(build_cache(get_spec(args.id).dataset_id, progress=True, check=True))
     return 0
 
 
@@ -201,7 +201,7 @@ def make_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentP
         ("info", cmd_info, "size, episodes per task, behaviour success, checksum"),
         ("verify", cmd_verify, "check a local dataset against its SHA-256"),
         ("path", cmd_path, "where the dataset lives (Minari's dataset directory)"),
-        ("cache", cmd_cache, "(re)build the memory-mapped pixel cache used by load_task_buffers"),
+        ("cache", cmd_cache, "check the pixel cache used by load_task_buffers (full checksums); (re)build it"),
     ]:
         add(name, fn, text).add_argument("id", help=ID_HELP)
     b = add("build", cmd_build, "regenerate from the generation seed (resumable)")
