@@ -124,3 +124,11 @@ def test_a_cache_of_an_older_version_is_rebuilt_without_a_warning(root):
         bufs = load_task_buffers(TINY)
     _same(bufs.load_episode(3), episodes[3])
     assert '"version": 2' in (cdir / "cache.json").read_text()
+
+
+def test_training_data_loading_bench_reads_the_same_frames_both_ways(root):
+    from refexp_baselines.data import bench_loading
+
+    r = bench_loading(TINY, steps=5)
+    assert r["same_frames"] is True
+    assert all(r[k] > 0 for k in r if k.endswith("_ms"))

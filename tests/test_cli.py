@@ -36,6 +36,7 @@ def empty_root(tmp_path):
         ("refexp_envs.datasets", ["bench"], "(default: 32)"),
         ("refexp_envs.gallery", [], "(default: 4)"),
         ("leaderboard", ["withdraw"], "(default: None)"),
+        ("refexp_baselines.data", ["bench-loading"], "(default: 200)"),
     ],
 )
 def test_help_names_the_command_and_shows_defaults(module, sub, default):
@@ -57,6 +58,7 @@ def test_help_names_the_command_and_shows_defaults(module, sub, default):
         (["refexp_envs", "--noise", "-1"], "--noise must be >= 0"),
         (["refexp_envs.gallery", "--scale", "0"], "--scale must be >= 1"),
         (["leaderboard", "publish"], "invalid choice"),
+        (["refexp_baselines.data", "collect", "RefExp/NoSuch-v0", "3"], "invalid choice"),
     ],
 )
 def test_usage_errors_exit_2_with_the_usage_line(args, message, empty_root):
