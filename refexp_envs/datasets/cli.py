@@ -145,9 +145,12 @@ def cmd_pack(args) -> int:
 
 
 def cmd_cache(args) -> int:
-    from refexp_envs.datasets.buffers import build_cache
+    from refexp_envs.datasets.buffers import build_cache, cache_is_valid
 
-    print(build_cache(get_spec(args.id).dataset_id, progress=True, check=True))
+    dataset_id = get_spec(args.id).dataset_id
+    intact = cache_is_valid(dataset_id, full=True)  # every byte against the cache's own record
+    path = build_cache(dataset_id, progress=True, check=True)  # a damaged cache: a warning, then rebuilt
+    print(f"{path}: " + ("intact (every file matches its record)" if intact else "built"))
     return 0
 
 
