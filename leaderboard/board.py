@@ -355,16 +355,19 @@ def withdraw(agent: str, version: str, root: str | Path = LEADERBOARD_DIR, env_i
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m leaderboard", description="RefExp leaderboard")
-    parser.add_argument("--dir", default=str(LEADERBOARD_DIR), help="leaderboard directory (default: the package's)")
+    """Exit status: 0 done, 1 refused or failed (a rejected submission, a malformed CSV), 2 usage error."""
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(prog="python -m leaderboard", formatter_class=fmt,
+                                     description="RefExp leaderboard. Exit status: 0 done, 1 refused or failed, 2 usage error.")
+    parser.add_argument("--dir", default=str(LEADERBOARD_DIR), help="leaderboard directory")
     sub = parser.add_subparsers(dest="command", required=True)
-    p_submit = sub.add_parser("submit", help="validate a results JSON and add it")
+    p_submit = sub.add_parser("submit", help="validate a results JSON and add it", formatter_class=fmt)
     p_submit.add_argument("results", help="a results JSON written by python -m benchmark.run")
-    sub.add_parser("render", help="rebuild README.md, index.html and plots from results.csv")
-    p_wd = sub.add_parser("withdraw", help="remove an agent version's rows (a superseded checkpoint)")
-    p_wd.add_argument("agent")
-    p_wd.add_argument("version")
-    p_wd.add_argument("--env", default=None, help="only this env's row (default: every env)")
+    sub.add_parser("render", help="rebuild README.md, index.html and plots from results.csv", formatter_class=fmt)
+    p_wd = sub.add_parser("withdraw", help="remove an agent version's rows (a superseded checkpoint)", formatter_class=fmt)
+    p_wd.add_argument("agent", help="agent name, as in results.csv")
+    p_wd.add_argument("version", help="agent_version, as in results.csv")
+    p_wd.add_argument("--env", default=None, help="only this env's row (None: every env)")
     args = parser.parse_args(argv)
     paths = Paths(Path(args.dir))
     if args.command == "withdraw":
@@ -379,9 +382,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "render":
         try:
             render(paths)
-        except ValueError as exc:
+        except ValueError as exc:  # a malformed CSV
             print(f"error: {exc}", file=sys.stderr)
-            return 2
+            return 1
         print(f"rendered {paths.readme}, {paths.html} and {paths.plots}/ from {paths.csv}")
         return 0
     try:
@@ -391,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except ValueError as exc:  # a malformed CSV
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return 1
     print(
         f"accepted: {row['agent']} {row['agent_version']} on {row['env_id']} (K={row['episodes']}): "
         f"normalised score {float(row['normalised_score']):.3f} "

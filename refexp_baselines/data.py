@@ -102,20 +102,6 @@ def load_local(env_id: str, per_task: int, root="runs", workers: int = 2) -> Arr
     return bufs
 
 
-def materialize(buffers) -> ArrayTaskBuffers:
-    """Stack any `TaskBuffers` into arrays (reads each episode once)."""
-    if isinstance(buffers, ArrayTaskBuffers):
-        return buffers
-    ids = np.concatenate([np.asarray(buffers.episode_ids(t)) for t in range(buffers.num_tasks)])
-    eps = [buffers.load_episode(int(i)) for i in ids]
-    return ArrayTaskBuffers(
-        np.stack([e.pixels for e in eps]), np.stack([e.proprio for e in eps]).astype(np.float32),
-        np.stack([e.actions for e in eps]).astype(np.float32),
-        np.stack([e.rewards for e in eps]).astype(np.float32), np.array([e.task for e in eps]),
-        buffers.num_tasks,
-    )
-
-
 def open_buffers(env_id: str, dataset: str | None, root="runs", workers: int = 2):
     """The `TaskBuffers` a run trains on (see module docstring); a mismatch is a clear error."""
     if env_id not in ENV_NUM_TASKS:
@@ -127,23 +113,117 @@ def open_buffers(env_id: str, dataset: str | None, root="runs", workers: int = 2
     if dataset.split("/")[:2] != expected.split("/")[:2]:
         raise ValueError(f"dataset {dataset!r} does not match env {env_id!r} (expected {expected!r} "
                          f"or another version of it, or local:<episodes_per_task>)")
-    import refexp_envs.datasets as d
+    from refexp_envs.datasets import load_task_buffers
 
-    if not hasattr(d, "load_task_buffers"):
-        raise RuntimeError(f"refexp_envs.datasets.load_task_buffers is not available; build "
-                           f"{dataset!r} or pass --dataset local:300")
-    bufs = d.load_task_buffers(dataset)
+    bufs = load_task_buffers(dataset)
     if bufs.num_tasks != ENV_NUM_TASKS[env_id]:
         raise ValueError(f"dataset {dataset!r} has {bufs.num_tasks} tasks but {env_id} has "
                          f"{ENV_NUM_TASKS[env_id]}")
     return bufs
 
 
-if __name__ == "__main__":  # python -m refexp_baselines.data TwoDrawer 500
+def bench_loading(dataset: str, steps: int = 200, seed: int = 0, batch: int = 32, per_episode: int = 8) -> dict:
+    """What training's frame stage spends reading data, per step and per episode, read as it is
+    (`load_episode`, one episode at a time, a copy) and through `as_arrays` (views of the memory-
+    mapped cache), beside the VAE step and the encoding they feed. Milliseconds, medians."""
+    import time
+
+    import torch
+
+    from refexp_baselines.frames import FrameVAE
+    from refexp_envs.datasets import load_task_buffers
+
+    torch.set_num_threads(1)
+    bufs = load_task_buffers(dataset)
+    a = bufs.as_arrays()
+    views = ArrayTaskBuffers(a["pixels"], a["proprio"], a["actions"], a["rewards"], a["tasks"], bufs.num_tasks)
+    ids = np.concatenate([bufs.episode_ids(t) for t in range(bufs.num_tasks)])
+    vae = FrameVAE(32, 16)
+    opt = torch.optim.Adam(vae.parameters(), 1e-3)
+
+    def frames(source, rng):  # train_frames' sampling: `per_episode` frames from each of batch // per_episode episodes
+        out = []
+        for e in rng.choice(ids, size=max(1, batch // per_episode)):
+            px = source.load_episode(int(e)).pixels
+            out.append(px[rng.integers(len(px), size=per_episode)])
+        return np.concatenate(out)[:batch]
+
+    def timed(fn, n):
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1e3)
+        return round(float(np.median(times)), 3)
+
+    rng_a, rng_b = np.random.default_rng(seed), np.random.default_rng(seed)
+    same = all(np.array_equal(frames(bufs, rng_a), frames(views, rng_b)) for _ in range(10))
+    rng = np.random.default_rng(seed)
+    x = torch.as_tensor(frames(bufs, rng))
+
+    def vae_step():
+        loss, _ = vae.loss(x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    sample = lambda source: (lambda: frames(source, rng))  # noqa: E731
+    episode = lambda source: (lambda: source.load_episode(int(rng.choice(ids))).pixels.sum())  # noqa: E731
+    vae.eval()
+    with torch.no_grad():
+        encode = timed(lambda: vae.encode_pixels(bufs.load_episode(int(rng.choice(ids))).pixels, "cpu"), 50)
+    vae.train()
+    return {
+        "dataset_id": dataset,
+        "same_frames": same,
+        "frame_batch_load_episode_ms": timed(sample(bufs), steps),
+        "frame_batch_as_arrays_ms": timed(sample(views), steps),
+        "vae_step_ms": timed(vae_step, max(20, steps // 10)),
+        "episode_load_episode_ms": timed(episode(bufs), steps),
+        "episode_as_arrays_ms": timed(episode(views), steps),
+        "encode_episode_ms": encode,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import json
     import sys
     import time
 
-    t0 = time.time()
-    b = load_local(sys.argv[1], int(sys.argv[2]), workers=int(sys.argv[3]) if len(sys.argv) > 3 else 2)
-    print(f"{len(b)} episodes, success {np.mean([r.any() for r in b.rewards]):.3f}, "
-          f"mean reward steps {b.rewards.sum(1).mean():.1f}, {time.time() - t0:.0f}s")
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(prog="python -m refexp_baselines.data", formatter_class=fmt,
+                                     description="Training data: collect a local dataset, or time its loading.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("collect", help="collect (or load) the local:<per_task> dataset of an env", formatter_class=fmt)
+    c.add_argument("env_id", choices=sorted(ENV_NUM_TASKS), help="env id")
+    c.add_argument("per_task", type=int, help="episodes per task")
+    c.add_argument("--workers", type=int, default=2, help="collector processes")
+    b = sub.add_parser("bench-loading", help="time the frame stage's data loading both ways (bench_loading)",
+                       formatter_class=fmt)
+    b.add_argument("dataset", help="a local Minari dataset id")
+    b.add_argument("--steps", type=int, default=200, help="timed repetitions")
+    b.add_argument("--seed", type=int, default=0, help="sampling seed")
+    args = parser.parse_args(argv)
+    if args.command == "collect":
+        if args.per_task < 1 or args.workers < 1:
+            parser.error("per_task and --workers must be >= 1")
+        t0 = time.time()
+        bufs = load_local(args.env_id, args.per_task, workers=args.workers)
+        print(f"{len(bufs)} episodes, success {np.mean([r.any() for r in bufs.rewards]):.3f}, "
+              f"mean reward steps {bufs.rewards.sum(1).mean():.1f}, {time.time() - t0:.0f}s")
+        return 0
+    if args.steps < 1:
+        parser.error("--steps must be >= 1")
+    from refexp_envs.datasets import DatasetNotFoundError
+
+    try:
+        print(json.dumps(bench_loading(args.dataset, args.steps, args.seed), indent=2))
+    except DatasetNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

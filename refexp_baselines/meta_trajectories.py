@@ -5,9 +5,9 @@ buffer B_{i_j}, and a target task i* uniformly; the rewards of every trajectory 
 zeroed, and the K trajectories are concatenated. The naive sampler draws one task i and takes all K
 trajectories from B_i with their own rewards (so the target is i).
 
-The samplers return `MetaTrajectory` records: episode ids plus a reward mask. Nothing is copied:
-`view(buffers)` reads the episodes through `TaskBuffers.load_episode` and exposes the pixels as the
-per-episode arrays themselves; only small vectors (actions, masked rewards) are concatenated.
+The samplers return `MetaTrajectory` records: episode ids plus a reward mask, no data.
+`gather_batch` turns a batch of them into the filter's inputs from per-episode arrays indexed by
+episode id (the frame codes of training's first stage, never the pixels).
 
 Time layout used by the filter and the agent (what an agent sees at test time): episode j
 contributes T steps t = 0..T-1 with inputs (o_t, a_{t-1}, r_{t-1}, episode_start = t == 0), where
@@ -55,40 +55,6 @@ class MetaTrajectorySampler:
 
     def sample_batch(self, n: int) -> list[MetaTrajectory]:
         return [self.sample() for _ in range(n)]
-
-
-@dataclass
-class MetaTrajectoryView:
-    """One meta-trajectory over the buffers: per-episode pixel arrays (not copied) + small vectors."""
-
-    pixels: tuple  # K arrays (T+1, S, S, 3), the buffers' own arrays
-    proprio: np.ndarray  # (K*T, 4): o_t's proprio at each acted step
-    actions: np.ndarray  # (K*T, 4)
-    rewards: np.ndarray  # (K*T,) masked rewards r_hat
-    episode_start: np.ndarray  # (K*T,) bool
-    target: int
-    T: int
-
-    def frame(self, step: int) -> np.ndarray:
-        """The observation image at meta-step `step` (a view into the buffer)."""
-        j, t = divmod(step, self.T)
-        return self.pixels[j][t]
-
-
-def view(buffers, mt: MetaTrajectory) -> MetaTrajectoryView:
-    eps = [buffers.load_episode(int(i)) for i in mt.episode_ids]
-    T = eps[0].length
-    start = np.zeros(len(eps) * T, dtype=bool)
-    start[::T] = True
-    return MetaTrajectoryView(
-        pixels=tuple(e.pixels for e in eps),
-        proprio=np.concatenate([e.proprio[:T] for e in eps]),
-        actions=np.concatenate([e.actions for e in eps]),
-        rewards=np.concatenate([e.rewards * m for e, m in zip(eps, mt.reward_mask)]).astype(np.float32),
-        episode_start=start,
-        target=mt.target,
-        T=T,
-    )
 
 
 def gather_batch(mts: list[MetaTrajectory], latents: np.ndarray, proprio: np.ndarray, actions: np.ndarray,

@@ -57,19 +57,32 @@ def write_json(obj, path: Path) -> None:
 
 
 class CsvLog:
+    """A CSV log that never drops a value: a row with keys the header lacks rewrites the file
+    (atomically) with the widened header, earlier rows left blank in the new columns. Appends
+    otherwise, so a resumed stage continues the same file."""
+
     def __init__(self, path: Path):
         self.path = path
 
     def write(self, row: dict) -> None:
-        new = not self.path.exists()
-        if not new:  # keep the header of the first row; later keys that are new are dropped
-            with open(self.path) as f:
-                fields = next(csv.reader(f))
-        else:
-            fields = list(row)
+        fields: list[str] = []
+        if self.path.exists():
+            with open(self.path, newline="") as f:
+                fields = next(csv.reader(f), [])
+        new = [k for k in row if k not in fields]
+        if fields and new:  # widen: rewrite every earlier row under the new header
+            with open(self.path, newline="") as f:
+                rows = list(csv.DictReader(f))
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            with open(tmp, "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=fields + new)
+                w.writeheader()
+                w.writerows(rows)
+            os.replace(tmp, self.path)
+            fields += new
         with open(self.path, "a", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-            if new:
+            w = csv.DictWriter(f, fieldnames=fields or list(row))
+            if not fields:
                 w.writeheader()
             w.writerow(row)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 import refexp_envs  # noqa: F401  (sets MUJOCO_GL, registers ids)
 import gymnasium as gym
@@ -42,15 +43,22 @@ def gallery(scale: int = 4, steps: int = 25) -> Image.Image:
     return canvas
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="docs/img/first_frames.png")
-    parser.add_argument("--scale", type=int, default=4)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m refexp_envs.gallery",
+        description="A picture of every env's first frame, and of drawer 0 opened.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--out", default="docs/img/first_frames.png", help="PNG file to write")
+    parser.add_argument("--scale", type=int, default=4, help="upscaling factor of the 64x64 frames (>= 1)")
     args = parser.parse_args(argv)
+    if args.scale < 1:
+        parser.error(f"--scale must be >= 1, got {args.scale}")
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     gallery(args.scale).save(args.out)
     print(f"wrote {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

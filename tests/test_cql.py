@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import pytest
 import torch
 
 torch.set_num_threads(1)
@@ -54,13 +55,47 @@ def test_penalty_pushes_down_unseen_actions():
     assert abs(q_data0) < 0.5 and (q_data0 - q_ood0) < (q_data - q_ood)  # no-cql: no such gap
 
 
-def test_data_backup_needs_next_action_and_bootstraps_on_it():
-    torch.manual_seed(0)
-    cfg = dataclasses.replace(CFG, backup="data", cql_alpha=0.0, gamma=0.5, tau=1.0)
+def test_data_backup_needs_the_next_data_action():
+    cfg = dataclasses.replace(CFG, backup="data")
     algo = CQL(3, 4, cfg)
     b, a = torch.randn(8, 3), torch.zeros(8, 4)
-    import pytest
-
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="a_next_data"):
         algo.update(b, a, torch.zeros(8), b, torch.zeros(8))
-    algo.update(b, a, torch.ones(8), b, torch.zeros(8), a_next_data=a)
+
+
+def test_data_backup_target_is_the_target_critic_at_the_next_data_action():
+    """One update's TD error equals the one computed by hand with y = r + discount (1 - done)
+    min Q_targ(b', a'_data); with backup = "policy" the same data give another target."""
+    torch.manual_seed(0)
+    b, a, b_next = torch.randn(8, 3), torch.rand(8, 4) * 2 - 1, torch.randn(8, 3)
+    a_next, r, done = torch.rand(8, 4) * 2 - 1, torch.randn(8), (torch.arange(8) % 3 == 0).float()
+    tds = {}
+    for backup in ("data", "policy"):
+        torch.manual_seed(1)
+        algo = CQL(3, 4, dataclasses.replace(CFG, backup=backup, cql_alpha=0.0, gamma=0.5))
+        with torch.no_grad():
+            y = r + 0.5 * (1 - done) * torch.min(*algo.critic_targ(b_next, a_next))
+            q1, q2 = algo.critic(b, a)
+            expected = (0.5 * ((q1 - y) ** 2).mean() + 0.5 * ((q2 - y) ** 2).mean()).item()
+        tds[backup] = (algo.update(b, a, r, b_next, done, a_next_data=a_next)["td"], expected)
+    assert tds["data"][0] == pytest.approx(tds["data"][1], rel=1e-5)
+    assert abs(tds["policy"][0] - tds["policy"][1]) > 1e-3  # the policy backup ignores a_next_data
+
+
+def test_data_backup_converges_to_the_data_policy_values():
+    """Two actions alternate in the data: a (reward 1) is followed by a' (reward 0) and a' by a,
+    from the same state. In-sample (SARSA) values with gamma 0.5: Q(a) = 1 + Q(a')/2 and
+    Q(a') = Q(a)/2, so Q(a) = 4/3, Q(a') = 2/3, whatever the actor prefers."""
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(CFG, backup="data", cql_alpha=0.0, gamma=0.5, tau=0.1, lr_critic=1e-2)
+    algo = CQL(3, 4, cfg)
+    b = torch.randn(32, 3).repeat(2, 1)
+    a, a2 = torch.full((32, 4), 0.5), torch.full((32, 4), -0.5)
+    acts, next_acts = torch.cat([a, a2]), torch.cat([a2, a])
+    r = torch.cat([torch.ones(32), torch.zeros(32)])
+    for _ in range(400):
+        algo.update(b, acts, r, b, torch.zeros(64), a_next_data=next_acts)
+    with torch.no_grad():
+        q = torch.min(*algo.critic(b[:32], a)).mean().item()
+        q2 = torch.min(*algo.critic(b[:32], a2)).mean().item()
+    assert q == pytest.approx(4 / 3, abs=0.05) and q2 == pytest.approx(2 / 3, abs=0.05)

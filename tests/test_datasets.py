@@ -93,7 +93,7 @@ def test_unknown_id_lists_valid_ids(root):
 def test_missing_dataset_says_build_or_download(root):
     with pytest.raises(DatasetNotFoundError, match="build"):
         load_task_buffers(TINY)
-    assert cli_main(["verify", TINY]) == 2
+    assert cli_main(["verify", TINY]) == 1  # a runtime failure (2 is for usage errors)
 
 
 # --------------------------------------------------------------------------------------- build
@@ -397,7 +397,7 @@ def test_download_unknown_id_missing_archive_and_no_host(published, tmp_path, mo
         port = s.getsockname()[1]
     with pytest.raises(DownloadError, match="not reachable(.|\n)*python -m refexp_envs.datasets build"):
         download_dataset(TINY, url=f"http://127.0.0.1:{port}", progress=False, timeout=5)
-    assert cli_main(["download", TINY, "--url", f"http://127.0.0.1:{port}", "--quiet"]) == 2
+    assert cli_main(["download", TINY, "--url", f"http://127.0.0.1:{port}", "--quiet"]) == 1
     assert _nothing_left(root)
 
 

@@ -1,10 +1,10 @@
-"""Meta-trajectory construction (paper section 3.5): reward masking, concatenation, target, no copies."""
+"""Meta-trajectory construction (paper section 3.5): reward masking, concatenation, target."""
 
 import numpy as np
 import pytest
 
 from refexp_envs.datasets.episode import Episode, InMemoryTaskBuffers
-from refexp_baselines.meta_trajectories import MetaTrajectorySampler, gather_batch, view
+from refexp_baselines.meta_trajectories import MetaTrajectorySampler, gather_batch
 
 T = 5
 
@@ -22,21 +22,29 @@ def make_buffers(num_tasks=2, per_task=6):
     return InMemoryTaskBuffers(eps, num_tasks), eps
 
 
+def _batch(mts, eps):
+    """gather_batch over the episodes' own arrays, with each episode's id as its frame code."""
+    lat = np.stack([np.full((T + 1, 1), i, np.float32) for i in range(len(eps))])
+    return gather_batch(mts, lat, np.stack([e.proprio for e in eps]), np.stack([e.actions for e in eps]),
+                        np.stack([e.rewards for e in eps]))
+
+
 def test_reward_masking_and_concatenation():
     bufs, eps = make_buffers()
     s = MetaTrajectorySampler(bufs, k=3, naive=False, seed=0)
-    for _ in range(50):
-        mt = s.sample()
-        assert all(eps[i].task == t for i, t in zip(mt.episode_ids, mt.tasks))
+    mts = s.sample_batch(50)
+    b = _batch(mts, eps)
+    assert b["reward"].shape == (50, 3 * T) and b["action"].shape == (50, 3 * T, 4)
+    for i, mt in enumerate(mts):
+        assert all(eps[e].task == t for e, t in zip(mt.episode_ids, mt.tasks))
         np.testing.assert_array_equal(mt.reward_mask, (mt.tasks == mt.target).astype(np.float32))
-        v = view(bufs, mt)
-        assert v.rewards.shape == (3 * T,) and v.actions.shape == (3 * T, 4)
+        assert b["target"][i] == mt.target
         for j, eid in enumerate(mt.episode_ids):
             seg = slice(j * T, (j + 1) * T)
             expect = eps[eid].rewards if mt.tasks[j] == mt.target else np.zeros(T)
-            np.testing.assert_array_equal(v.rewards[seg], expect)  # zeroed unless i_j == i*
-            np.testing.assert_array_equal(v.actions[seg], eps[eid].actions)  # in order
-            assert v.episode_start[j * T] and not v.episode_start[j * T + 1:(j + 1) * T].any()
+            np.testing.assert_array_equal(b["reward"][i, seg], expect)  # zeroed unless i_j == i*
+            np.testing.assert_array_equal(b["action"][i, seg], eps[eid].actions)  # in order
+            assert np.all(b["latent"][i, seg] == eid)  # o_0..o_{T-1} of episode j, in order
 
 
 def test_target_uniform_and_tasks_with_replacement():
@@ -56,20 +64,11 @@ def test_target_uniform_and_tasks_with_replacement():
 def test_naive_sampler_one_buffer_own_rewards():
     bufs, eps = make_buffers()
     s = MetaTrajectorySampler(bufs, k=3, naive=True, seed=0)
-    for mt in s.sample_batch(50):
+    mts = s.sample_batch(50)
+    b = _batch(mts, eps)
+    for i, mt in enumerate(mts):
         assert np.all(mt.tasks == mt.target) and np.all(mt.reward_mask == 1)
-        v = view(bufs, mt)
-        np.testing.assert_array_equal(v.rewards, np.concatenate([eps[i].rewards for i in mt.episode_ids]))
-
-
-def test_no_copies_of_image_data():
-    bufs, eps = make_buffers()
-    mt = MetaTrajectorySampler(bufs, k=3, seed=0).sample()
-    v = view(bufs, mt)
-    for j, eid in enumerate(mt.episode_ids):
-        assert v.pixels[j] is eps[eid].pixels  # the buffer's own array
-        assert np.shares_memory(v.frame(j * T + 2), eps[eid].pixels)
-        assert v.frame(j * T + 2)[0, 0, 0] == eid
+        np.testing.assert_array_equal(b["reward"][i], np.concatenate([eps[e].rewards for e in mt.episode_ids]))
 
 
 def test_gather_batch_layout():

@@ -5,13 +5,18 @@ once next to the dataset (`<datasets root>/.refexp-cache/<id>/`):
 
     pixels.npy   uint8 (total frames, S, S, 3), memory-mapped: never loaded whole
     arrays.npz   per-frame proprio, per-step actions/rewards, episode offsets, tasks, success
-    cache.json   what it was built from (a fingerprint of data/metadata.json) and its shapes
+    cache.json   its record: what it was built from (a fingerprint of data/metadata.json), its
+                 shapes, and per file its size, its SHA-256 and the SHA-256 of a sample (SAMPLE_BLOCKS
+                 blocks of SAMPLE_BYTES spread over the file, or the whole file if smaller)
 
 Reading an episode is then one slice copy from the page cache, so a batch of 32 sequences of 150
 steps (96 episodes of 50 steps) takes milliseconds (docs/datasets.md). The cache is built at the
 end of `build`, after `download`, or on first use; it is written to a temporary directory and
-renamed, and rebuilt when the dataset changes. Without a cache (`cache=False`) every episode is
-read from Minari's parquet files.
+renamed, and rebuilt when the dataset changes. Opening it checks every file against the record
+(size and sampled checksum: constant time, whatever the dataset's size); a damaged cache (e.g. a
+`pixels.npy` truncated by a full disk) is reported with a `CacheDamagedWarning` saying what is
+wrong, and rebuilt from the dataset. `python -m refexp_envs.datasets cache ID` checks the full
+checksums. Without a cache (`cache=False`) every episode is read from Minari's parquet files.
 """
 
 from __future__ import annotations
@@ -23,26 +28,36 @@ import shutil
 from pathlib import Path
 from typing import Sequence
 
+import warnings
+
 import numpy as np
 
 import refexp_envs  # noqa: F401  (MUJOCO_GL before mujoco; registers env ids for Minari)
 from refexp_envs.datasets import checksum as ck
 from refexp_envs.datasets.episode import Episode
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: cache.json records each file's size and checksums
+CACHE_FILES = ("pixels.npy", "arrays.npz")
+SAMPLE_BLOCKS, SAMPLE_BYTES = 64, 1 << 16
 
 
 class DatasetNotFoundError(FileNotFoundError):
     pass
 
 
+class CacheDamagedWarning(UserWarning):
+    """The pixel cache did not match its own record and was rebuilt from the dataset."""
+
+
 def _require(dataset_id: str) -> Path:
     path = ck.dataset_path(dataset_id)
     if not (path / "data" / "metadata.json").is_file():
         raise DatasetNotFoundError(
-            f"dataset {dataset_id!r} is not in {ck.datasets_root()}: run\n"
-            f"  python -m refexp_envs.datasets download {dataset_id}\n"
-            f"or\n  python -m refexp_envs.datasets build {dataset_id}"
+            f"dataset {dataset_id!r} is not in {ck.datasets_root()} ($MINARI_DATASETS_PATH).\n"
+            f"Build it here (deterministic: the registry's SHA-256; see `info` for its size):\n"
+            f"  python -m refexp_envs.datasets build {dataset_id}\n"
+            f"or download it, once a dataset host is published (docs/datasets.md):\n"
+            f"  python -m refexp_envs.datasets download {dataset_id}"
         )
     return path
 
@@ -78,13 +93,88 @@ def _to_episode(raw: dict, task: int) -> Episode:
     )
 
 
-def cache_is_valid(dataset_id: str) -> bool:
-    path, cdir = ck.dataset_path(dataset_id), ck.cache_path(dataset_id)
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _sample_sha256(path: Path, size: int) -> str:
+    """SHA-256 of SAMPLE_BLOCKS blocks of SAMPLE_BYTES at evenly spaced offsets (the first block
+    holds the .npy header, the last ends at the end of the file); the whole file if it is smaller."""
+    if size <= SAMPLE_BLOCKS * SAMPLE_BYTES:
+        return _file_sha256(path)
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for i in range(SAMPLE_BLOCKS):
+            f.seek(i * (size - SAMPLE_BYTES) // (SAMPLE_BLOCKS - 1))
+            h.update(f.read(SAMPLE_BYTES))
+    return h.hexdigest()
+
+
+def _file_record(path: Path) -> dict:
+    size = path.stat().st_size
+    return {"bytes": size, "sha256": _file_sha256(path), "sample_sha256": _sample_sha256(path, size)}
+
+
+def _read_record(dataset_id: str) -> dict | None:
     try:
-        info = json.loads((cdir / "cache.json").read_text())
-        return info.get("version") == CACHE_VERSION and info.get("fingerprint") == _fingerprint(path)
+        return json.loads((ck.cache_path(dataset_id) / "cache.json").read_text())
     except (OSError, ValueError):
+        return None
+
+
+def cache_damage(dataset_id: str, full: bool = False) -> list[str]:
+    """What is wrong with the files of a current cache, measured against its own record: a missing
+    file, a size or a checksum that differs (the sampled one; every byte with `full=True`). Empty
+    when they match, and when there is no current cache (none, or one of another dataset or
+    version: that is stale, not damaged)."""
+    record = _read_record(dataset_id)
+    if not _is_current(dataset_id, record):
+        return []
+    cdir, problems = ck.cache_path(dataset_id), []
+    for name, want in record["files"].items():
+        path = cdir / name
+        if not path.is_file():
+            problems.append(f"{name} is missing")
+            continue
+        size = path.stat().st_size
+        if size != want["bytes"]:
+            problems.append(f"{name} has {size} bytes, its record says {want['bytes']}" +
+                            (" (truncated)" if size < want["bytes"] else ""))
+        elif full and _file_sha256(path) != want["sha256"]:
+            problems.append(f"{name}: its SHA-256 differs from its record")
+        elif not full and _sample_sha256(path, size) != want["sample_sha256"]:
+            problems.append(f"{name}: its sampled SHA-256 differs from its record")
+    return problems
+
+
+def _is_current(dataset_id: str, record: dict | None) -> bool:
+    try:
+        return (record is not None and record.get("version") == CACHE_VERSION and "files" in record
+                and record.get("fingerprint") == _fingerprint(ck.dataset_path(dataset_id)))
+    except OSError:
         return False
+
+
+def cache_is_valid(dataset_id: str, full: bool = False) -> bool:
+    """A current cache whose files match its record (see `cache_damage`)."""
+    return _is_current(dataset_id, _read_record(dataset_id)) and not cache_damage(dataset_id, full)
+
+
+def _rebuild_if_damaged(dataset_id: str, full: bool, progress: bool) -> None:
+    problems = cache_damage(dataset_id, full)
+    if problems:
+        warnings.warn(
+            f"the pixel cache of {dataset_id} at {ck.cache_path(dataset_id)} does not match its record: "
+            f"{'; '.join(problems)}. Rebuilding it from the dataset.",
+            CacheDamagedWarning,
+            stacklevel=2,
+        )
+        shutil.rmtree(ck.cache_path(dataset_id), ignore_errors=True)
+        build_cache(dataset_id, progress=progress)
 
 
 def _alive(pid: int) -> bool:
@@ -97,10 +187,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def build_cache(dataset_id: str, progress: bool = False, batch: int = 50) -> Path:
-    """Write the pixel cache of a local dataset (atomically; a no-op when already valid)."""
+def build_cache(dataset_id: str, progress: bool = False, batch: int = 50, check: bool = False) -> Path:
+    """Write the pixel cache of a local dataset (atomically; a no-op when already valid).
+
+    check: verify a present cache's full checksums (else sizes and samples); a damaged cache is
+    reported (`CacheDamagedWarning`) and rebuilt."""
     path = _require(dataset_id)
     cdir = ck.cache_path(dataset_id)
+    _rebuild_if_damaged(dataset_id, check, progress)
     if cache_is_valid(dataset_id):
         return cdir
     storage = _storage(path)
@@ -171,6 +265,7 @@ def build_cache(dataset_id: str, progress: bool = False, batch: int = 50) -> Pat
             "frames": int(frame_off[-1]),
             "num_tasks": _num_tasks(meta, tasks),
             "pixels": bool(has_pixels),
+            "files": {name: _file_record(tmp / name) for name in CACHE_FILES if (tmp / name).is_file()},
         },
     )
     if cache_is_valid(dataset_id):  # another process finished first
@@ -200,7 +295,7 @@ class MinariTaskBuffers:
         self._storage = None
         self._cached = False
         if cache:
-            build_cache(dataset_id, progress=False)
+            build_cache(dataset_id, progress=False)  # checks it against its record first
             cdir = ck.cache_path(dataset_id)
             info = json.loads((cdir / "cache.json").read_text())
             with np.load(cdir / "arrays.npz") as z:

@@ -22,26 +22,49 @@ def _status(dataset_id: str) -> str:
     return "-"
 
 
+def _rows() -> list[dict]:
+    """One dict per registered id: the spec's fields plus the local status and path."""
+    import dataclasses
+
+    return [
+        {**dataclasses.asdict(s), "num_episodes": s.num_episodes, "local": _status(i), "path": str(ck.dataset_path(i))}
+        for i, s in sorted(REGISTRY.items())
+    ]
+
+
 def cmd_list(args) -> int:
+    rows = _rows()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"RefExp datasets (local root: {ck.datasets_root()})")
-    table.add_column("id", no_wrap=True)
-    for col in ("env", "episodes/task", "noise", "seed", "success", "sha256", "local"):
-        table.add_column(col)
-    for dataset_id, s in sorted(REGISTRY.items()):
-        table.add_row(
-            dataset_id,
-            s.env_id,
-            str(s.episodes_per_task),
-            str(s.noise),
-            str(s.seed),
-            "-" if s.behaviour_success is None else f"{s.behaviour_success:.1%}",
-            (s.sha256 or "unpublished")[:12],
-            _status(dataset_id),
-        )
-    Console().print(table)
+    # default: what fits 80 columns (the env is in the id); --wide: every column, never cut
+    cols = ["id", "eps/task", "success", "local"]
+    if args.wide:
+        cols = ["id", "env", "eps/task", "noise", "seed", "success", "size", "sha256", "local"]
+    table = Table(title="RefExp datasets", caption=f"local root: {ck.datasets_root()}", caption_justify="left")
+    for col in cols:
+        table.add_column(col, no_wrap=args.wide or col == "id", justify="right" if col in ("eps/task", "success") else "left")
+    for r in rows:
+        cell = {
+            "id": r["dataset_id"],
+            "env": r["env_id"],
+            "eps/task": str(r["episodes_per_task"]),
+            "noise": str(r["noise"]),
+            "seed": str(r["seed"]),
+            "success": "-" if r["behaviour_success"] is None else f"{r['behaviour_success']:.1%}",
+            "size": "-" if r["size_bytes"] is None else f"{r['size_bytes'] / 1e6:.0f} MB",
+            "sha256": r["sha256"] or "unpublished",
+            "local": r["local"],
+        }
+        table.add_row(*(cell[c] for c in cols))
+    # --wide: as wide as the table needs, never truncated (a narrower terminal wraps the lines)
+    console = Console(width=max(Console().width, 200)) if args.wide else Console()
+    console.print(table)
+    if not args.wide:
+        console.print("more columns: --wide (env, noise, seed, size, sha256) or --json")
     return 0
 
 
@@ -122,9 +145,12 @@ def cmd_pack(args) -> int:
 
 
 def cmd_cache(args) -> int:
-    from refexp_envs.datasets.buffers import build_cache
+    from refexp_envs.datasets.buffers import build_cache, cache_is_valid
 
-    print(build_cache(get_spec(args.id).dataset_id, progress=True))
+    dataset_id = get_spec(args.id).dataset_id
+    intact = cache_is_valid(dataset_id, full=True)  # every byte against the cache's own record
+    path = build_cache(dataset_id, progress=True, check=True)  # a damaged cache: a warning, then rebuilt
+    print(f"{path}: " + ("intact (every file matches its record)" if intact else "built"))
     return 0
 
 
@@ -136,52 +162,94 @@ def cmd_bench(args) -> int:
     return 0
 
 
-def make_parser() -> argparse.ArgumentParser:
+def _count(minimum: int):
+    """An argparse type: an integer >= minimum (else a usage error, exit 2)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+ID_HELP = "a registered dataset id (python -m refexp_envs.datasets list)"
+
+
+def make_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The parser and its subcommand parsers (for usage errors that name the subcommand)."""
+    fmt = argparse.ArgumentDefaultsHelpFormatter
     p = argparse.ArgumentParser(
         prog="python -m refexp_envs.datasets",
-        description="RefExp offline datasets (Minari format): list, info, build, download, verify, path.",
+        description="RefExp offline datasets (Minari format): list, info, build, download, verify, path. "
+        "Exit status: 0 ok, 1 failed (e.g. missing dataset, checksum mismatch), 2 usage error.",
+        formatter_class=fmt,
     )
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="all registered ids and their local status").set_defaults(fn=cmd_list)
+    subs: dict[str, argparse.ArgumentParser] = {}
+
+    def add(name: str, fn, text: str) -> argparse.ArgumentParser:
+        sp = subs[name] = sub.add_parser(name, help=text, description=text, formatter_class=fmt)
+        sp.set_defaults(fn=fn)
+        return sp
+
+    ls = add("list", cmd_list, "all registered ids and their local status")
+    ls.add_argument("--wide", action="store_true", help="every column (env, noise, seed, size, sha256)")
+    ls.add_argument("--json", action="store_true", help="every field of every id, as JSON")
     for name, fn, text in [
         ("info", cmd_info, "size, episodes per task, behaviour success, checksum"),
         ("verify", cmd_verify, "check a local dataset against its SHA-256"),
         ("path", cmd_path, "where the dataset lives (Minari's dataset directory)"),
-        ("cache", cmd_cache, "(re)build the memory-mapped pixel cache used by load_task_buffers"),
+        ("cache", cmd_cache, "check the pixel cache used by load_task_buffers (full checksums); (re)build it"),
     ]:
-        sp = sub.add_parser(name, help=text)
-        sp.add_argument("id")
-        sp.set_defaults(fn=fn)
-    b = sub.add_parser("build", help="regenerate from the generation seed (resumable)")
-    b.add_argument("id")
-    b.add_argument("--workers", type=int, default=0, help="collector processes (0 = all cores)")
+        add(name, fn, text).add_argument("id", help=ID_HELP)
+    b = add("build", cmd_build, "regenerate from the generation seed (resumable)")
+    b.add_argument("id", help=ID_HELP)
+    b.add_argument("--workers", type=_count(0), default=0, help="collector processes (0 = all cores)")
     b.add_argument("--force", action="store_true", help="rebuild even if present")
     b.add_argument("--no-cache", action="store_true", help="skip building the pixel cache")
-    b.add_argument("--quiet", action="store_true")
-    b.set_defaults(fn=cmd_build)
-    d = sub.add_parser("download", help="fetch from the dataset host, verify, install")
+    b.add_argument("--quiet", action="store_true", help="no progress bars")
+    d = add("download", cmd_download, "fetch from the dataset host, verify, install")
     d.add_argument("id", help="registered id, or a full Minari remote id hf://<org>/refexp/...")
     d.add_argument("--url", help=f"base URL of the archive host (default ${BASE_URL_ENV} or {base_url()})")
     d.add_argument("--remote", help="a Minari remote, e.g. hf://<org> (default $MINARI_REMOTE)")
     d.add_argument("--force", action="store_true", help="replace a local copy")
-    d.add_argument("--quiet", action="store_true")
-    d.set_defaults(fn=cmd_download)
-    m = sub.add_parser("bench", help="time sampling a batch of sequences (default 32 x 150 steps)")
-    m.add_argument("id")
-    m.add_argument("--batch", type=int, default=32)
-    m.add_argument("--steps", type=int, default=150)
-    m.add_argument("--reps", type=int, default=20)
+    d.add_argument("--quiet", action="store_true", help="no progress bars")
+    m = add("bench", cmd_bench, "time sampling a batch of sequences")
+    m.add_argument("id", help=ID_HELP)
+    m.add_argument("--batch", type=_count(1), default=32, help="sequences per batch")
+    m.add_argument("--steps", type=_count(1), default=150, help="steps per sequence")
+    m.add_argument("--reps", type=_count(1), default=20, help="batches timed")
     m.add_argument("--no-cache", action="store_true", help="read from parquet instead of the cache")
-    m.set_defaults(fn=cmd_bench)
-    k = sub.add_parser("pack", help="maintainers: write the release archive of a local dataset")
-    k.add_argument("id")
-    k.add_argument("--out", default="dist/datasets")
-    k.set_defaults(fn=cmd_pack)
-    return p
+    k = add("pack", cmd_pack, "maintainers: write the release archive of a local dataset")
+    k.add_argument("id", help=ID_HELP)
+    k.add_argument("--out", default="dist/datasets", help="output directory")
+    return p, subs
+
+
+def _check_id(args, subs) -> None:
+    """An unknown id is a usage error (exit 2), refused before anything heavy is imported."""
+    dataset_id = getattr(args, "id", None)
+    if dataset_id is None or (args.command == "download" and "://" in dataset_id):
+        return
+    try:
+        get_spec(dataset_id)
+    except UnknownDatasetError as e:
+        subs[args.command].error(str(e))
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
+    """Run the command line; returns the exit status (0 ok, 1 runtime failure, 2 usage error)."""
+    parser, subs = make_parser()
+    try:
+        args = parser.parse_args(argv)
+        _check_id(args, subs)
+    except SystemExit as e:  # argparse: --help (0) or a usage error (2), already printed
+        return e.code if isinstance(e.code, int) else 2
     from refexp_envs.datasets.build import DatasetBuildError
     from refexp_envs.datasets.buffers import DatasetNotFoundError
     from refexp_envs.datasets.download import DownloadError
@@ -190,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(args)
     except (UnknownDatasetError, DatasetNotFoundError, DownloadError, DatasetBuildError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return 1
     except KeyboardInterrupt:
         if args.command == "build":
             print(

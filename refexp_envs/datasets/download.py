@@ -21,6 +21,7 @@ import gzip
 import hashlib
 import os
 import shutil
+import sys
 import tarfile
 import urllib.error
 import urllib.request
@@ -173,6 +174,13 @@ def download_dataset(
     spec = get_spec(dataset_id)
     final = ck.dataset_path(spec.dataset_id)
     if ck.is_complete(final) and not force:
+        if progress:  # plain print: rich would wrap the commands at the terminal width
+            print(
+                f"{spec.dataset_id} is already present at {final}; nothing downloaded.\n"
+                f"  check it:        python -m refexp_envs.datasets verify {spec.dataset_id}\n"
+                f"  download again:  python -m refexp_envs.datasets download {spec.dataset_id} --force",
+                file=sys.stderr,
+            )
         return final
     remote = remote or (None if url else os.environ.get("MINARI_REMOTE"))
     stage = ck.staging_path(spec.dataset_id).with_name(ck.flat(spec.dataset_id) + ".download")

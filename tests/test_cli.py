@@ -1,0 +1,138 @@
+"""The command lines of refexp_envs and leaderboard (issue 14, items 4-8): each names itself as a
+user types it, shows its defaults, exits 2 on a usage error and 1 on a runtime failure, and says
+what to do next."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TWO_DEV = "refexp/two-drawer/dev-v0"
+
+
+def run(*args, env=None, **kw):
+    """`python -m ARGS` from the repository root, at 80 columns; (returncode, stdout, stderr)."""
+    full_env = {**os.environ, "COLUMNS": "80", "MUJOCO_GL": "egl", **(env or {})}
+    p = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=full_env, capture_output=True, text=True,
+                       timeout=120, **kw)
+    return p.returncode, p.stdout, p.stderr
+
+
+@pytest.fixture
+def empty_root(tmp_path):
+    return {"MINARI_DATASETS_PATH": str(tmp_path / "minari")}
+
+
+@pytest.mark.parametrize(
+    "module, sub, default",
+    [
+        ("refexp_envs", [], "(default: 3)"),
+        ("refexp_envs.datasets", ["build"], "(default: 0)"),
+        ("refexp_envs.datasets", ["bench"], "(default: 32)"),
+        ("refexp_envs.gallery", [], "(default: 4)"),
+        ("leaderboard", ["withdraw"], "(default: None)"),
+        ("refexp_baselines.data", ["bench-loading"], "(default: 200)"),
+    ],
+)
+def test_help_names_the_command_and_shows_defaults(module, sub, default):
+    rc, out, _ = run(module, *sub, "--help")
+    assert rc == 0
+    assert out.startswith(f"usage: python -m {' '.join([module, *sub])} ")
+    assert default in out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["refexp_envs.datasets", "info", "refexp/nope/expert-v0"], "unknown dataset id"),
+        (["refexp_envs.datasets", "bench", TWO_DEV, "--batch", "0"], "--batch: must be >= 1"),
+        (["refexp_envs.datasets", "build", TWO_DEV, "--workers", "-1"], "--workers: must be >= 0"),
+        (["refexp_envs.datasets", "frobnicate"], "invalid choice"),
+        (["refexp_envs", "--episodes", "0"], "--episodes: must be >= 1"),
+        (["refexp_envs", "--env", "RefExp/NoSuch-v0"], "invalid choice"),
+        (["refexp_envs", "--noise", "-1"], "--noise must be >= 0"),
+        (["refexp_envs.gallery", "--scale", "0"], "--scale must be >= 1"),
+        (["leaderboard", "publish"], "invalid choice"),
+        (["refexp_baselines.data", "collect", "RefExp/NoSuch-v0", "3"], "invalid choice"),
+    ],
+)
+def test_usage_errors_exit_2_with_the_usage_line(args, message, empty_root):
+    rc, out, err = run(*args, env=empty_root)
+    assert rc == 2
+    assert err.startswith(f"usage: python -m {args[0]}")
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_an_unknown_id_is_refused_before_the_simulator_is_imported():
+    code = ("import sys; from refexp_envs.datasets.cli import main; rc = main(['verify', 'refexp/nope-v0']); "
+            "print(rc, sorted(m for m in ('mujoco', 'metaworld', 'minari', 'torch') if m in sys.modules))")
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert p.stdout.split("\n")[0] == "2 []"
+
+
+def test_list_fits_80_columns_and_has_wide_and_json_forms(empty_root):
+    from refexp_envs.datasets.registry import REGISTRY
+
+    rc, out, _ = run("refexp_envs.datasets", "list", env=empty_root)
+    assert rc == 0
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in out  # nothing truncated
+    for dataset_id, spec in REGISTRY.items():
+        row = next(line for line in lines if f" {dataset_id} " in line)
+        assert f" {spec.episodes_per_task} " in row
+    assert "--wide" in out and "--json" in out
+
+    rc, wide, _ = run("refexp_envs.datasets", "list", "--wide", env=empty_root)
+    assert rc == 0 and "…" not in wide
+    for spec in REGISTRY.values():
+        assert spec.env_id in wide and spec.sha256 in wide
+
+    rc, text, _ = run("refexp_envs.datasets", "list", "--json", env=empty_root)
+    rows = {r["dataset_id"]: r for r in json.loads(text)}
+    assert rows.keys() == REGISTRY.keys()
+    spec = REGISTRY[TWO_DEV]
+    assert rows[TWO_DEV]["sha256"] == spec.sha256 and rows[TWO_DEV]["env_id"] == spec.env_id
+    assert rows[TWO_DEV]["local"] == "-"
+    assert rows[TWO_DEV]["path"] == str(Path(empty_root["MINARI_DATASETS_PATH"]) / TWO_DEV)
+
+
+def test_verify_of_a_missing_dataset_exits_1_and_suggests_build_and_download(empty_root):
+    rc, _, err = run("refexp_envs.datasets", "verify", TWO_DEV, env=empty_root)
+    assert rc == 1
+    assert f"python -m refexp_envs.datasets build {TWO_DEV}" in err
+    assert f"python -m refexp_envs.datasets download {TWO_DEV}" in err
+    assert err.index(" build ") < err.index(" download ")  # build first: it always works
+    assert "Traceback" not in err
+
+
+def test_download_of_a_present_dataset_says_so_and_how_to_force(empty_root):
+    # a complete dataset directory as far as `download` can tell (metadata + build record)
+    path = Path(empty_root["MINARI_DATASETS_PATH"]) / TWO_DEV
+    (path / "data").mkdir(parents=True)
+    (path / "data" / "metadata.json").write_text("{}")
+    (path / "refexp.json").write_text("{}")
+    rc, out, err = run("refexp_envs.datasets", "download", TWO_DEV, "--url", "http://127.0.0.1:9", env=empty_root)
+    assert rc == 0
+    assert "already present" in err and str(path) in err
+    assert f"python -m refexp_envs.datasets download {TWO_DEV} --force" in err
+    rc, out, err = run("refexp_envs.datasets", "download", TWO_DEV, "--quiet", env=empty_root)
+    assert rc == 0 and err == ""
+
+
+def test_demo_shows_progress_and_prints_the_table():
+    # rich draws progress only on an interactive terminal; these variables make it draw here
+    rc, out, err = run("refexp_envs", "--env", "RefExp/TwoDrawer-v0", "--episodes", "1",
+                       env={"COLUMNS": "100", "TTY_INTERACTIVE": "1", "TTY_COMPATIBLE": "1"})
+    assert rc == 0
+    plain = lambda text: re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)  # noqa: E731
+    assert "RefExp/TwoDrawer-v0" in plain(err) and "4/4 episodes" in plain(err)  # the bar, on stderr
+    rows = [line for line in plain(out).splitlines() if "RefExp/TwoDrawer-v0" in line]
+    assert len(rows) == 4  # (policy, task) in {0, 1}^2
+    assert [r.split("│")[4].strip() for r in rows] == ["1.00", "0.00", "0.00", "1.00"]
