@@ -402,3 +402,15 @@ def test_cli_help_names_the_module_and_shows_defaults(capsys):
     text = capsys.readouterr().out
     assert text.startswith("usage: python -m benchmark.run")
     assert "(default: 50)" in text and "(default: 8)" in text
+
+
+@pytest.mark.parametrize("module", ["benchmark.run", "benchmark.plot", "benchmark.eval_speed",
+                                    "refexp_baselines.train", "refexp_baselines.report"])
+def test_every_cli_names_itself_and_shows_defaults(module, capsys):
+    import importlib
+
+    with pytest.raises(SystemExit) as exit_:
+        importlib.import_module(module).main(["--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"usage: python -m {module}") and "(default:" in text
