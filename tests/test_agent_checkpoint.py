@@ -102,6 +102,7 @@ def test_bad_input_errors(tmp_path):
         main(["--agent", "bogus"])
 
 
+@pytest.mark.slow
 def test_stage_resume(tmp_path):
     g = np.random.default_rng(0)
     eps = [Episode(g.integers(0, 255, (4, 64, 64, 3), dtype=np.uint8), np.zeros((4, 4), np.float32),
@@ -121,6 +122,7 @@ def test_stage_resume(tmp_path):
     assert json.loads((tmp_path / "timing.json").read_text())["train_s"] > 0
 
 
+@pytest.mark.slow
 def test_end_to_end_tiny_run_and_rerun(tmp_path):
     """All three stages on synthetic buffers; a rerun finds every stage finished."""
     from refexp_baselines.train import run
