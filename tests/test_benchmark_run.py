@@ -414,3 +414,38 @@ def test_every_cli_names_itself_and_shows_defaults(module, capsys):
     assert exit_.value.code == 0
     text = capsys.readouterr().out
     assert text.startswith(f"usage: python -m {module}") and "(default:" in text
+
+
+SNOOP_AGENT = '''
+import os
+from refexp_envs.policies import ScriptedDrawerPolicy
+
+
+class Snoop:
+    """Reports, as its version, whether the evaluation secret is in its process's environment."""
+
+    name = "snoop"
+
+    def __init__(self, env_id, seed=0):
+        self.version = os.environ.get("REFEXP_EVAL_SECRET", "no-secret-here")
+        self.policy = ScriptedDrawerPolicy(0, 2)
+
+    def reset(self):
+        pass
+
+    def act(self, obs, reward, episode_start):
+        assert "REFEXP_EVAL_SECRET" not in os.environ, "the secret reached the agent's process"
+        return self.policy(obs)
+'''
+
+
+@pytest.mark.slow
+def test_a_private_secret_never_reaches_the_agents_process(tmp_path, monkeypatch):
+    (tmp_path / "snoop_agent_mod.py").write_text(SNOOP_AGENT)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("REFEXP_EVAL_SECRET", "private-7")
+    res = evaluate("snoop_agent_mod:Snoop", ENV, episodes=1, trials_per_task=1, workers=1, progress=False,
+                   obs_type="state")
+    assert res["agent_version"] == "no-secret-here" and res["workers"] == 1
+    assert res["secret_id"] == secret_id("private-7")
+    assert os.environ["REFEXP_EVAL_SECRET"] == "private-7"  # restored for the caller
