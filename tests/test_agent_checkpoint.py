@@ -238,3 +238,16 @@ def test_frame_augmentation_perturbs_and_is_an_opt_in_stage_option():
     assert not base.frames.augment
     assert "augment" not in C.canonical(C.to_dict(base))["frames"]
     assert C.stage_keys(aug)["frames"] != C.stage_keys(base)["frames"]
+
+
+@pytest.mark.slow
+def test_shipped_agent_batched_equals_one_trial_at_a_time():
+    """The shipped `ours` on pixels: the same trials, successes and returns (and action digests)
+    whether its trials run alone or two at a time."""
+    from benchmark.run import evaluate
+
+    kw = dict(episodes=2, trials_per_task=1, training_seeds=(0,), workers=1, progress=False)
+    one = evaluate("ours", "RefExp/TwoDrawer-v0", batch=1, **kw)
+    two = evaluate("ours", "RefExp/TwoDrawer-v0", batch=2, **kw)
+    for key in ("raw_successes", "raw_tasks", "raw_returns", "raw_rollouts"):
+        assert one[key] == two[key], key
