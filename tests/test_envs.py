@@ -69,8 +69,8 @@ def test_scripted_policy_opens_only_its_drawer(env_id):
     n = env.unwrapped.num_tasks
     for drawer in range(n):
         for task in range(n):
-            policy = ScriptedDrawerPolicy(drawer, n, noise=0.0)
             obs, _ = env.reset(seed=0, options={"task": task})
+            policy = ScriptedDrawerPolicy.for_env(env, drawer, noise=0.0)
             rewards, truncated = [], False
             while not truncated:
                 obs, reward, terminated, truncated, info = env.step(policy(obs))
@@ -155,7 +155,7 @@ def test_renderer_failure_names_mujoco_gl(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("no display")
 
-    monkeypatch.setattr(render.mujoco, "Renderer", broken)
+    monkeypatch.setattr(render, "_Renderer", broken)
     with pytest.raises(render.RendererError, match="MUJOCO_GL"):
         gym.make("RefExp/TwoDrawer-v0")
     gym.make("RefExp/TwoDrawer-v0", obs_type="state").close()  # state obs needs no renderer
