@@ -73,15 +73,37 @@ def reference(tmp_path_factory):
 # ------------------------------------------------------------------------------------ registry
 def test_registry_ids_and_pins():
     for slug, n in [("two-drawer", 2), ("three-drawer", 3), ("two-drawer-shift", 2)]:
-        for b, per_task in [("expert", 1000), ("noisy", 1000), ("dev", 20)]:
-            s = REGISTRY[f"refexp/{slug}/{b}-v0"]
-            assert s.episodes_per_task == per_task and s.num_tasks == n
-            assert s.env_id in refexp_envs.ENV_IDS
+        for version in (0, 1):
+            for b, per_task in [("expert", 1000), ("noisy", 1000), ("dev", 20)]:
+                s = REGISTRY[f"refexp/{slug}/{b}-v{version}"]
+                assert s.episodes_per_task == per_task and s.num_tasks == n and s.obs_type == "pixels"
+                assert s.env_id in refexp_envs.ENV_IDS and s.env_id.endswith(f"-v{version}")
+                assert refexp_envs.ENVS[s.env_id].num_drawers == n
+        state = REGISTRY[f"refexp/{slug}/expert-state-v1"]
+        assert state.obs_type == "state" and state.seed == REGISTRY[f"refexp/{slug}/expert-v1"].seed
+        assert f"refexp/{slug}/expert-state-v0" not in REGISTRY
     assert REGISTRY["refexp/two-drawer/noisy-v0"].noise > REGISTRY["refexp/two-drawer/expert-v0"].noise
-    assert len({s.seed for s in REGISTRY.values()}) == len(REGISTRY)
+    assert len({(s.seed, s.obs_type) for s in REGISTRY.values()}) == len(REGISTRY)
     assert set(refexp_envs.ENV_IDS) == {s.env_id for s in REGISTRY.values()}
+    # every v0 id keeps its pin; a pin is a SHA-256 or visibly absent (None), never a placeholder
+    assert all(s.sha256 for s in REGISTRY.values() if s.version == 0)
+    for s in REGISTRY.values():
+        assert s.sha256 is None or (len(s.sha256) == 64 and int(s.sha256, 16) >= 0)
     # per-episode seeds depend on (dataset seed, index) only
     assert episode_seed(100, 5) == episode_seed(100, 5) != episode_seed(100, 6) != episode_seed(101, 5)
+
+
+def test_dataset_descriptions_and_metadata_are_honest():
+    for s in REGISTRY.values():
+        if s.version >= 1:
+            assert f"download {s.dataset_id}" in s.description and f"build {s.dataset_id}" in s.description
+            assert ("evaluation and analysis only" in s.description) == ("Shift" in s.env_id)
+    # the v0 description is part of the v0 data (and so of their pins): frozen
+    assert REGISTRY["refexp/two-drawer/expert-v0"].description == (
+        "RefExp/TwoDrawer-v0: 1000 rollouts per task of task-specific scripted experts (action noise "
+        "0.2), 64x64 RGB pixels + proprioception, lossless parquet; buffer i = episodes whose "
+        "metadata/infos 'task' is i."
+    )
 
 
 def test_unknown_id_lists_valid_ids(root):

@@ -189,7 +189,8 @@ def _assemble(spec: DatasetSpec, stage: Path, shard_size: int, progress: bool) -
     storage.get_size = lambda: 0.0  # Minari re-walks the whole tree per episode otherwise (O(N^2))
     metadata = {
         "dataset_id": spec.dataset_id,
-        "algorithm_name": f"refexp_envs.policies.ScriptedDrawerPolicy(noise={spec.noise})",
+        "algorithm_name": f"refexp_envs.policies.ScriptedDrawerPolicy(noise={spec.noise})"
+        + ("" if spec.version == 0 else f" (behaviour version {spec.version})"),
         "author": {"RefExp contributors"},
         "description": spec.description,
         "minari_version": minari.__version__,
@@ -280,12 +281,15 @@ def _versions() -> dict:
     return out
 
 
-ENV_SOURCES = ("drawers.py", "scene.py", "render.py", "policies.py", "datasets/collect.py")
+ENV_SOURCES = ("drawers.py", "scene.py", "render.py", "policies.py", "datasets/collect.py",
+               "assets/visual_meshes_v1.npz")
 
 
 def env_code_sha256() -> str:
-    """SHA-256 of the env, renderer, policy and collector sources: what the data depend on. A
-    change means a rebuild gives different data (and a new checksum to pin)."""
+    """SHA-256 of the env, renderer, policy and collector sources and the v1 meshes: what the data
+    depend on. A change may mean that a rebuild gives different data (and a new checksum to pin).
+    It covers the code of every env version at once: an edit for v1 changes it for v0 builds too,
+    although the v0 data stay the same (their pinned checksums are the check that matters)."""
     import hashlib
 
     root = Path(refexp_envs.__file__).parent
