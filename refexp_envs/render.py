@@ -34,7 +34,9 @@ def _advice(exc: BaseException) -> str:
 
 try:
     import mujoco  # noqa: E402  (imports the GL backend that MUJOCO_GL names)
-except ImportError:
+except ModuleNotFoundError as exc:
+    if exc.name != "mujoco":  # a GL binding missing, not MuJoCo itself
+        raise RendererError(_advice(exc)) from None
     raise
 except Exception as exc:  # e.g. osmesa without libOSMesa: AttributeError deep inside PyOpenGL
     raise RendererError(_advice(exc)) from None
