@@ -127,6 +127,16 @@ _PUBLISHED: dict[str, tuple[str, float, int]] = {
         "3bc01f834dc2ddb7732a249a4c2d14fa62c0e2802a2f0202ce60d48ebf2d8a9a", 0.661, 288208017),
     "refexp/two-drawer-shift/dev-v0": (
         "41263bef860e77c9f8cc4eb14a71db04881976990aeaf5580f8f328d59b23245", 1.0, 5522705),
+    "refexp/three-drawer/dev-v1": (
+        "cbc96bcd7b342d11b105fedeb48dfa8897dbeef92954001ff1061f91aec85b7c", 1.0, 8241098),
+    "refexp/three-drawer/expert-state-v1": (
+        "d28b0f79a09d6e3eb28f31f7ea683ae76b08f364119fe66e531a536bbd095087", 0.9937, 16471225),
+    "refexp/two-drawer-shift/dev-v1": (
+        "36243aa7803da95581b7d1728ba9225e0cb4ef116c7985cd5359be2a654e316a", 1.0, 5304578),
+    "refexp/two-drawer/dev-v1": (
+        "408752550de0af28b7291eeeb3a3a403b207da0804eb37fd1c000bdce24517ee", 1.0, 5272694),
+    "refexp/two-drawer/expert-state-v1": (
+        "ed4cf3f875ccd7a7d5e10a84e06c2a8578ca45bb674cbed4ce7beeebcc3c1342", 0.9935, 10836786),
 }
 
 _BEHAVIOURS = [  # (name in the id, action noise, episodes per task, obs_type, what, first version)
