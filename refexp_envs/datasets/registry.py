@@ -137,6 +137,8 @@ _PUBLISHED: dict[str, tuple[str, float, int]] = {
         "408752550de0af28b7291eeeb3a3a403b207da0804eb37fd1c000bdce24517ee", 1.0, 5272694),
     "refexp/two-drawer/expert-state-v1": (
         "ed4cf3f875ccd7a7d5e10a84e06c2a8578ca45bb674cbed4ce7beeebcc3c1342", 0.9935, 10836786),
+    "refexp/two-drawer-shift/expert-state-v1": (
+        "c7c3d18be3a39dabdb6f5362883584a0fd577c0fabb548256383f76431e75939", 0.995, 10837735),
 }
 
 _BEHAVIOURS = [  # (name in the id, action noise, episodes per task, obs_type, what, first version)
