@@ -190,6 +190,47 @@ def test_build_end_to_end_minari_and_buffers(root, reference):
     assert build_dataset(TINY, workers=1, progress=False) == out  # already built: no-op
 
 
+def test_v1_pixel_and_state_datasets(root, monkeypatch):
+    """A tiny v1 pixel dataset and its state-only twin (same seed: the same episodes, no pixels)."""
+    import minari
+
+    pix_id, state_id = "refexp/two-drawer/tinyp-v1", "refexp/two-drawer/tinys-v1"
+    monkeypatch.setitem(REGISTRY, pix_id, _tiny_spec(pix_id, "refexp/two-drawer/expert-v1"))
+    monkeypatch.setitem(REGISTRY, state_id, _tiny_spec(state_id, "refexp/two-drawer/expert-state-v1"))
+    build_dataset(pix_id, workers=1, progress=False, cache=False)
+    build_dataset(state_id, workers=1, progress=False, cache=False)
+    pix, state = minari.load_dataset(pix_id), minari.load_dataset(state_id)
+
+    assert set(state.observation_space.spaces) == {"drawers", "handles", "proprio"}
+    for dataset, obs_type in ((pix, None), (state, "state")):
+        meta = dataset.storage.metadata
+        assert "code_permalink" not in meta  # no invented URL
+        assert "python -m refexp_envs.datasets build refexp/two-drawer/expert" in meta["description"]
+        env = dataset.recover_environment()
+        try:
+            assert env.spec.id == "RefExp/TwoDrawer-v1" and env.spec.max_episode_steps == 50
+            assert env.spec.kwargs.get("obs_type") == obs_type
+        finally:
+            env.close()
+    for a, b in zip(pix.iterate_episodes(), state.iterate_episodes()):
+        np.testing.assert_array_equal(a.observations["proprio"], b.observations["proprio"])
+        np.testing.assert_array_equal(a.actions, b.actions)
+        assert b.observations["handles"].shape == (9, 2, 3) and np.all(b.observations["drawers"] > -0.005)
+    bufs = load_task_buffers(state_id, cache=False)
+    ep = bufs.load_episode(bufs.episode_ids(1)[0])
+    assert ep.pixels is None and ep.proprio.shape == (9, 4)
+
+
+def test_v0_metadata_keeps_its_pinned_fields(reference):
+    record = reference["record"]
+    assert record["spec"]["dataset_id"] == TINY
+    path = reference["root"] / TINY / "data" / "metadata.json"
+    meta = json.loads(path.read_text())
+    # part of the v0 data and so of the v0 pins: v0 datasets keep exactly what they shipped with
+    assert meta["code_permalink"] == "https://github.com/refexp/refexp"
+    assert meta["algorithm_name"] == "refexp_envs.policies.ScriptedDrawerPolicy(noise=0.2)"
+
+
 def test_build_refuses_a_foreign_directory(root):
     from refexp_envs.datasets import DatasetBuildError
 

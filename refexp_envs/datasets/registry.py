@@ -221,3 +221,22 @@ def base_url() -> str:
 def archive_name(dataset_id: str) -> str:
     """Release asset name of an id (flat: release hosts do not allow '/' in asset names)."""
     return dataset_id.replace("/", "__") + ".tar.gz"
+
+
+def markdown_table(version: int | None = None) -> str:
+    """The registry as a markdown table (docs/datasets.md is made from it): every id, or those
+    of one dataset version. An unpinned id says so in its SHA-256 column."""
+    lines = [
+        "| id | env | observations | episodes per task | action noise | seed | behaviour success | `data/` | SHA-256 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in sorted(REGISTRY.values(), key=lambda s: (-s.version, s.env_id, s.dataset_id)):
+        if version is not None and s.version != version:
+            continue
+        success = "-" if s.behaviour_success is None else f"{s.behaviour_success:.1%}"
+        size = "-" if s.size_bytes is None else f"{s.size_bytes / 1e6:.1f} MB"
+        pin = f"`{s.sha256}`" if s.sha256 else "**not pinned yet**"
+        lines.append(f"| `{s.dataset_id}` | `{s.env_id}` | {s.obs_type} | {s.episodes_per_task} | {s.noise} | "
+                     f"{s.seed} | {success} | {size} | {pin} |")
+    return "\n".join(lines)
+
