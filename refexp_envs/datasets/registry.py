@@ -139,6 +139,8 @@ _PUBLISHED: dict[str, tuple[str, float, int]] = {
         "ed4cf3f875ccd7a7d5e10a84e06c2a8578ca45bb674cbed4ce7beeebcc3c1342", 0.9935, 10836786),
     "refexp/two-drawer-shift/expert-state-v1": (
         "c7c3d18be3a39dabdb6f5362883584a0fd577c0fabb548256383f76431e75939", 0.995, 10837735),
+    "refexp/two-drawer/expert-v1": (
+        "f917912f0b5735394d3e98832d75d32d9d244831769ff183c84c199f058c926b", 0.9935, 260586646),
 }
 
 _BEHAVIOURS = [  # (name in the id, action noise, episodes per task, obs_type, what, first version)
