@@ -141,6 +141,8 @@ _PUBLISHED: dict[str, tuple[str, float, int]] = {
         "c7c3d18be3a39dabdb6f5362883584a0fd577c0fabb548256383f76431e75939", 0.995, 10837735),
     "refexp/two-drawer/expert-v1": (
         "f917912f0b5735394d3e98832d75d32d9d244831769ff183c84c199f058c926b", 0.9935, 260586646),
+    "refexp/three-drawer/expert-v1": (
+        "8ec8dd48dc422c64e950a7cb44477b94511be99d072fd47974df13cf18eb6d81", 0.9937, 405621373),
 }
 
 _BEHAVIOURS = [  # (name in the id, action noise, episodes per task, obs_type, what, first version)
