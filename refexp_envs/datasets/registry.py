@@ -143,6 +143,8 @@ _PUBLISHED: dict[str, tuple[str, float, int]] = {
         "f917912f0b5735394d3e98832d75d32d9d244831769ff183c84c199f058c926b", 0.9935, 260586646),
     "refexp/three-drawer/expert-v1": (
         "8ec8dd48dc422c64e950a7cb44477b94511be99d072fd47974df13cf18eb6d81", 0.9937, 405621373),
+    "refexp/two-drawer-shift/expert-v1": (
+        "3c57f5546dcebb66ac4436e0b4aabdde3b8c6b67ce7416d91562950dcbd02f72", 0.995, 257454824),
 }
 
 _BEHAVIOURS = [  # (name in the id, action noise, episodes per task, obs_type, what, first version)
