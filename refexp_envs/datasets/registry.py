@@ -145,6 +145,8 @@ _PUBLISHED: dict[str, tuple[str, float, int]] = {
         "8ec8dd48dc422c64e950a7cb44477b94511be99d072fd47974df13cf18eb6d81", 0.9937, 405621373),
     "refexp/two-drawer-shift/expert-v1": (
         "3c57f5546dcebb66ac4436e0b4aabdde3b8c6b67ce7416d91562950dcbd02f72", 0.995, 257454824),
+    "refexp/two-drawer/noisy-v1": (
+        "e09075405c7b48af62568d14b8c468cdecaa398d48c51a8517946cc1c38df75d", 0.654, 279863180),
 }
 
 _BEHAVIOURS = [  # (name in the id, action noise, episodes per task, obs_type, what, first version)
