@@ -73,7 +73,34 @@ class RandomAgent:
         return self._rng.uniform(-1.0, 1.0, size=ACTION_SHAPE).astype(np.float32)
 
 
-class AlwaysFirstAgent:
+class _ScriptedDrawers:
+    """Noiseless scripted policies, one per drawer (policy i opens drawer i), for the reference agents.
+
+    A scripted policy steers to a drawer's handle, and from v1 on the cabinet moves with the reset
+    seed, so these agents declare `uses_layout = True`: after every env reset the harness calls
+    `set_layout(handles)` with the handles' positions `(N, 3)`. That is privileged knowledge of the
+    scene's geometry (what a state-based Metaworld script reads), never of the task: the layout is
+    drawn from the reset seed alone and is the same for every task.
+    """
+
+    uses_layout = True
+
+    def __init__(self, env_id: str):
+        import gymnasium as gym
+
+        self._n = num_drawers(env_id)
+        self._version = min(int(gym.spec(env_id).version or 0), 1)  # the env's behaviour version
+        self.set_layout(None)
+
+    def set_layout(self, handles: np.ndarray | None) -> None:
+        """`handles`: `(N, 3)` handle positions of this episode (None: v0's fixed layout)."""
+        from refexp_envs.policies import ScriptedDrawerPolicy
+
+        self._policies = [ScriptedDrawerPolicy(i, self._n, handle=None if handles is None else handles[i],
+                                               version=self._version) for i in range(self._n)]
+
+
+class AlwaysFirstAgent(_ScriptedDrawers):
     """Always opens drawer 0: succeeds in every episode of task 0 and never otherwise (1/N)."""
 
     name = "always-first"
@@ -83,26 +110,16 @@ class AlwaysFirstAgent:
     uses_dataset = False
 
     def __init__(self, env_id: str = DEFAULT_ENV_ID):
-        from refexp_envs.policies import ScriptedDrawerPolicy
-
-        self._policy = ScriptedDrawerPolicy(0, num_drawers(env_id))
+        super().__init__(env_id)
 
     def reset(self) -> None:
         pass
 
     def act(self, obs, reward: float, episode_start: bool) -> np.ndarray:
-        return self._policy(obs)
+        return self._policies[0](obs)
 
 
-def _drawer_policies(env_id: str) -> list:
-    """One noiseless scripted policy per drawer of `env_id` (policy i opens drawer i)."""
-    from refexp_envs.policies import ScriptedDrawerPolicy
-
-    n = num_drawers(env_id)
-    return [ScriptedDrawerPolicy(i, n) for i in range(n)]
-
-
-class ScriptedExplorerAgent:
+class ScriptedExplorerAgent(_ScriptedDrawers):
     """Opens untried drawers in turn (0, 1, ...) until one pays, then repeats it.
 
     Uses only rewards, so it is Bayes-optimal: P(success in episode k) = min(1, k/N). A drawer
@@ -116,7 +133,7 @@ class ScriptedExplorerAgent:
     uses_dataset = False
 
     def __init__(self, env_id: str = DEFAULT_ENV_ID):
-        self._policies = _drawer_policies(env_id)
+        super().__init__(env_id)
         self.reset()
 
     def reset(self) -> None:
@@ -130,14 +147,14 @@ class ScriptedExplorerAgent:
                 self._current = self._found
             else:
                 # After trying all N without a reward (impossible with the scripted policy) start over.
-                self._current = self._next % len(self._policies)
+                self._current = self._next % self._n
                 self._next += 1
         elif reward > 0 and self._found is None:
             self._found = self._current
         return self._policies[self._current](obs)
 
 
-class OracleAgent:
+class OracleAgent(_ScriptedDrawers):
     """Knows the hidden task and opens that drawer: a sanity bound, never eligible."""
 
     name = "oracle"
@@ -147,7 +164,7 @@ class OracleAgent:
     uses_dataset = False
 
     def __init__(self, env_id: str = DEFAULT_ENV_ID):
-        self._policies = _drawer_policies(env_id)
+        super().__init__(env_id)
         self._task: int | None = None
 
     def set_task(self, task: int) -> None:

@@ -33,7 +33,7 @@ PUBLIC_SECRET = "refexp-public-v1"
 SECRET_ENV_VAR = "REFEXP_EVAL_SECRET"
 # The env scored, and trained on, by default for agents that do not name the env they were trained
 # on (built-ins, import paths, SB3 models). The one place to flip when a new env version is default.
-DEFAULT_ENV_ID = "RefExp/TwoDrawer-v0"
+DEFAULT_ENV_ID = "RefExp/TwoDrawer-v1"
 MAX_EPISODE_STEPS = 10_000  # a guard against an env that never truncates
 ACTION_DIM = 4
 
@@ -44,7 +44,9 @@ class Agent(Protocol):
 
     Optional hooks used when present: `seed(int)` before `reset()` at every trial (a per-trial
     seed from the evaluation seed, never from the task); `set_task(task)` for agents with
-    `uses_task = True` (never eligible); `reset_batch(seeds)` + `act_batch(obs, rewards,
+    `uses_task = True` (never eligible); `set_layout(handles)` after every env reset for agents
+    with `uses_layout = True` (the scripted reference agents: the handles' positions `(N, 3)`, drawn
+    from the reset seed, never the task); `reset_batch(seeds)` + `act_batch(obs, rewards,
     episode_starts)` to step several trials at once (see `BatchAgent`). Optional attributes: `name`,
     `version`, `eligible`, `uses_dataset`, `trained_env_id`.
     """
@@ -68,9 +70,9 @@ class BatchAgent(Protocol):
 
 
 def supports_batch(agent) -> bool:
-    """Whether `agent` offers the batched hooks (task-aware agents always run one trial at a time)."""
+    """Whether `agent` offers the batched hooks (task- and layout-aware agents run one trial at a time)."""
     return (callable(getattr(agent, "act_batch", None)) and callable(getattr(agent, "reset_batch", None))
-            and not getattr(agent, "uses_task", False))
+            and not getattr(agent, "uses_task", False) and not getattr(agent, "uses_layout", False))
 
 
 # ---------------------------------------------------------------------------------------- secret
@@ -212,6 +214,8 @@ def run_trial(env, agent, spec: TrialSpec) -> TrialResult:
     ro = _Rollout(spec)
     for reset_seed in spec.reset_seeds:
         obs, _ = env.reset(seed=reset_seed, options={"task": spec.task})
+        if getattr(agent, "uses_layout", False):
+            agent.set_layout(env.unwrapped.handle_positions())
         reward, start = 0.0, True
         while True:
             action = _check_action(agent.act(obs, reward, start), "agent.act")

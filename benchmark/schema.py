@@ -2,8 +2,9 @@
 
 This module is the one home of the results format: the harness (`benchmark.run`) writes files
 that pass `validate_results`, and the leaderboard (`leaderboard.board`, downstream of the harness)
-accepts only files that pass it *and* `check_eligible`. It imports only `benchmark.stats` (numpy,
-scipy) and, if present, the dataset registry, so the leaderboard needs no envs to check a file.
+accepts only files that pass it *and* `check_eligible`. It imports `benchmark.stats` (numpy, scipy),
+the suite's env table `refexp_envs.ENVS` and the dataset registry: pure data, so checking a file
+loads no simulator.
 
 Two versions are read: 1 (before the evaluation protocol of docs/benchmark.md: tasks drawn i.i.d.
 per trial, Wilson intervals over pooled trials; read for old leaderboard rows, no longer accepted
@@ -54,40 +55,24 @@ import math
 import re
 from typing import Any
 
+from refexp_envs import ENVS
+
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 MIN_TRIALS = 100  # trials over all seeds that the leaderboard asks for
 CONFIDENCE = 0.95
 LEADERBOARD_OBS_TYPE = "pixels"
 
-# Known envs and their number of drawers N (the Bayes-optimal curve depends on it).
-KNOWN_ENVS: dict[str, int] = {
-    "RefExp/TwoDrawer-v0": 2,
-    "RefExp/ThreeDrawer-v0": 3,
-    "RefExp/TwoDrawerShift-v0": 2,
-}
+# Envs, their number of drawers N (the Bayes-optimal curve depends on it) and their default datasets
+# come from the one table of the suite, `refexp_envs.ENVS` (gymnasium only; no simulator is loaded).
+KNOWN_ENVS: dict[str, int] = {env_id: entry.num_drawers for env_id, entry in ENVS.items()}
+DEFAULT_DATASET: dict[str, str] = {env_id: entry.default_dataset for env_id, entry in ENVS.items()}
 
-# The dataset each env is scored against by default. The Shift env is a robustness study of agents
-# trained on the ordinary two-drawer data, so its default is the two-drawer dataset.
-DEFAULT_DATASET: dict[str, str] = {
-    "RefExp/TwoDrawer-v0": "refexp/two-drawer/expert-v0",
-    "RefExp/ThreeDrawer-v0": "refexp/three-drawer/expert-v0",
-    "RefExp/TwoDrawerShift-v0": "refexp/two-drawer/expert-v0",
-}
-
-# Standardized dataset ids (contract section 2). Extended at run time by the dataset registry
-# (`refexp_envs.datasets.registry.REGISTRY`) when importable, so new versions need no edit here.
-_DATASET_IDS: tuple[str, ...] = tuple(
-    f"refexp/{env}/{behaviour}-v0"
-    for env in ("two-drawer", "three-drawer", "two-drawer-shift")
-    for behaviour in ("expert", "noisy", "dev")
-)
-
-# Which envs a dataset's agents may be scored on: the dataset's env segment -> env ids.
+# Which envs a dataset's agents may be scored on: the dataset's env segment -> env ids (its own env,
+# and the envs whose agents train on it, e.g. two-drawer -> TwoDrawer and TwoDrawerShift).
 DATASET_ENVS: dict[str, tuple[str, ...]] = {
-    "two-drawer": ("RefExp/TwoDrawer-v0", "RefExp/TwoDrawerShift-v0"),
-    "three-drawer": ("RefExp/ThreeDrawer-v0",),
-    "two-drawer-shift": ("RefExp/TwoDrawerShift-v0",),
+    slug: tuple(i for i, e in ENVS.items() if slug in (e.slug, e.trains_on))
+    for slug in dict.fromkeys(e.slug for e in ENVS.values())
 }
 
 # Names that always see the hidden task: refused whatever their `eligible` flag says.
@@ -109,15 +94,10 @@ class IneligibleError(ValueError):
 
 
 def known_dataset_ids() -> tuple[str, ...]:
-    """The standardized dataset ids: this module's list plus the dataset registry's, if importable."""
-    ids = list(_DATASET_IDS)
-    try:  # optional: the leaderboard itself needs no envs
-        from refexp_envs.datasets.registry import REGISTRY
+    """The standardized dataset ids (the dataset registry's)."""
+    from refexp_envs.datasets.registry import REGISTRY  # pure data: no simulator is loaded
 
-        ids += [i for i in sorted(REGISTRY) if i not in ids]
-    except Exception:  # noqa: BLE001  (any failure to import the registry leaves the built-in list)
-        pass
-    return tuple(ids)
+    return tuple(sorted(REGISTRY))
 
 
 def dataset_env_ok(dataset_id: str, env_id: str) -> bool:

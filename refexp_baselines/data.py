@@ -21,12 +21,8 @@ import numpy as np
 import refexp_envs  # noqa: F401  (MUJOCO_GL before mujoco; registers ids)
 from refexp_envs.datasets.episode import Episode
 
-ENV_DATASETS = {
-    "RefExp/TwoDrawer-v0": "refexp/two-drawer/expert-v0",
-    "RefExp/ThreeDrawer-v0": "refexp/three-drawer/expert-v0",
-    "RefExp/TwoDrawerShift-v0": "refexp/two-drawer/expert-v0",  # trained on the default look
-}
-ENV_NUM_TASKS = {"RefExp/TwoDrawer-v0": 2, "RefExp/ThreeDrawer-v0": 3, "RefExp/TwoDrawerShift-v0": 2}
+ENV_DATASETS = {env_id: entry.default_dataset for env_id, entry in refexp_envs.ENVS.items()}
+ENV_NUM_TASKS = {env_id: entry.num_drawers for env_id, entry in refexp_envs.ENVS.items()}
 LOCAL_NOISE = 0.2
 
 

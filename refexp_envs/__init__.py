@@ -22,9 +22,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import sys
 
-# Headless rendering by default; must be set before mujoco is first imported. A user setting wins.
-os.environ.setdefault("MUJOCO_GL", "egl")
+# Headless rendering by default (EGL on Linux; CGL, MuJoCo's offscreen context, on macOS); must be set
+# before mujoco is first imported. A user setting wins.
+os.environ.setdefault("MUJOCO_GL", "cgl" if sys.platform == "darwin" else "egl")
 
 import gymnasium as gym  # noqa: E402
 
@@ -52,6 +54,7 @@ class EnvEntry:
     version: int  # the id's -vN; datasets of this env carry the same version
     slug: str  # dataset namespace: refexp/<slug>/<behaviour>-v<version>
     seed_base: int  # first generation seed of this env's datasets
+    trains_on: str | None = None  # slug of the datasets agents for this env train on (None: its own)
 
     def kwargs(self) -> dict:
         """Constructor arguments of the registered id (v0's are exactly what v0 always had)."""
@@ -66,19 +69,24 @@ class EnvEntry:
 
     @property
     def default_dataset(self) -> str:
-        """The dataset the method trains on for this env (the expert set)."""
-        return f"refexp/{self.slug}/expert-v{self.version}"
+        """The dataset the method trains on for this env (the expert set). The Shift envs are a
+        test of robustness: their agents train on the ordinary two-drawer data, never on the
+        shift's own appearance (the shift datasets are for evaluation and analysis)."""
+        return f"refexp/{self.trains_on or self.slug}/expert-v{self.version}"
 
 
 ENVS: dict[str, EnvEntry] = {
     "RefExp/TwoDrawer-v1": EnvEntry(2, "default", 1, "two-drawer", 1100),
     "RefExp/ThreeDrawer-v1": EnvEntry(3, "default", 1, "three-drawer", 1200),
-    "RefExp/TwoDrawerShift-v1": EnvEntry(2, "shift", 1, "two-drawer-shift", 1300),
+    "RefExp/TwoDrawerShift-v1": EnvEntry(2, "shift", 1, "two-drawer-shift", 1300, trains_on="two-drawer"),
     "RefExp/TwoDrawer-v0": EnvEntry(2, "default", 0, "two-drawer", 100),
     "RefExp/ThreeDrawer-v0": EnvEntry(3, "default", 0, "three-drawer", 200),
-    "RefExp/TwoDrawerShift-v0": EnvEntry(2, "shift", 0, "two-drawer-shift", 300),
+    "RefExp/TwoDrawerShift-v0": EnvEntry(2, "shift", 0, "two-drawer-shift", 300, trains_on="two-drawer"),
 }
 ENV_IDS = tuple(ENVS)
+LATEST_VERSION = max(entry.version for entry in ENVS.values())
+LATEST_ENV_IDS = tuple(env_id for env_id, entry in ENVS.items() if entry.version == LATEST_VERSION)
+"""The current ids: the defaults of the harness, training and demos (older ids stay registered)."""
 ENV_KWARGS: dict[str, dict] = {env_id: entry.kwargs() for env_id, entry in ENVS.items()}
 
 

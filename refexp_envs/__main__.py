@@ -35,8 +35,8 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--episodes", type=_count(1), default=3, help="episodes per (env, policy, task)")
     parser.add_argument("--noise", type=float, default=0.1, help="scripted policy action noise (>= 0)")
     parser.add_argument("--seed", type=int, default=0, help="episode e uses seed + e (env and policy noise)")
-    parser.add_argument("--env", nargs="+", choices=refexp_envs.ENV_IDS, default=list(refexp_envs.ENV_IDS),
-                        metavar="ENV_ID", help="the envs to run")
+    parser.add_argument("--env", nargs="+", choices=refexp_envs.ENV_IDS, default=list(refexp_envs.LATEST_ENV_IDS),
+                        metavar="ENV_ID", help=f"the envs to run, of {', '.join(refexp_envs.ENV_IDS)}")
     return parser
 
 

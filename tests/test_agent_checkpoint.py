@@ -46,7 +46,7 @@ def test_bundle_round_trip(tmp_path, name):
     bundle = make_bundle(cfg, 2, 50, vae, filt, actor)
     path = tmp_path / "a.pt"
     torch.save(bundle, path)
-    a1, a2 = BeliefAgent(bundle), load_pretrained(str(path), "RefExp/TwoDrawer-v0")
+    a1, a2 = BeliefAgent(bundle), load_pretrained(str(path), cfg.env_id)
     if name == "oracle-task":
         assert a2.uses_task and not a2.eligible
         a1.set_task(1), a2.set_task(1)
@@ -137,7 +137,7 @@ def test_end_to_end_tiny_run_and_rerun(tmp_path):
     agent_dir = tmp_path / res["run_dir"].split(str(tmp_path) + "/")[1]
     assert (agent_dir / "agent.pt").exists() and (agent_dir / "state.pt").exists()
     assert set(res["stage_timing"]) == {"frames", "belief", "agent"}
-    agent = load_pretrained(str(agent_dir / "agent.pt"), "RefExp/TwoDrawer-v0")
+    agent = load_pretrained(str(agent_dir / "agent.pt"), cfg.env_id)
     assert play(agent, obs_seq()).shape == (6, 4)
     stage_files = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in agent_dir.parent.rglob("*")
                    if p.is_file() and p.parent.name.startswith(("frames-", "belief-"))}
@@ -168,12 +168,13 @@ def test_which_checkpoint_a_training_seed_and_an_env_get(tmp_path):
     vae, filt, actor = build_modules(dataclasses.replace(TINY, seed=3), 2)
     path = tmp_path / "agent.pt"
     torch.save(make_bundle(dataclasses.replace(TINY, seed=3), 2, 50, vae, filt, actor), path)
-    assert load_pretrained(str(path), seed=3).trained_env_id == "RefExp/TwoDrawer-v0"
+    assert load_pretrained(str(path), seed=3).trained_env_id == TINY.env_id == "RefExp/TwoDrawer-v1"
     with pytest.raises(ValueError, match="training seed 3's checkpoint, not seed 0's; score it with --seeds 3"):
         load_pretrained(str(path), seed=0)
-    with pytest.raises(ValueError, match="trained on RefExp/TwoDrawer-v0, not RefExp/TwoDrawerShift-v1"):
-        load_pretrained(str(path), "RefExp/TwoDrawerShift-v1", seed=3)
-    assert load_pretrained(str(path), "RefExp/TwoDrawerShift-v1", seed=3, allow_env_mismatch=True)
+    with pytest.raises(ValueError, match="trained on RefExp/TwoDrawer-v1, not RefExp/TwoDrawer-v0"):
+        load_pretrained(str(path), "RefExp/TwoDrawer-v0", seed=3)  # never another env version silently
+    assert load_pretrained(str(path), "RefExp/TwoDrawer-v0", seed=3, allow_env_mismatch=True)
+    assert load_pretrained(str(path), "RefExp/TwoDrawerShift-v1", seed=3)  # the shift study of its own env
 
 
 def _sha(path):
@@ -212,7 +213,7 @@ def test_periodic_evaluation_writes_what_the_harness_gives_for_the_same_checkpoi
     evals = json.loads((tmp_path / res["run_dir"].split(str(tmp_path) + "/")[1] / "timing.json").read_text())["evals"]
     last = evals[-1]
     assert last["step"] == 3 and last["eval_seed"] == PERIODIC_EVAL_SEED and last["training_seeds"] == [0]
-    harness = evaluate(f"{res['run_dir']}/agent.pt", "RefExp/TwoDrawer-v0", episodes=3, trials_per_task=1,
+    harness = evaluate(f"{res['run_dir']}/agent.pt", cfg.env_id, episodes=3, trials_per_task=1,
                        training_seeds=(0,), eval_seed=PERIODIC_EVAL_SEED, workers=1, progress=False)
     for key in ("raw_successes", "raw_tasks", "success_rate", "secret_id"):
         assert last[key] == harness[key], key

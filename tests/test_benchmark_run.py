@@ -347,7 +347,7 @@ def test_cli_writes_results_and_plot_and_does_not_recompute_a_finished_run(tmp_p
     out = capsys.readouterr().out
     assert "Bayes-optimal" in out and "exploration score 1.000" in out and "(the default env)" in out
     files = sorted(p.name for p in tmp_path.iterdir())
-    assert files == ["scripted-explorer_twodrawer-v0_K2_tpt1_s0_state.json", "scripted-explorer_twodrawer-v0_K2_tpt1_s0_state.png"]
+    assert files == ["scripted-explorer_twodrawer-v1_K2_tpt1_s0_state.json", "scripted-explorer_twodrawer-v1_K2_tpt1_s0_state.png"]
     path = tmp_path / files[0]
     validate_results(json.loads(path.read_text()))
     before = path.read_bytes()
