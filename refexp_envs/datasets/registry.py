@@ -147,6 +147,10 @@ _PUBLISHED: dict[str, tuple[str, float, int]] = {
         "3c57f5546dcebb66ac4436e0b4aabdde3b8c6b67ce7416d91562950dcbd02f72", 0.995, 257454824),
     "refexp/two-drawer/noisy-v1": (
         "e09075405c7b48af62568d14b8c468cdecaa398d48c51a8517946cc1c38df75d", 0.654, 279863180),
+    "refexp/three-drawer/noisy-v1": (
+        "905dec6a49668a278a1fca40b15e1b4c7ed6bf27a94ec7a363c1e6627152c7c5", 0.6667, 431081170),
+    "refexp/two-drawer-shift/noisy-v1": (
+        "7e753acaef791716aef55fc12f1434bf88fbeaea87cb23277979cdfe01f21bc5", 0.6605, 276895038),
 }
 
 _BEHAVIOURS = [  # (name in the id, action noise, episodes per task, obs_type, what, first version)
