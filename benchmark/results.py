@@ -18,18 +18,18 @@ from benchmark import stats
 from benchmark.schema import SCHEMA_VERSION, validate_results
 from benchmark.workers import write_text_atomic
 
-PACKAGES = ("refexp", "numpy", "torch", "gymnasium", "mujoco", "metaworld", "stable-baselines3", "sb3-contrib", "scipy")
+PACKAGES = ("numpy", "torch", "gymnasium", "mujoco", "metaworld", "stable-baselines3", "sb3-contrib", "scipy")
 
 
 def package_versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
+    """Versions a result depends on. `refexp` is the code that ran (`refexp_envs.__version__`), not
+    the installed metadata, which an editable install leaves at the version it was installed with."""
+    out = {"python": platform.python_version(), "refexp": refexp_envs.__version__}
     for name in PACKAGES:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
-    if out["refexp"] == "not installed":  # a source checkout that was not pip-installed
-        out["refexp"] = f"{refexp_envs.__version__} (source)"
     return out
 
 

@@ -30,7 +30,7 @@ os.environ.setdefault("MUJOCO_GL", "cgl" if sys.platform == "darwin" else "egl")
 
 import gymnasium as gym  # noqa: E402
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 ENTRY_POINT = "refexp_envs.drawers:DrawersEnv"
 HORIZON = 50
