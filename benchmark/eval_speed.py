@@ -51,7 +51,8 @@ class _ActionLog:
         return a
 
 
-def compare_actions(agent_spec: str, env_id: str, episodes: int, n_trials: int, obs_type: str) -> float:
+def compare_actions(agent_spec: str, env_id: str, episodes: int, n_trials: int, obs_type: str,
+                    allow_env_mismatch: bool = False) -> float:
     """Max |action difference| between `run_trial` one at a time and `run_trials` on the same trials
     (finished trials' extra batched actions are not compared)."""
     import gymnasium as gym
@@ -62,7 +63,7 @@ def compare_actions(agent_spec: str, env_id: str, episodes: int, n_trials: int, 
     specs = trial_specs(0, eval_seed=0, secret=PUBLIC_SECRET, num_tasks=num_drawers(env_id),
                         trials_per_task=max(1, n_trials // num_drawers(env_id)), episodes=episodes)
     envs = [gym.make(env_id, obs_type=obs_type, disable_env_checker=True) for _ in specs]
-    one, many = _ActionLog(load_agent(agent_spec, env_id)), _ActionLog(load_agent(agent_spec, env_id))
+    one, many = (_ActionLog(load_agent(agent_spec, env_id, allow_env_mismatch=allow_env_mismatch)) for _ in range(2))
     for spec in specs:
         run_trial(envs[0], one, spec)
     run_trials(envs, many, specs)
@@ -86,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1, help="worker processes of each run (1 = in-process)")
     p.add_argument("--obs-type", choices=("pixels", "state"), default="pixels", help="observations")
     p.add_argument("--compare-trials", type=int, default=4, help="trials whose actions are compared one by one")
+    p.add_argument("--allow-env-mismatch", action="store_true",
+                   help="time a checkpoint on an env it was not trained on (speed only: its scores mean nothing)")
     p.add_argument("--json", default=None, help="also write the measurements to this JSON file")
     a = p.parse_args(argv)
     from benchmark.agents import check_agent_spec, num_drawers
@@ -105,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     torch.set_num_threads(1)  # as in the harness's workers
     kw = dict(episodes=a.episodes, trials_per_task=a.trials_per_task, training_seeds=(0,), workers=a.workers,
-              device="cpu", progress=False, obs_type=a.obs_type)
+              device="cpu", progress=False, obs_type=a.obs_type, allow_env_mismatch=a.allow_env_mismatch)
     runs = {}
     for label, batch in (("one trial at a time", 1), (f"batched ({a.batch})", a.batch)):
         t0 = time.perf_counter()
@@ -116,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     trials = len(r1["raw_tasks"][0])
     steps = trials * a.episodes * r1["protocol"]["horizon"]
     same = all(r1[k] == r2[k] for k in ("raw_successes", "raw_tasks", "raw_returns"))
-    worst = compare_actions(a.agent, env_id, a.episodes, a.compare_trials, a.obs_type)
+    worst = compare_actions(a.agent, env_id, a.episodes, a.compare_trials, a.obs_type, a.allow_env_mismatch)
     print(f"{a.agent} on {env_id} ({a.obs_type}), {trials} trials x {a.episodes} episodes = {steps} env steps, "
           f"{a.workers} worker(s); {platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"{'path':<24}{'wall s':>10}{'trials/s':>10}{'steps/s':>10}")

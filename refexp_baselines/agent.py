@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import refexp_envs
+
 from refexp_baselines.belief import BeliefFilter
 from refexp_baselines.configs import ELIGIBLE, RunConfig, from_dict
 from refexp_baselines.cql import TanhGaussianActor
@@ -168,9 +170,13 @@ def shipped_path(name: str, env_id: str, seed: int | None = None) -> Path:
 
 
 def training_env(env_id: str) -> str:
-    """The env whose checkpoint scores `env_id`: a test-time-shift env (`...Shift-vN`) is a robustness
-    study of the agent trained on its unshifted env (`...-vN`); every other env is its own."""
-    return re.sub(r"Shift(-v\d+)$", r"\1", env_id)
+    """The env whose checkpoint scores `env_id`: an env whose agents train on another env's data
+    (`EnvEntry.trains_on`: the test-time-shift envs) is a robustness study of the agent trained on
+    that env, of the same version; every other env is its own."""
+    entry = refexp_envs.ENVS.get(env_id)
+    if entry is None or entry.trains_on is None:
+        return env_id
+    return next(i for i, e in refexp_envs.ENVS.items() if e.slug == entry.trains_on and e.version == entry.version)
 
 
 def _family(env_id: str) -> str:
