@@ -5,8 +5,8 @@ A 64x64 camera cannot resolve most of the ~69,000 triangles of Metaworld's Sawye
 rendering them is most of a pixel step's cost. Each mesh is simplified with quadric decimation
 (`fast-simplification`, pinned below) to at most `FACE_BUDGET` triangles. The result is committed,
 so that the pixels (and the v1 dataset checksums) never depend on the library on a user's machine;
-`tests/test_envs.py` checks the committed file's SHA-256, and rerunning this command with the
-pinned library reproduces it (run it only to change the meshes: that is a new env version).
+`tests/test_envs.py` pins a SHA-256 of the arrays, and rerunning this command with the pinned library
+reproduces them (run it only to change the meshes: that is a new env version).
 
 The npz holds, per mesh name `<n>`: `<n>/vert` float32 (V, 3) in the STL file's frame and
 `<n>/face` int32 (F, 3).
