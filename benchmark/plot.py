@@ -32,9 +32,17 @@ class Curve:
     bayes_optimal: Sequence[float]
 
 
+def score_label(results: dict) -> str:
+    """The headline score of a results dict of either schema version, for legends."""
+    if results.get("schema_version", 1) >= 2:
+        ex = results["exploration_score"]
+        return "n/a" if ex is None else f"{ex:.2f}"
+    return f"{results['normalised_score']:.2f} (v1 normalised)"
+
+
 def curve_from_results(results: dict, label: str | None = None) -> Curve:
     return Curve(
-        label=label or f"{results['agent']} ({results['normalised_score']:.2f})",
+        label=label or f"{results['agent']} ({score_label(results)})",
         env_id=results["env_id"],
         success_rate=results["success_rate"],
         ci_low=results["ci_low"],
@@ -48,9 +56,9 @@ def plot_curves(curves: Sequence[Curve], out: str | Path, title: str | None = No
     if not curves:
         raise ValueError("nothing to plot: no curves")
     envs = list(dict.fromkeys(c.env_id for c in curves))
-    fig, axes = plt.subplots(1, len(envs), figsize=(4.6 * len(envs), 3.6), squeeze=False)
+    fig, axes = plt.subplots(len(envs), 1, figsize=(8.0, 3.4 * len(envs)), squeeze=False)
     cmap = plt.get_cmap("tab10")
-    for ax, env in zip(axes[0], envs):
+    for ax, env in zip(axes[:, 0], envs):
         mine = [c for c in curves if c.env_id == env]
         k_max = max(len(c.success_rate) for c in mine)
         longest = max(mine, key=lambda c: len(c.bayes_optimal))
@@ -67,8 +75,8 @@ def plot_curves(curves: Sequence[Curve], out: str | Path, title: str | None = No
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlim(0.8, k_max + 0.2)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
-    axes[0][0].set_ylabel("success rate")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)  # beside, never over, the curves
+        ax.set_ylabel("success rate")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -95,7 +103,7 @@ def load_results(paths: Sequence[str | Path]) -> list[dict]:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path} is not valid JSON: {exc}") from exc
-        for key in ("agent", "env_id", "success_rate", "ci_low", "ci_high", "bayes_optimal", "normalised_score"):
+        for key in ("agent", "env_id", "success_rate", "ci_low", "ci_high", "bayes_optimal"):
             if not isinstance(data, dict) or key not in data:
                 raise ValueError(f"{path} is not a RefExp results file (no {key!r})")
         out.append(data)
@@ -103,16 +111,16 @@ def load_results(paths: Sequence[str | Path]) -> list[dict]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmark.plot", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmark.plot", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("results", nargs="+", help="results JSON files from benchmark.run")
     parser.add_argument("--out", default="results/figure2.png", help="output PNG")
-    parser.add_argument("--title", default=None)
+    parser.add_argument("--title", default=None, help="figure title")
     args = parser.parse_args(argv)
     try:
         results = load_results(args.results)
     except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        parser.error(str(exc))
     print(plot_results(results, args.out, args.title))
     return 0
 

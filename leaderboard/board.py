@@ -3,13 +3,15 @@
     python -m leaderboard submit results/scripted-explorer_twodrawer-v0_K3_n100_s0-1-2.json
     python -m leaderboard render
 
-`submit` validates the file (schema and internal consistency, at least 100 trials, a known env and
+`submit` validates the file (schema 2 and internal consistency, at least 100 trials, a known env and
 dataset, pixel observations, an eligible agent, no duplicate row), then adds a row to
 `results.csv`, keeps a copy of the file under `submissions/`, and regenerates `README.md` (one
-markdown table per env and K, ranked by normalised score, with 95% CIs), `index.html` and the
-plots under `plots/`. A rejected submission prints the reason, exits 1, and changes no file.
-Every file is written to a temporary name and renamed into place only after all of them were
-produced. `render` rebuilds the pages from the CSV alone (the same CSV gives the same bytes).
+markdown table per env and K, ranked by exploration score, with 95% intervals over training
+seeds), `index.html` and the plots under `plots/`. A rejected submission prints the reason, exits 1,
+and changes no file. Every file is written to a temporary name and renamed into place only after
+all of them were produced. `render` rebuilds the pages from the CSV alone (the same CSV gives the
+same bytes); a CSV of the schema-1 era is first rebuilt from its kept submission files, whose rows
+are re-summarised with the current statistics (`benchmark.stats`) and marked as schema 1.
 """
 
 from __future__ import annotations
@@ -28,20 +30,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from benchmark import stats
+from benchmark.protocol import PUBLIC_SECRET, secret_id
 from benchmark.schema import (
     MIN_TRIALS,
     IneligibleError,
     SchemaError,
     check_eligible,
+    total_trials,
     validate_results,
 )
 
 LEADERBOARD_DIR = Path(__file__).resolve().parent
 COLUMNS = (
+    "env_id", "episodes", "agent", "agent_version", "exploration_score", "score_ci_low", "score_ci_high", "auc",
+    "success_rate", "ci_low", "ci_high", "seeds_at_bayes_optimal", "bayes_optimal", "dataset_id", "obs_type",
+    "trials_per_task", "seeds", "total_trials", "distinct_rollouts", "secret_id", "wall_time_s", "workers",
+    "machine", "date", "results_sha256", "schema_version",
+)
+# The CSV of the schema-1 era (rebuilt from the kept submission files on first read).
+COLUMNS_V1 = (
     "env_id", "episodes", "agent", "agent_version", "normalised_score", "score_ci_low", "score_ci_high",
     "success_rate", "ci_low", "ci_high", "bayes_optimal", "dataset_id", "obs_type", "trials", "seeds",
     "total_trials", "wall_time_s", "workers", "machine", "date", "results_sha256", "schema_version",
 )
+PUBLIC_SECRET_ID = secret_id(PUBLIC_SECRET)
 LIST_COLUMNS = ("success_rate", "ci_low", "ci_high", "bayes_optimal")
 
 
@@ -77,14 +90,30 @@ class Paths:
 
 
 # ------------------------------------------------------------------------------------------ CSV
-def read_rows(path: Path) -> list[dict[str, str]]:
+def read_rows(path: Path, submissions: Path | None = None) -> list[dict[str, str]]:
+    """The CSV's rows; a schema-1-era CSV is rebuilt row by row from `submissions/<sha16>.json`."""
     if not path.exists():
         return []
     with open(path, newline="") as fh:
         reader = csv.DictReader(fh)
-        if reader.fieldnames is not None and tuple(reader.fieldnames) != COLUMNS:
-            raise ValueError(f"{path} has columns {reader.fieldnames}, expected {list(COLUMNS)}")
-        return list(reader)
+        rows = list(reader)
+        fields = tuple(reader.fieldnames or ())
+    if not fields or fields == COLUMNS:
+        return rows
+    if fields == COLUMNS_V1:
+        submissions = submissions or path.parent / "submissions"
+        out = []
+        for row in rows:
+            kept = submissions / f"{row['results_sha256'][:16]}.json"
+            if not kept.is_file():
+                raise ValueError(f"{path} is a schema-1 CSV and the kept file of its row {row['agent']} "
+                                 f"{row['agent_version']} ({kept}) is missing: cannot rebuild it")
+            raw = kept.read_bytes()
+            data = json.loads(raw)
+            validate_results(data)
+            out.append(row_from_results(data, hashlib.sha256(raw).hexdigest()))
+        return out
+    raise ValueError(f"{path} has columns {list(fields)}, expected {list(COLUMNS)}")
 
 
 def rows_to_csv(rows: Sequence[dict[str, str]]) -> str:
@@ -100,23 +129,43 @@ def _floats(text: str) -> list[float]:
     return [float(x) for x in text.split(";")] if text else []
 
 
+def _num(x) -> str:
+    return "" if x is None else repr(float(x))
+
+
 def row_from_results(data: dict, sha256: str) -> dict[str, str]:
-    """The CSV row of a validated results dict."""
+    """The CSV row of a validated results dict of either schema version (schema 1 re-summarised
+    from its raw data with the current statistics)."""
     machine = data["machine"]
+    if data["schema_version"] == 1:
+        s = stats.summarise(data["raw_successes"], data["raw_tasks"], data["num_drawers"])
+        summary = {"success_rate": s.success_rate, "ci_low": s.ci_low, "ci_high": s.ci_high,
+                   "exploration_score": s.exploration_score, "exploration_score_ci": s.exploration_score_ci,
+                   "auc": s.auc, "seeds_at_bayes_optimal": s.seeds_at_bayes_optimal, "bayes_optimal": s.bayes_optimal}
+        seeds, tpt, distinct, sid = data["seeds"], "", "", ""
+    else:
+        summary = data
+        seeds, tpt, sid = data["training_seeds"], str(data["trials_per_task"]), data["secret_id"]
+        distinct = str(sum(c["distinct"] for c in data["distinct_rollouts"]))
+    ci = summary["exploration_score_ci"] or (None, None)
     return {
         "env_id": data["env_id"],
         "episodes": str(data["episodes"]),
         "agent": data["agent"],
         "agent_version": data["agent_version"],
-        "normalised_score": repr(float(data["normalised_score"])),
-        "score_ci_low": repr(float(data["normalised_score_ci"][0])),
-        "score_ci_high": repr(float(data["normalised_score_ci"][1])),
-        **{c: ";".join(repr(float(x)) for x in data[c]) for c in LIST_COLUMNS},
+        "exploration_score": _num(summary["exploration_score"]),
+        "score_ci_low": _num(ci[0]),
+        "score_ci_high": _num(ci[1]),
+        "auc": _num(summary["auc"]),
+        **{c: ";".join(repr(float(x)) for x in summary[c]) for c in LIST_COLUMNS},
+        "seeds_at_bayes_optimal": str(summary["seeds_at_bayes_optimal"]),
         "dataset_id": data["dataset_id"] or "",
         "obs_type": data["obs_type"],
-        "trials": str(data["trials"]),
-        "seeds": " ".join(str(s) for s in data["seeds"]),
-        "total_trials": str(data["trials"] * len(data["seeds"])),
+        "trials_per_task": tpt,
+        "seeds": " ".join(str(x) for x in seeds),
+        "total_trials": str(total_trials(data)),
+        "distinct_rollouts": distinct,
+        "secret_id": sid,
         "wall_time_s": repr(float(data["wall_time_s"])),
         "workers": str(data["workers"]),
         "machine": f"{machine.get('cpu', '?')} x{machine.get('cpu_count', '?')}",
@@ -169,14 +218,32 @@ def _slug(text: str) -> str:
 
 
 def _groups(rows: Sequence[dict[str, str]]) -> list[tuple[str, int, list[dict[str, str]]]]:
-    """(env, K, rows ranked by normalised score, best first; ties by agent name) in a fixed order."""
+    """(env, K, rows ranked by exploration score, best first; ties by agent name) in a fixed order."""
     keys = sorted({(r["env_id"], int(r["episodes"])) for r in rows})
     out = []
     for env, k in keys:
         mine = [r for r in rows if r["env_id"] == env and int(r["episodes"]) == k]
-        mine.sort(key=lambda r: (-float(r["normalised_score"]), r["agent"], r["agent_version"]))
+        mine.sort(key=lambda r: (-_score(r), r["agent"], r["agent_version"]))
         out.append((env, k, mine))
     return out
+
+
+def _score(row: dict[str, str]) -> float:
+    return float(row["exploration_score"]) if row["exploration_score"] else float("-inf")
+
+
+def _score_cell(row: dict[str, str]) -> str:
+    if not row["exploration_score"]:
+        return "n/a (K = 1)"
+    return _cell(float(row["exploration_score"]), float(row["score_ci_low"]), float(row["score_ci_high"]))
+
+
+def _provenance(row: dict[str, str]) -> str:
+    if row["schema_version"] == "1":
+        return "schema 1*"
+    distinct = f"{row['distinct_rollouts']} distinct"
+    secret = "public secret" if row["secret_id"] == PUBLIC_SECRET_ID else f"secret {row['secret_id'][:8]}"
+    return f"{secret}; {distinct}"
 
 
 def plot_name(env: str, k: int) -> str:
@@ -188,34 +255,42 @@ def _cell(rate: float, lo: float, hi: float) -> str:
 
 
 def _table(rows: Sequence[dict[str, str]], k: int) -> tuple[list[str], list[list[str]]]:
-    head = ["rank", "agent", "version", "normalised score [95% CI]"]
+    head = ["rank", "agent", "version", "exploration score [95% CI]"]
     head += [f"ep {e}" for e in range(1, k + 1)]
-    head += ["dataset", "trials (seeds)", "date"]
+    head += ["seeds at Bayes-optimal", "dataset", "trials (training seeds)", "tasks; rollouts", "date"]
     body = []
     for rank, r in enumerate(rows, 1):
         rates, los, his = _floats(r["success_rate"]), _floats(r["ci_low"]), _floats(r["ci_high"])
-        line = [
-            str(rank), r["agent"], r["agent_version"],
-            _cell(float(r["normalised_score"]), float(r["score_ci_low"]), float(r["score_ci_high"])),
-        ]
+        line = [str(rank), r["agent"], r["agent_version"], _score_cell(r)]
         line += [_cell(a, b, c) for a, b, c in zip(rates, los, his)]
-        line += [r["dataset_id"] or "none", f"{r['total_trials']} ({r['seeds']})", r["date"][:10]]
+        line += [f"{r['seeds_at_bayes_optimal']} of {len(r['seeds'].split())}", r["dataset_id"] or "none",
+                 f"{r['total_trials']} ({r['seeds']})", _provenance(r), r["date"][:10]]
         body.append(line)
     if rows:
         bayes = _floats(rows[0]["bayes_optimal"])
-        body.append(["", "*Bayes-optimal*", "", "1.00"] + [f"{b:.2f}" for b in bayes] + ["", "", ""])
+        body.append(["", "*Bayes-optimal*", "", "1.00"] + [f"{b:.2f}" for b in bayes] + ["", "", "", "", ""])
     return head, body
+
+
+_STATS_TEXT = (
+    "Success rate in each exploration episode of a trial (K episodes of one hidden task): the mean over "
+    "training seeds of each seed's task-balanced rate, with a 95% stratified-bootstrap interval (training "
+    "seeds resampled, then trials within each seed and task). Ranked by the exploration score: 0 = the best "
+    "agent that never adapts (area K/N under the curve), 1 = Bayes-optimal (area of min(1, k/N)), negative = "
+    "worse than never adapting. \"Seeds at Bayes-optimal\" counts training seeds whose curve reaches "
+    "min(1, k/N) in every episode."
+)
 
 
 def render_readme(rows: Sequence[dict[str, str]]) -> str:
     lines = [
         "# RefExp leaderboard",
         "",
-        "Success rate in each exploration episode of a trial (K episodes of one hidden task), with 95% "
-        "Wilson intervals over all trials and seeds, and the normalised score: the area under the "
-        "agent's success curve over the Bayes-optimal area, sum(success) / sum(min(1, k/N)), with a "
-        "stratified-bootstrap 95% interval. Agents observe pixels; agents that see the hidden task "
-        f"are never ranked; each row is at least {MIN_TRIALS} trials. Protocol: `docs/benchmark.md`.",
+        _STATS_TEXT + " Agents observe pixels; agents that see the hidden task are never ranked; each row is "
+        f"at least {MIN_TRIALS} trials. Protocol: `docs/benchmark.md`.",
+        "",
+        "\\* schema 1: scored before the current protocol (tasks drawn i.i.d. per trial, not task-balanced, "
+        "not ordered by an evaluation secret); its statistics are recomputed from its raw data.",
         "",
         "Submit: `python -m benchmark.run --agent YOURS --seeds 0 1 2` then "
         "`python -m leaderboard submit results/FILE.json`. Generated from `results.csv` by "
@@ -243,10 +318,10 @@ def render_html(rows: Sequence[dict[str, str]]) -> str:
         "text-align:right}td:nth-child(2),th:nth-child(2){text-align:left}tr.ref td{font-style:italic;"
         "color:#555}img{max-width:100%}</style></head><body>",
         "<h1>RefExp leaderboard</h1>",
-        "<p>Success rate per exploration episode with 95% Wilson intervals; ranked by the normalised "
-        "score (area under the success curve over the Bayes-optimal area min(1, k/N)) with a "
-        f"stratified-bootstrap 95% interval. Pixel observations; at least {MIN_TRIALS} trials per row; "
-        "agents that see the hidden task are not ranked. Generated from <code>results.csv</code>.</p>",
+        f"<p>{html.escape(_STATS_TEXT)} Pixel observations; at least {MIN_TRIALS} trials per row; "
+        "agents that see the hidden task are not ranked. * schema 1: scored before the current protocol "
+        "(tasks i.i.d., no secret); statistics recomputed from its raw data. Generated from "
+        "<code>results.csv</code>.</p>",
     ]
     if not rows:
         parts.append("<p><em>No submissions yet.</em></p>")
@@ -271,7 +346,7 @@ def _render_plots(rows: Sequence[dict[str, str]], tmpdir: Path) -> dict[str, Pat
     for env, k, mine in _groups(rows):
         curves = [
             Curve(
-                label=f"{r['agent']} {r['agent_version']} ({float(r['normalised_score']):.2f})",
+                label=f"{r['agent']} {r['agent_version']} ({_score_cell(r).split(' [')[0]})",
                 env_id=env, success_rate=_floats(r["success_rate"]), ci_low=_floats(r["ci_low"]),
                 ci_high=_floats(r["ci_high"]), bayes_optimal=_floats(r["bayes_optimal"]),
             )
@@ -286,6 +361,8 @@ def _render_plots(rows: Sequence[dict[str, str]], tmpdir: Path) -> dict[str, Pat
 def _write_all(paths: Paths, files: dict[Path, bytes], plots: dict[str, Path]) -> None:
     """Stage every file beside its destination, then rename each into place."""
     staged: list[tuple[Path, Path]] = []
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         for dest, content in files.items():
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -304,6 +381,7 @@ def _write_all(paths: Paths, files: dict[Path, bytes], plots: dict[str, Path]) -
             tmp.unlink(missing_ok=True)
         raise
     for tmp, dest in staged:
+        os.chmod(tmp, 0o666 & ~umask)  # the usual permissions, not the temp file's 0600
         os.replace(tmp, dest)
     for old in paths.plots.glob("*.png"):  # plots of groups that no longer exist
         if old.name not in plots:
@@ -312,8 +390,11 @@ def _write_all(paths: Paths, files: dict[Path, bytes], plots: dict[str, Path]) -
 
 def render(paths: Paths, rows: Sequence[dict[str, str]] | None = None, extra: dict[Path, bytes] | None = None) -> None:
     """Regenerate README.md, index.html and plots from `rows` (default: the CSV), atomically."""
-    rows = read_rows(paths.csv) if rows is None else list(rows)
     files = dict(extra or {})
+    if rows is None:  # from the CSV alone (a schema-1-era CSV is rebuilt and written back)
+        rows = read_rows(paths.csv, paths.submissions)
+        files.setdefault(paths.csv, rows_to_csv(rows).encode())
+    rows = list(rows)
     files[paths.readme] = render_readme(rows).encode()
     files[paths.html] = render_html(rows).encode()
     with tempfile.TemporaryDirectory() as tmp:
@@ -325,7 +406,7 @@ def submit(results_path: str | Path, root: str | Path = LEADERBOARD_DIR) -> dict
     """Validate and add a results file; returns the new row. Raises `Rejected` (no file changed)."""
     paths = Paths(Path(root))
     data, raw = load_submission(Path(results_path))
-    rows = read_rows(paths.csv)
+    rows = read_rows(paths.csv, paths.submissions)
     row = check_submission(data, raw, rows)
     new_rows = rows + [row]
     extra = {
@@ -341,7 +422,7 @@ def withdraw(agent: str, version: str, root: str | Path = LEADERBOARD_DIR, env_i
     submission files, then re-render; for a maintainer replacing a superseded checkpoint. Returns
     the removed rows; raises `Rejected` (no file changed) if none matches."""
     paths = Paths(Path(root))
-    rows = read_rows(paths.csv)
+    rows = read_rows(paths.csv, paths.submissions)
     gone = [r for r in rows if r["agent"] == agent and r["agent_version"] == version
             and (env_id is None or r["env_id"] == env_id)]
     if not gone:
@@ -397,8 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(
         f"accepted: {row['agent']} {row['agent_version']} on {row['env_id']} (K={row['episodes']}): "
-        f"normalised score {float(row['normalised_score']):.3f} "
-        f"[{float(row['score_ci_low']):.3f}, {float(row['score_ci_high']):.3f}]"
+        f"exploration score {_score_cell(row)}"
     )
     return 0
 

@@ -3,32 +3,38 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from benchmark.run import make_results, write_json_atomic
-from leaderboard import board
+from benchmark.results import make_results, write_json_atomic
 from benchmark.schema import SchemaError, validate_results
+from leaderboard import board
 
 REPO_BOARD = Path(board.__file__).resolve().parent
 
 
 def fake_results(
-    agent="my-agent", version="1", p=(0.5, 1.0, 1.0), trials=100, seeds=(0,), env="RefExp/TwoDrawer-v0",
-    eligible=True, obs_type="pixels", dataset="refexp/two-drawer/expert-v0", seed=0,
+    agent="my-agent", version="1", p=(0.5, 1.0, 1.0), trials_per_task=50, seeds=(0,), env="RefExp/TwoDrawer-v0",
+    eligible=True, obs_type="pixels", dataset="refexp/two-drawer/expert-v0", seed=0, mismatch=False,
 ) -> dict:
     """A schema-valid results dict from synthetic raw successes (no env is run)."""
     rng = np.random.default_rng(seed)
-    raw = (rng.random((len(seeds), trials, len(p))) < np.asarray(p)).astype(int)
-    tasks = rng.integers(0, 2, size=(len(seeds), trials))
-    meta = {"name": agent, "version": version, "eligible": eligible}
+    n = 3 if "Three" in env else 2
+    t = n * trials_per_task
+    raw = (rng.random((len(seeds), t, len(p))) < np.asarray(p)).astype(int)
+    tasks = np.stack([rng.permutation(np.repeat(np.arange(n), trials_per_task)) for _ in seeds])
+    rollouts = [[f"{rng.integers(2**60):016x}" for _ in range(t)] for _ in seeds]
+    meta = {"name": agent, "version": version, "eligible": eligible, "trained_env_id": env}
     return make_results(
-        meta=meta, agent_spec=agent, env_id=env, obs_type=obs_type, dataset_id=dataset, seeds=seeds,
-        raw_successes=raw.tolist(), raw_tasks=tasks.tolist(), raw_returns=(raw * 20.0).tolist(),
-        wall_time_s=1.0, workers=1, date="2026-11-24T00:00:00+00:00",
+        meta=meta, agent_spec=agent, env_id=env, num_drawers=n, obs_type=obs_type, dataset_id=dataset,
+        training_seeds=seeds, eval_seed=0, secret_id="0123456789abcdef", trials_per_task=trials_per_task,
+        raw_successes=raw.tolist(), raw_tasks=tasks.tolist(), raw_returns=(raw * 20.0).tolist(), raw_rollouts=rollouts,
+        wall_time_s=1.0, workers=1, batch=1, env_mismatch_allowed=mismatch, date="2026-11-24T00:00:00+00:00",
+        bootstrap_samples=200, packages={"python": "3"}, machine_info={"cpu": "test", "cpu_count": 1},
     )
 
 
@@ -55,7 +61,7 @@ def test_accept_adds_a_row_and_renders(lb, tmp_path, capsys):
     assert [r["agent"] for r in rows] == ["first", "better"]
     assert rows[1]["total_trials"] == "300" and rows[1]["seeds"] == "0 1 2"
     readme = (lb / "README.md").read_text()
-    assert readme.index("| 1 | better |") < readme.index("| 2 | first |")  # ranked by normalised score
+    assert readme.index("| 1 | better |") < readme.index("| 2 | first |")  # ranked by exploration score
     assert "## RefExp/TwoDrawer-v0, K = 3" in readme and "Bayes-optimal" in readme
     html = (lb / "index.html").read_text()
     assert "better" in html and 'src="plots/twodrawer-v0_K3.png"' in html
@@ -71,7 +77,11 @@ def _mutate(data: dict, how: str) -> dict:
     elif how == "tampered-rate":
         d["success_rate"][0] = 0.9
     elif how == "tampered-score":
-        d["normalised_score"] = 0.99
+        d["exploration_score"] = 0.99
+    elif how == "tampered-balance":
+        d["raw_tasks"][0][0] = 1 - d["raw_tasks"][0][0]
+    elif how == "secret-in-clear":
+        d["secret_id"] = "my secret"
     elif how == "oracle-marked-eligible":
         d["agent"] = "oracle"
     elif how == "wrong-schema-version":
@@ -86,12 +96,16 @@ def _mutate(data: dict, how: str) -> dict:
 REJECTIONS = {
     # name: (results dict maker, expected words in the reason)
     "missing-field": (lambda: _mutate(fake_results(agent="x"), "missing-field"), "missing field 'raw_successes'"),
-    "tampered-rate": (lambda: _mutate(fake_results(agent="x"), "tampered-rate"), "raw_successes give"),
-    "tampered-score": (lambda: _mutate(fake_results(agent="x"), "tampered-score"), "normalised_score"),
-    "wrong-schema-version": (lambda: _mutate(fake_results(agent="x"), "wrong-schema-version"), "schema_version"),
+    "tampered-rate": (lambda: _mutate(fake_results(agent="x"), "tampered-rate"), "success_rate"),
+    "tampered-score": (lambda: _mutate(fake_results(agent="x"), "tampered-score"), "exploration_score 0.99 but the raw"),
+    "tampered-balance": (lambda: _mutate(fake_results(agent="x"), "tampered-balance"), "task-balanced"),
+    "secret-in-clear": (lambda: _mutate(fake_results(agent="x"), "secret-in-clear"), "never the secret"),
+    "wrong-schema-version": (lambda: _mutate(fake_results(agent="x"), "wrong-schema-version"), "unknown schema_version 99"),
+    "schema-1": (lambda: json.loads((REPO_BOARD / "submissions" / "8ff9856dcf530f37.json").read_text()), "no longer accepted"),
+    "env-mismatch": (lambda: fake_results(agent="x", mismatch=True), "--allow-env-mismatch"),
     "unknown-env": (lambda: _mutate(fake_results(agent="x"), "unknown-env"), "unknown env_id"),
     "unknown-dataset": (lambda: _mutate(fake_results(agent="x"), "unknown-dataset"), "unknown dataset_id"),
-    "too-few-trials": (lambda: fake_results(agent="x", trials=30, seeds=(0, 1, 2)), "at least 100"),
+    "too-few-trials": (lambda: fake_results(agent="x", trials_per_task=15, seeds=(0, 1, 2)), "--trials-per-task 17"),
     "oracle": (lambda: fake_results(agent="oracle", eligible=False), "not eligible"),
     "oracle-marked-eligible": (lambda: _mutate(fake_results(agent="x"), "oracle-marked-eligible"), "cannot be marked eligible"),
     "user-agent-sees-task": (lambda: fake_results(agent="peeker", eligible=False), "not eligible"),
@@ -160,7 +174,7 @@ def test_schema_round_trip_and_bad_types():
     validate_results(json.loads(json.dumps(data)))
     bad = copy.deepcopy(data)
     bad["raw_successes"][0][0][0] = 2
-    with pytest.raises(SchemaError, match="0 or 1"):
+    with pytest.raises(SchemaError, match="of 0/1"):
         validate_results(bad)
     bad = copy.deepcopy(data)
     bad["episodes"] = "3"
@@ -170,6 +184,31 @@ def test_schema_round_trip_and_bad_types():
     bad["extra"] = 1
     with pytest.raises(SchemaError, match="unknown fields"):
         validate_results(bad)
+
+
+def test_a_schema_1_csv_is_rebuilt_from_its_kept_files(tmp_path):
+    """The CSV of the schema-1 era (columns of COLUMNS_V1) is re-derived from submissions/ on render."""
+    import shutil
+
+    root = tmp_path / "old"
+    shutil.copytree(REPO_BOARD / "submissions", root / "submissions")
+    kept = sorted((root / "submissions").glob("*.json"))
+    datas = [json.loads(p.read_text()) for p in kept]
+    old = [dict(zip(board.COLUMNS_V1, [""] * len(board.COLUMNS_V1)), results_sha256=hashlib.sha256(p.read_bytes()).hexdigest(),
+                agent=d["agent"], agent_version=d["agent_version"]) for p, d in zip(kept, datas) if d["schema_version"] == 1]
+    assert old, "the shipped board keeps schema-1 files"
+    import csv
+
+    with open(root / "results.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=board.COLUMNS_V1)
+        w.writeheader()
+        w.writerows(old)
+    assert board.main(["--dir", str(root), "render"]) == 0
+    rows = board.read_rows(root / "results.csv")
+    assert len(rows) == len(old) and all(r["schema_version"] == "1" for r in rows)
+    first = next(r for r in rows if r["agent"] == "always-first")
+    assert float(first["exploration_score"]) == pytest.approx(0.0)  # never adapts, whatever the task mix
+    assert "schema 1*" in (root / "README.md").read_text()
 
 
 def test_the_shipped_leaderboard_is_seeded_and_rendered_from_its_csv(tmp_path):
