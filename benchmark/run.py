@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from benchmark.protocol import DEFAULT_ENV_ID, check_count, resolve_secret, secret_id, trial_specs
+from refexp_envs.backend import BACKENDS, Backend, BackendError
 
 OBS_TYPES = ("pixels", "state")
 DEVICES = ("auto", "cpu", "cuda")
@@ -45,7 +46,8 @@ class RunConfig:
     eval_seed: int = field(default=0, metadata={"help": "evaluation seed: env reset seeds and the agent's seeds"})
     eval_secret: str | None = field(default=None, metadata={
         "help": "evaluation secret ordering the tasks (default: $REFEXP_EVAL_SECRET, else the public one)"})
-    workers: int = field(default=0, metadata={"help": "worker processes; 0 = all cores, 1 = in-process"})
+    workers: int = field(default=0, metadata={"help": "worker processes (Ray actors with --backend ray); 0 = all cores "
+                                                      "(of the cluster), 1 = in-process (one actor)"})
     batch: int = field(default=8, metadata={"help": "trials stepped at once per worker (agents with act_batch); 1 = one at a time"})
     device: str = field(default="auto", metadata={"help": "auto, cpu or cuda: for agents with networks"})
     dataset: str | None = field(default=None, metadata={
@@ -57,8 +59,12 @@ class RunConfig:
     force: bool = field(default=False, metadata={"help": "recompute a run whose results file exists"})
     plot: bool = field(default=False, metadata={"help": "also write a Figure-2 style PNG beside the JSON"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    backend: str = field(default="local", metadata={"help": Backend.__dataclass_fields__["name"].metadata["help"]})
+    ray_address: str | None = field(default=None, metadata={
+        "help": Backend.__dataclass_fields__["ray_address"].metadata["help"]})
 
     def __post_init__(self):
+        Backend(self.backend, self.ray_address)  # a ValueError for an unknown backend
         check_count("episodes", self.episodes)
         check_count("trials_per_task", self.trials_per_task)
         check_count("batch", self.batch)
@@ -122,6 +128,8 @@ def evaluate(
     dataset_id: str | None = None,
     allow_env_mismatch: bool = False,
     log: Callable[[str], None] | None = None,
+    backend: str = "local",
+    ray_address: str | None = None,
 ) -> dict:
     """Score `agent` and return the results dict (the results JSON's contents, schema-valid).
 
@@ -132,6 +140,8 @@ def evaluate(
     `$REFEXP_EVAL_SECRET`, else uses the public secret. With `checkpoint_path`, finished trials are
     appended there and a rerun resumes from them (`log` is told how many). Workers are spawned, so a
     script calling this with workers != 1 needs the usual `if __name__ == "__main__":` guard.
+    `backend="ray"` runs the trials on Ray actors (`benchmark.ray_workers`; `ray_address` as
+    `refexp_envs.backend.connect_ray`): the same results as local.
     """
     from benchmark.agents import agent_metadata, load_agent, num_drawers
     from benchmark.results import make_results
@@ -141,7 +151,7 @@ def evaluate(
     cfg = RunConfig(agent=agent if isinstance(agent, str) else type(agent).__name__, env=env_id, episodes=episodes,
                     trials_per_task=trials_per_task, seeds=tuple(int(s) for s in training_seeds), eval_seed=int(eval_seed),
                     workers=workers, batch=batch, device=device, dataset=dataset_id, obs_type=obs_type,
-                    allow_env_mismatch=allow_env_mismatch, progress=progress)
+                    allow_env_mismatch=allow_env_mismatch, progress=progress, backend=backend, ray_address=ray_address)
     secret = resolve_secret(secret)
     sid = secret_id(secret)
     dev = resolve_device(device)
@@ -184,6 +194,7 @@ def evaluate(
     if done and log is not None:
         log(f"resuming: {len(specs) - len(todo)} of {len(specs)} trials already done (kept in {log_path})")
     todo_chunks = chunks(todo, cfg.batch)
+    on_ray = backend == "ray" and isinstance(agent, str)
     n_workers = 1 if not isinstance(agent, str) else resolve_workers(cfg.workers, len(todo_chunks))
 
     trial_log = TrialLog(log_path, header, kept=list(done.values()))
@@ -197,7 +208,13 @@ def evaluate(
                 trial_log.add(res)
                 prog.advance(bar)
 
-            if n_workers == 1:
+            if on_ray:
+                from benchmark.ray_workers import run_ray
+
+                if todo:
+                    n_workers = run_ray(agent_spec, env_id, obs_type, dev, allow_env_mismatch, todo_chunks,
+                                        cfg.workers, on_result, ray_address, log)
+            elif n_workers == 1:
                 runner = TrialRunner(agent, env_id, obs_type, dev, allow_env_mismatch)
                 runner.add_agent(cfg.seeds[0], probe)
                 try:
@@ -242,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
             parser.add_argument(flag, type=int, nargs="+", default=list(f.default), help=help_)
         elif f.name == "device":
             parser.add_argument(flag, default=f.default, help=help_)
+        elif f.name == "backend":
+            parser.add_argument(flag, choices=BACKENDS, default=f.default, help=help_)
         elif f.name == "obs_type":
             parser.add_argument(flag, choices=OBS_TYPES, default=f.default, help=help_)
         elif f.type in ("int", int):
@@ -264,7 +283,12 @@ def config_from_args(argv: Sequence[str] | None = None) -> RunConfig:
         if cfg.env is not None:
             num_drawers(cfg.env)
         resolve_secret(cfg.eval_secret)
-    except (ValueError, TypeError) as exc:
+        if cfg.backend == "ray":
+            from refexp_envs.backend import check_reachable, require_ray, resolve_address
+
+            require_ray()
+            check_reachable(resolve_address(cfg.ray_address))
+    except (ValueError, TypeError, BackendError) as exc:
         parser.error(str(exc))
     return cfg
 
@@ -318,7 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             cfg.agent, env_id, episodes=cfg.episodes, trials_per_task=cfg.trials_per_task, training_seeds=cfg.seeds,
             eval_seed=cfg.eval_seed, secret=cfg.eval_secret, workers=cfg.workers, batch=cfg.batch, device=cfg.device,
             progress=cfg.progress, checkpoint_path=partial, obs_type=cfg.obs_type, dataset_id=cfg.dataset,
-            allow_env_mismatch=cfg.allow_env_mismatch, log=console.print,
+            allow_env_mismatch=cfg.allow_env_mismatch, log=console.print, backend=cfg.backend,
+            ray_address=cfg.ray_address,
         )
     except KeyboardInterrupt:
         console.print(f"\n[yellow]interrupted[/yellow]: finished trials are kept in {partial}; "
