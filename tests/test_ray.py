@@ -160,3 +160,41 @@ def test_tiny_sweep_on_ray_trains_the_same_weights_and_scores(ray_local, tmp_pat
         assert ra[key] == rb[key], key
     log = [json.loads(line) for line in (tmp_path / "ray" / "out" / "sweep_log.jsonl").read_text().splitlines()]
     assert all(rec["node_id"] for rec in log)  # every stage says which Ray node ran it
+
+
+@pytest.mark.ray
+def test_dataset_built_on_ray_has_the_local_checksum_and_resumes(ray_local, tmp_path, monkeypatch):
+    from refexp_envs.datasets import build as B
+    from refexp_envs.datasets import checksum as ck
+    from refexp_envs.datasets.registry import REGISTRY
+    from tests.test_datasets import TINY, _tiny_spec
+
+    monkeypatch.setitem(REGISTRY, TINY, _tiny_spec(per_task=3))
+    kw = dict(progress=False, shard_size=1, cache=False)
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "local"))
+    local = ck.checksum_dir(B.build_dataset(TINY, workers=1, **kw))
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "ray"))
+    real_assemble = B._assemble
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(B, "_assemble", interrupted)
+    with pytest.raises(KeyboardInterrupt):  # collected on Ray, interrupted before assembly
+        B.build_dataset(TINY, backend="ray", **kw)
+    shards = sorted((ck.staging_path(TINY) / "shards").glob("shard_*.npz"))
+    assert len(shards) == 6
+    for s in shards[::2]:  # as if three shards had not arrived
+        s.unlink()
+    monkeypatch.setattr(B, "_assemble", real_assemble)
+    out = B.build_dataset(TINY, backend="ray", **kw)
+    assert ck.checksum_dir(out) == local
+    assert ck.read_sidecar(out)["sha256"] == local
+
+
+def test_dataset_cli_refuses_an_unreachable_ray_address():
+    from refexp_envs.datasets.cli import main as cli_main
+
+    assert cli_main(["build", "refexp/two-drawer/dev-v0", "--backend", "ray", "--ray-address", "127.0.0.1:1"]) == 2
+    assert cli_main(["build", "refexp/two-drawer/dev-v0", "--ray-address", "127.0.0.1:1"]) == 2
