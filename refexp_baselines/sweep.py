@@ -363,8 +363,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: finished stages are kept; rerun the same command to resume", file=sys.stderr)
         return 130
-    except (RuntimeError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001  (a stage failed, here or on a Ray worker: its traceback is above)
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     print(json.dumps({"ran": len(res["ran"]), "results": res["results"]}, indent=2))
     return 0

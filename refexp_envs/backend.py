@@ -136,7 +136,7 @@ def connect_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
     """Join the Ray cluster at `address` (see `resolve_address`) or start a local one; returns `ray`.
 
     Reuses a connection this process already holds. A local Ray gets `num_cpus` (default: this
-    machine's cores) and no dashboard. Workers get this process's MUJOCO_GL, so they render alike.
+    machine's cores), no dashboard, and workers at the local backend's priority (nice 0). Workers get this process's MUJOCO_GL, so they render alike.
     """
     ray = require_ray()
     if ray.is_initialized():
@@ -147,7 +147,10 @@ def connect_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
     kwargs: dict[str, Any] = {"runtime_env": {"env_vars": env_vars}, "log_to_driver": True,
                               "configure_logging": True, "logging_level": "WARNING"}
     if address is None:
-        kwargs.update(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False)
+        # Ray runs its workers at nice 15 by default: on a machine shared with other work they would
+        # get a fraction of the CPU that the local backend's processes (nice 0) get
+        kwargs.update(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
+                      _system_config={"worker_niceness": 0})
     else:
         kwargs["address"] = address
     try:
