@@ -47,6 +47,29 @@ def build(backend: str, dataset: str, root: Path) -> tuple[float, str]:
     return time.perf_counter() - t, ck.checksum_dir(out)
 
 
+def table(rows: list[dict]) -> str:
+    """The markdown table of a run's rows, and ray/local per job (sums over rounds)."""
+    out = ["| job | round | backend | wall s | load before / after | same bits as the other backend |",
+           "|---|---|---|---|---|---|"]
+    for row in rows:
+        extra = "" if row.get("matches_pin") is None else f" (registry pin: {row['matches_pin']})"
+        out.append(f"| {row['job']} | {row['round']} | {row['backend']} | {row['wall_s']} | {row['load_before']} / "
+                   f"{row['load_after']} | {row.get('same_as_other')}{extra} |")
+    out.append("")
+    for job, ratio in ratios(rows).items():
+        out.append(f"* {job}: ray / local = {ratio:.2f} (goal <= 1.25)")
+    return "\n".join(out)
+
+
+def ratios(rows: list[dict]) -> dict[str, float]:
+    out = {}
+    for job in dict.fromkeys(row["job"] for row in rows):
+        loc = sum(x["wall_s"] for x in rows if x["job"] == job and x["backend"] == "local")
+        ray_s = sum(x["wall_s"] for x in rows if x["job"] == job and x["backend"] == "ray")
+        out[job] = round(ray_s / loc, 3)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmark.ray_overhead", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -57,10 +80,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--skip-harness", action="store_true", help="measure the build only")
     p.add_argument("--skip-build", action="store_true", help="measure the harness only")
     p.add_argument("--json", default=None, help="also write the measurements to this JSON file")
+    p.add_argument("--table", default=None, metavar="JSON", help="print the markdown table of an earlier run's JSON, run nothing")
     a = p.parse_args(argv)
+    if a.table:
+        rec = json.loads(Path(a.table).read_text())
+        print(f"{rec['date']}, {rec['machine']} ({rec.get('cpu', '?')}, {rec['cpu_count']} cores), Ray {rec['ray_version']} "
+              f"(start-up {rec['ray_startup_s']} s, not counted); `{rec['command']}`\n")
+        print(table(rec["rows"]))
+        return 0
     if a.trials_per_task < 1 or a.episodes < 1 or a.rounds < 1:
         p.error("counts must be positive")
 
+    from benchmark.results import machine
     from refexp_envs.backend import connect_ray
     from refexp_envs.datasets.registry import get_spec
 
@@ -100,24 +131,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows[-1]["matches_pin"] = rows[-2]["matches_pin"] = None if pin is None else pin == digests["ray"]
     ray.shutdown()
 
-    print("\n| job | round | backend | wall s | load before / after | same bits as the other backend |")
-    print("|---|---|---|---|---|---|")
-    for row in rows:
-        extra = "" if row.get("matches_pin") is None else f" (registry pin: {row['matches_pin']})"
-        print(f"| {row['job']} | {row['round']} | {row['backend']} | {row['wall_s']} | {row['load_before']} / "
-              f"{row['load_after']} | {row.get('same_as_other')}{extra} |")
-    ratios = {}
-    for job in dict.fromkeys(row["job"] for row in rows):
-        loc = sum(x["wall_s"] for x in rows if x["job"] == job and x["backend"] == "local")
-        ray_s = sum(x["wall_s"] for x in rows if x["job"] == job and x["backend"] == "ray")
-        ratios[job] = round(ray_s / loc, 3)
-        print(f"{job}: ray / local = {ratios[job]:.2f} (goal <= 1.25)")
+    print("\n" + table(rows))
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
         Path(a.json).write_text(json.dumps({
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": platform.platform(),
-            "cpu_count": os.cpu_count(), "ray_version": ray.__version__, "ray_startup_s": round(startup, 1),
-            "rows": rows, "ray_over_local": ratios, "command": "python -m benchmark.ray_overhead " + " ".join(
+            "cpu": machine()["cpu"], "cpu_count": os.cpu_count(), "ray_version": ray.__version__, "ray_startup_s": round(startup, 1),
+            "rows": rows, "ray_over_local": ratios(rows), "command": "python -m benchmark.ray_overhead " + " ".join(
                 sys.argv[1:] if argv is None else argv)}, indent=1))
     return 0
 

@@ -63,17 +63,39 @@ def wait_nodes(address: str, n: int, timeout: float = 120.0):
     raise RuntimeError(f"the cluster at {address} did not reach {n} nodes in {timeout} s")
 
 
+def table(report: dict) -> str:
+    """Markdown summary of a run's JSON: where the trials and the stages ran, and the comparisons."""
+    short = {nid: f"node {i + 1} (`{nid[:12]}`)" for i, nid in enumerate(report["nodes"])}
+    out = [f"{report['date']}, cluster at {report['address']}: {', '.join(short.values())}; load average "
+           f"{report['load_before']:.1f} before, {report['load_after']:.1f} after", "",
+           f"* harness: {'; '.join(report['harness']['log'])}; same trials as the local backend: "
+           f"{report['harness']['same_as_local']}", "", "| sweep stage | directory | ran on | pid | wall s |",
+           "|---|---|---|---|---|"]
+    for s in report["sweep"]["stages"]:
+        out.append(f"| {s['stage']} | {s['dir']} | {short.get(s['node_id'], s['node_id'])} | {s['pid']} | {s['wall_s']:.1f} |")
+    out += ["", f"* sweep stages on {len(report['sweep']['nodes_used'])} nodes; trained weights equal to the local "
+                f"sweep's: {report['sweep']['same_weights_as_local']}"]
+    return "\n".join(out)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmark.ray_two_nodes", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--port", type=int, default=6390, help="the head's GCS port on 127.0.0.1")
     p.add_argument("--trials-per-task", type=int, default=8, help="harness trials per task (2 tasks, 3 episodes)")
     p.add_argument("--json", default=None, help="also write the node ids and comparisons to this JSON file")
+    p.add_argument("--table", default=None, metavar="JSON", help="print the summary of an earlier run's JSON, run nothing")
     a = p.parse_args(argv)
+    if a.table:
+        print(table(json.loads(Path(a.table).read_text())))
+        return 0
     from benchmark.run import evaluate
     from refexp_baselines.sweep import SweepConfig, run_sweep
     from refexp_envs.backend import Backend
 
+    # Ray 2.60's `ray start --head` turns token authentication on: every node and this driver use
+    # the machine's token (~/.ray/auth_token; `ray get-auth-token --generate` makes one)
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
     tmp = Path(tempfile.mkdtemp(prefix="refexp-two-nodes-"))
     address = f"127.0.0.1:{a.port}"
     head = start_node(["--head", "--num-cpus", "1", "--port", str(a.port), "--node-ip-address", "127.0.0.1",

@@ -127,6 +127,10 @@ def _probe_gcs(hostport: str, address: str, timeout: float) -> None:
     t.join(timeout)
     if not outcome:
         raise BackendError(f"the Ray cluster at {address} did not answer within {timeout:.0f} s")
+    if outcome[0] is not None and "Auth" in type(outcome[0]).__name__ + str(outcome[0]):
+        raise BackendError(f"the Ray cluster at {address} refused this process's credentials: it uses token "
+                           "authentication; set RAY_AUTH_MODE=token and the cluster's token (RAY_AUTH_TOKEN or "
+                           "~/.ray/auth_token), see https://docs.ray.io/en/latest/ray-security/token-auth.html")
     if outcome[0] is not None:
         raise BackendError(f"no Ray cluster answers at {address} ({str(outcome[0]).strip()[:200]}); start one "
                            f"with `ray start --head` or check --ray-address / ${RAY_ADDRESS_ENV}")
