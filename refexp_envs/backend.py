@@ -153,7 +153,8 @@ def connect_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
     if address is None:
         # Ray runs its workers at nice 15 by default: on a machine shared with other work they would
         # get a fraction of the CPU that the local backend's processes (nice 0) get
-        kwargs.update(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
+        # address="local": a new Ray, never a `ray start` cluster that happens to run on this machine
+        kwargs.update(address="local", num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
                       _system_config={"worker_niceness": 0})
     else:
         kwargs["address"] = address
