@@ -53,7 +53,7 @@ class SweepConfig:
     grid: tuple[str, ...] = field(default=(), metadata={
         "help": "config grids SECTION.FIELD=V1,V2,...: every combination is a variant"})
     overrides: tuple[str, ...] = field(default=(), metadata={"help": "SECTION.FIELD=VALUE set on every variant (as train --set)"})
-    dataset: str | None = field(default=None, metadata={"help": "Minari id or local:<eps per task> (default: each env's expert dataset)"})
+    dataset: str | None = field(default=None, metadata={"help": "Minari id or local:<eps per task> (None: each env's expert dataset)"})
     runs_dir: str = field(default="runs", metadata={"help": "stage directories (a path shared by every Ray node)"})
     out: str = field(default="results/sweep", metadata={"help": "results folder: one results JSON per variant and env"})
     device: str = field(default="cpu", metadata={"help": "cpu or cuda: stages on cuda ask Ray for a GPU each"})
@@ -315,7 +315,7 @@ def _run_ray(nodes: dict[str, Node], ready, finish, refresh, args, device: str, 
 # ------------------------------------------------------------------------------------------- CLI
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m refexp_baselines.sweep", description=__doc__.split("\n\n")[0]
-                                     + ". Exit status: 0 done, 1 failed, 2 usage error, 130 interrupted (rerun to resume).",
+                                     + " Exit status: 0 done, 1 failed, 2 usage error, 130 interrupted (rerun to resume).",
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     for f in dataclasses.fields(SweepConfig):
         flag, help_ = "--" + f.name.replace("_", "-"), f.metadata["help"]
