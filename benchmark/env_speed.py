@@ -1,10 +1,15 @@
-"""Pixel-step throughput of RefExp/TwoDrawer-v0 against stock Metaworld `drawer-open-v3`.
+"""Pixel-step throughput of RefExp v0 and v1 against stock Metaworld, with the physics-only ceiling.
 
-`python -m benchmark.env_speed` times, in one process, random-action pixel steps of both envs at
-the same image size and prints the ratio. The stock env renders through Gymnasium's MujocoRenderer
-with Metaworld's scene settings (4096 shadow map, 4x multisampling); ours uses the small-image
-renderer (`refexp_envs.render`). Note that one RefExp step simulates 20 physics steps (action repeat
-4 x frame skip 5) against Metaworld's 5, so the ratio understates the rendering speed-up.
+`python -m benchmark.env_speed` times, in one process and one after the other, random-action steps
+of `RefExp/TwoDrawer-v0` and `-v1` (64x64 pixels), stock Metaworld `drawer-open-v3` rendering the
+same image size, and `RefExp/TwoDrawer-v1` with `obs_type="state"` (no rendering: the ceiling that
+a faster renderer could approach). Episode resets are included (v1's reset settles the arm at a
+drawn start: 250 physics steps). The stock env renders through Gymnasium's MujocoRenderer with
+Metaworld's scene settings (4096 shadow map, 4x multisampling); ours uses the small-image renderer
+(`refexp_envs.render`), v1 with decimated visual meshes. One RefExp step simulates 20 physics
+steps (action repeat 4 x frame skip 5) against Metaworld's 5, so the ratios understate the
+rendering speed-up. `--rounds` repeats the whole comparison and reports each env's median, so a
+burst of load from other jobs hits every env alike.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import platform
 import time
 
@@ -23,14 +29,15 @@ import gymnasium as gym
 
 @dataclasses.dataclass
 class SpeedConfig:
-    steps: int = 500  # timed steps per env (after a short warm-up)
-    image_size: int = 64
-    seed: int = 0
+    steps: int = 500  # timed steps per env and round (after a short warm-up); stock gets a fifth
+    rounds: int = 3  # the comparison is repeated this many times; medians are reported
+    image_size: int = 64  # side of the rendered image
+    seed: int = 0  # reset and action-sampling seed
     json_out: str | None = None  # also write the numbers here
 
 
 def _time_steps(env: gym.Env, steps: int, seed: int) -> float:
-    """Random-action pixel steps per second, resetting at episode ends (resets included)."""
+    """Random-action steps per second, resetting at episode ends (resets included)."""
     env.action_space.seed(seed)
     env.reset(seed=seed)
     for _ in range(10):  # warm-up: GL context, caches
@@ -58,27 +65,51 @@ def stock_drawer_env(image_size: int, seed: int) -> gym.Env:
     return env
 
 
+def measure(cfg: SpeedConfig) -> dict:
+    makers = {
+        "refexp_two_drawer_v0_pixels": lambda: gym.make("RefExp/TwoDrawer-v0", image_size=cfg.image_size),
+        "refexp_two_drawer_v1_pixels": lambda: gym.make("RefExp/TwoDrawer-v1", image_size=cfg.image_size),
+        "metaworld_drawer_open_v3_pixels": lambda: stock_drawer_env(cfg.image_size, cfg.seed),
+        "refexp_two_drawer_v1_state": lambda: gym.make("RefExp/TwoDrawer-v1", obs_type="state"),
+    }
+    per_round: dict[str, list[float]] = {k: [] for k in makers}
+    for _ in range(cfg.rounds):
+        for name, make in makers.items():
+            env = make()
+            steps = max(cfg.steps // 5, 50) if name.startswith("metaworld") else cfg.steps
+            per_round[name].append(_time_steps(env, steps, cfg.seed))
+            env.close()
+    return {name: float(np.median(v)) for name, v in per_round.items()} | {"per_round": per_round}
+
+
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=SpeedConfig.steps)
-    parser.add_argument("--image-size", type=int, default=SpeedConfig.image_size)
-    parser.add_argument("--seed", type=int, default=SpeedConfig.seed)
-    parser.add_argument("--json-out", type=str, default=SpeedConfig.json_out)
-    cfg = SpeedConfig(**vars(parser.parse_args(argv)))
+    parser = argparse.ArgumentParser(prog="python -m benchmark.env_speed", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--steps", type=int, default=SpeedConfig.steps, help="timed steps per env and round")
+    parser.add_argument("--rounds", type=int, default=SpeedConfig.rounds, help="repeats; medians are reported")
+    parser.add_argument("--image-size", type=int, default=SpeedConfig.image_size, help="side of the image")
+    parser.add_argument("--seed", type=int, default=SpeedConfig.seed, help="reset and action seed")
+    parser.add_argument("--json-out", type=str, default=SpeedConfig.json_out, help="also write the numbers here")
+    args = parser.parse_args(argv)
+    if args.steps < 1 or args.rounds < 1:
+        parser.error("--steps and --rounds must be >= 1")
+    cfg = SpeedConfig(**vars(args))
 
-    ours = gym.make("RefExp/TwoDrawer-v0", image_size=cfg.image_size)
-    ours_sps = _time_steps(ours, cfg.steps, cfg.seed)
-    ours.close()
-    stock = stock_drawer_env(cfg.image_size, cfg.seed)
-    stock_sps = _time_steps(stock, max(cfg.steps // 5, 50), cfg.seed)
-    stock.close()
-
+    m = measure(cfg)
+    v0, v1 = m["refexp_two_drawer_v0_pixels"], m["refexp_two_drawer_v1_pixels"]
+    stock, state = m["metaworld_drawer_open_v3_pixels"], m["refexp_two_drawer_v1_state"]
     result = {
-        "refexp_two_drawer_pixel_steps_per_s": round(ours_sps, 1),
-        "metaworld_drawer_open_v3_pixel_steps_per_s": round(stock_sps, 1),
-        "ratio": round(ours_sps / stock_sps, 1),
+        "steps_per_s": {k: round(v, 1) for k, v in m.items() if k != "per_round"},
+        "per_round": {k: [round(x, 1) for x in v] for k, v in m["per_round"].items()},
+        "v1_over_v0": round(v1 / v0, 2),
+        "v1_over_stock": round(v1 / stock, 1),
+        "v0_over_stock": round(v0 / stock, 1),
+        "v1_pixels_over_state_ceiling": round(v1 / state, 2),
         "image_size": cfg.image_size,
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "rounds": cfg.rounds,
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip() + f", {os.cpu_count()} cores",
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "MUJOCO_GL": os.environ.get("MUJOCO_GL"),
         "date": time.strftime("%Y-%m-%d"),
     }
     print(json.dumps(result, indent=2))

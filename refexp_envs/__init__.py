@@ -1,17 +1,25 @@
 """RefExp environments: a Sawyer arm, N drawers and a hidden target drawer.
 
 Importing this package registers every `RefExp/*` id with Gymnasium (string entry points, so that
-Minari can store and recover the env spec):
+Minari can store and recover the env spec). `ENVS` below is the one table of the suite: which ids
+exist, their drawer count, version and dataset name (the dataset registry is generated from it):
 
-| id                         | drawers | appearance             |
-|----------------------------|---------|------------------------|
-| `RefExp/TwoDrawer-v0`      | 2       | Metaworld's            |
-| `RefExp/ThreeDrawer-v0`    | 3       | Metaworld's            |
-| `RefExp/TwoDrawerShift-v0` | 2       | test-time visual shift |
+| id                         | drawers | appearance             | start state                    |
+|----------------------------|---------|------------------------|--------------------------------|
+| `RefExp/TwoDrawer-v1`      | 2       | Metaworld's            | drawn from the reset seed      |
+| `RefExp/ThreeDrawer-v1`    | 3       | Metaworld's            | drawn from the reset seed      |
+| `RefExp/TwoDrawerShift-v1` | 2       | test-time visual shift | drawn from the reset seed      |
+| `RefExp/TwoDrawer-v0`      | 2       | Metaworld's            | one fixed state                |
+| `RefExp/ThreeDrawer-v0`    | 3       | Metaworld's            | one fixed state                |
+| `RefExp/TwoDrawerShift-v0` | 2       | test-time visual shift | one fixed state                |
+
+v0 stays registered unchanged so that published v0 numbers stay reproducible; see the README's
+"Version history" and `DrawersEnv`'s docstring for what changed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 
@@ -23,20 +31,64 @@ import gymnasium as gym  # noqa: E402
 __version__ = "0.1.0"
 
 ENTRY_POINT = "refexp_envs.drawers:DrawersEnv"
-ENV_KWARGS: dict[str, dict] = {
-    "RefExp/TwoDrawer-v0": {"num_drawers": 2, "appearance": "default"},
-    "RefExp/ThreeDrawer-v0": {"num_drawers": 3, "appearance": "default"},
-    "RefExp/TwoDrawerShift-v0": {"num_drawers": 2, "appearance": "shift"},
-}
-ENV_IDS = tuple(ENV_KWARGS)
 HORIZON = 50
+
+V1_START = {
+    "arm_range": (0.06, 0.05, 0.04),  # m, half-widths around the v0 hand start
+    "gripper_range": 2.0,  # start effort anywhere from open (-1) to closed (+1)
+    "cabinet_range": (0.03, 0.05),  # m: cabinet x offset in [-0.03, 0.03], y in [-0.05, 0]
+    "light_jitter": 0.15,  # light brightness factor in [0.85, 1.15]
+    "visual_meshes": "decimated",  # ~8k instead of ~69k triangles; physics unchanged
+}
+"""What v1 adds to v0's constructor arguments (see `DrawersEnv`, "Starting State")."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvEntry:
+    """One registered id of the suite."""
+
+    num_drawers: int  # drawers side by side = number of tasks
+    appearance: str  # "default" | "shift"
+    version: int  # the id's -vN; datasets of this env carry the same version
+    slug: str  # dataset namespace: refexp/<slug>/<behaviour>-v<version>
+    seed_base: int  # first generation seed of this env's datasets
+
+    def kwargs(self) -> dict:
+        """Constructor arguments of the registered id (v0's are exactly what v0 always had)."""
+        kwargs: dict = {"num_drawers": self.num_drawers, "appearance": self.appearance}
+        if self.version >= 1:
+            kwargs.update(V1_START)
+        return kwargs
+
+    @property
+    def max_episode_steps(self) -> int | None:
+        return HORIZON if self.version >= 1 else None  # v0 registered none: kept for its datasets
+
+    @property
+    def default_dataset(self) -> str:
+        """The dataset the method trains on for this env (the expert set)."""
+        return f"refexp/{self.slug}/expert-v{self.version}"
+
+
+ENVS: dict[str, EnvEntry] = {
+    "RefExp/TwoDrawer-v1": EnvEntry(2, "default", 1, "two-drawer", 1100),
+    "RefExp/ThreeDrawer-v1": EnvEntry(3, "default", 1, "three-drawer", 1200),
+    "RefExp/TwoDrawerShift-v1": EnvEntry(2, "shift", 1, "two-drawer-shift", 1300),
+    "RefExp/TwoDrawer-v0": EnvEntry(2, "default", 0, "two-drawer", 100),
+    "RefExp/ThreeDrawer-v0": EnvEntry(3, "default", 0, "three-drawer", 200),
+    "RefExp/TwoDrawerShift-v0": EnvEntry(2, "shift", 0, "two-drawer-shift", 300),
+}
+ENV_IDS = tuple(ENVS)
+ENV_KWARGS: dict[str, dict] = {env_id: entry.kwargs() for env_id, entry in ENVS.items()}
 
 
 def register_envs() -> None:
     """Register every RefExp id (idempotent)."""
-    for env_id, kwargs in ENV_KWARGS.items():
+    for env_id, entry in ENVS.items():
         if env_id not in gym.registry:
-            gym.register(env_id, entry_point=ENTRY_POINT, kwargs=dict(kwargs), max_episode_steps=None)
+            gym.register(
+                env_id, entry_point=ENTRY_POINT, kwargs=entry.kwargs(), max_episode_steps=entry.max_episode_steps
+            )
 
 
 def make_vector_env(env_id: str, num_envs: int, **kwargs) -> gym.vector.AsyncVectorEnv:

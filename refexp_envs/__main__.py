@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
                 for task in range(n):
                     wins = 0
                     for ep in range(args.episodes):
-                        policy = ScriptedDrawerPolicy(drawer, n, noise=args.noise, seed=args.seed + ep)
                         obs, _ = env.reset(seed=args.seed + ep, options={"task": task})
+                        policy = ScriptedDrawerPolicy.for_env(env, drawer, noise=args.noise, seed=args.seed + ep)
                         done, success = False, False
                         while not done:
                             obs, reward, terminated, truncated, info = env.step(policy(obs))

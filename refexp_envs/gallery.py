@@ -1,8 +1,12 @@
-"""`python -m refexp_envs.gallery`: a picture of every env's first frame, and of drawer 0 opened.
+"""`python -m refexp_envs.gallery`: pictures of the envs' first frames, as the agent sees them.
 
-Top row: the first observation after `reset(seed=0)` (identical for every task). Bottom row: the
-same env after 25 steps of the scripted policy for drawer 0. Frames are the agent's own 64x64
-pixels, upscaled without smoothing.
+Writes two PNGs (the agent's own 64x64 frames, upscaled without smoothing):
+
+- `first_frames_v1.png`: the first frame of every v1 env after `reset(seed=s)` for several seeds
+  (one row per env): the start-state distribution (arm, gripper, cabinet, light). The task never
+  changes a frame.
+- `v0_v1.png`: for each env, v0 and v1 side by side: the first frame after `reset(seed=0)` and the
+  frame after 25 steps of the scripted policy for drawer 0. v1 renders decimated meshes.
 """
 
 from __future__ import annotations
@@ -18,46 +22,80 @@ from PIL import Image, ImageDraw
 
 from refexp_envs.policies import ScriptedDrawerPolicy
 
+PAD, LABEL = 6, 16
 
-def gallery(scale: int = 4, steps: int = 25) -> Image.Image:
-    tiles = []
-    for env_id in refexp_envs.ENV_IDS:
-        env = gym.make(env_id)
-        obs, _ = env.reset(seed=0)
-        first = obs["pixels"]
-        policy = ScriptedDrawerPolicy(0, env.unwrapped.num_tasks)
-        for _ in range(steps):
-            obs, *_ = env.step(policy(obs))
-        tiles.append((env_id, first, obs["pixels"]))
-        env.close()
-    size = tiles[0][1].shape[0] * scale
-    pad, label = 8, 18
-    canvas = Image.new("RGB", (len(tiles) * (size + pad) + pad, 2 * (size + pad) + label + pad), "white")
+
+def _tile(frame: np.ndarray, scale: int) -> Image.Image:
+    size = frame.shape[0] * scale
+    return Image.fromarray(np.asarray(frame)).resize((size, size), Image.NEAREST)
+
+
+def _grid(rows: list[tuple[str, list[np.ndarray]]], col_labels: list[str], scale: int) -> Image.Image:
+    """A labelled grid: one (label, frames) row each; a column label above each column."""
+    size = rows[0][1][0].shape[0] * scale
+    left = 8 * max(len(label) for label, _ in rows) + PAD
+    cols = max(len(frames) for _, frames in rows)
+    canvas = Image.new("RGB", (left + cols * (size + PAD) + PAD, LABEL + len(rows) * (size + PAD) + PAD), "white")
     draw = ImageDraw.Draw(canvas)
-    for i, (env_id, first, opened) in enumerate(tiles):
-        x = pad + i * (size + pad)
-        draw.text((x, 3), env_id, fill="black")
-        for j, frame in enumerate((first, opened)):
-            img = Image.fromarray(np.asarray(frame)).resize((size, size), Image.NEAREST)
-            canvas.paste(img, (x, label + j * (size + pad)))
+    for j, text in enumerate(col_labels):
+        draw.text((left + j * (size + PAD), 2), text, fill="black")
+    for i, (label, frames) in enumerate(rows):
+        y = LABEL + i * (size + PAD)
+        draw.text((PAD, y + size // 2 - 6), label, fill="black")
+        for j, frame in enumerate(frames):
+            canvas.paste(_tile(frame, scale), (left + j * (size + PAD), y))
     return canvas
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m refexp_envs.gallery",
-        description="A picture of every env's first frame, and of drawer 0 opened.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--out", default="docs/img/first_frames.png", help="PNG file to write")
-    parser.add_argument("--scale", type=int, default=4, help="upscaling factor of the 64x64 frames (>= 1)")
+def v1_first_frames(seeds: int = 6, scale: int = 3) -> Image.Image:
+    rows = []
+    for env_id, entry in refexp_envs.ENVS.items():
+        if entry.version != 1:
+            continue
+        env = gym.make(env_id)
+        rows.append((env_id, [env.reset(seed=s)[0]["pixels"] for s in range(seeds)]))
+        env.close()
+    return _grid(rows, [f"seed {s}" for s in range(seeds)], scale)
+
+
+def _first_and_opened(env_id: str, steps: int) -> list[np.ndarray]:
+    env = gym.make(env_id)
+    obs, _ = env.reset(seed=0, options={"task": 0})
+    first = obs["pixels"]
+    policy = ScriptedDrawerPolicy.for_env(env, 0)
+    for _ in range(steps):
+        obs, *_ = env.step(policy(obs))
+    env.close()
+    return [first, obs["pixels"]]
+
+
+def v0_v1(scale: int = 3, steps: int = 25) -> Image.Image:
+    rows = []
+    for env_id, entry in refexp_envs.ENVS.items():
+        if entry.version != 1:
+            continue
+        old = env_id.replace("-v1", "-v0")
+        rows.append((env_id.removesuffix("-v1").removeprefix("RefExp/"),
+                     _first_and_opened(old, steps) + _first_and_opened(env_id, steps)))
+    labels = ["v0 first frame", f"v0 step {steps}", "v1 first frame", f"v1 step {steps}"]
+    return _grid(rows, labels, scale)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m refexp_envs.gallery", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--out-dir", default="docs/img", help="where the two PNGs are written")
+    parser.add_argument("--scale", type=int, default=3, help="pixels per agent pixel")
+    parser.add_argument("--seeds", type=int, default=6, help="reset seeds (columns) of the v1 grid")
     args = parser.parse_args(argv)
-    if args.scale < 1:
-        parser.error(f"--scale must be >= 1, got {args.scale}")
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    gallery(args.scale).save(args.out)
-    print(f"wrote {args.out}")
-    return 0
+    if args.scale < 1 or args.seeds < 1:
+        parser.error("--scale and --seeds must be >= 1")
+    os.makedirs(args.out_dir, exist_ok=True)
+    for name, image in (("first_frames_v1.png", v1_first_frames(args.seeds, args.scale)),
+                        ("v0_v1.png", v0_v1(args.scale))):
+        path = os.path.join(args.out_dir, name)
+        image.save(path)
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

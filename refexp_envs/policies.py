@@ -1,10 +1,17 @@
 """Task-specific scripted behaviour policies (the paper's pi_i^beta): policy i opens drawer i.
 
-A policy reads only the proprioception (gripper centre, opening) and the fixed drawer layout, so
-it works with either observation type and from any arm position: it lifts clear of the drawers,
-moves above the handle of its drawer, drops behind the handle bar and pulls it out, in the style
-of Metaworld's `SawyerDrawerOpenV3Policy`. `noise` adds Gaussian noise to every action (then
-clipped), which makes trajectories diverse; at `noise=0` it is deterministic.
+A policy reads only the proprioception (gripper centre, opening) and where its drawer's handle is
+(`handle`: the env's `handle_positions()` after reset, which the v1 envs move with the cabinet; by
+default the fixed v0 layout), so it works with either observation type and from any start: it
+lifts clear of the drawers, moves above the handle of its drawer, drops behind the handle bar and
+pulls it out, in the style of Metaworld's `SawyerDrawerOpenV3Policy`. `noise` adds Gaussian noise
+to every action (then clipped), which makes trajectories diverse; at `noise=0` it is deterministic.
+
+`version` is the behaviour version, that of the env (and of its datasets): v1 never moves back
+towards the cabinet while pulling, so a hand that slipped past the bar of a fully open drawer
+pushes it shut less often (from v1's random starts, at noise 0, the drawer ended shut again in
+~22% of TwoDrawer episodes with the v0 behaviour, ~5% with v1's; both open it in every one of
+300); v0 is kept unchanged for the v0 datasets.
 """
 
 from __future__ import annotations
@@ -20,15 +27,38 @@ PULL_DISTANCE = 0.20  # pull target behind the handle's closed position
 class ScriptedDrawerPolicy:
     """Opens drawer `drawer` of an env with `num_drawers` drawers."""
 
-    def __init__(self, drawer: int, num_drawers: int, noise: float = 0.0, seed: int | None = None):
+    def __init__(
+        self,
+        drawer: int,
+        num_drawers: int,
+        noise: float = 0.0,
+        seed: int | None = None,
+        handle: np.ndarray | None = None,
+        version: int = 0,
+    ):
         if not 0 <= drawer < num_drawers:
             raise ValueError(f"drawer {drawer} out of range for {num_drawers} drawers")
         if noise < 0:
             raise ValueError(f"noise must be >= 0, got {noise}")
         self.drawer = drawer
         self.noise = float(noise)
-        self.handle = scene.handle_positions(num_drawers)[drawer]
+        self.handle = scene.handle_positions(num_drawers)[drawer] if handle is None else np.asarray(handle, float)
+        if self.handle.shape != (3,):
+            raise ValueError(f"handle must be an xyz position (3,), got shape {self.handle.shape}")
+        if version not in (0, 1):
+            raise ValueError(f"version must be 0 or 1, got {version!r}")
+        self.version = version
         self.rng = np.random.default_rng(seed)
+
+    @classmethod
+    def for_env(cls, env, drawer: int, noise: float = 0.0, seed: int | None = None) -> "ScriptedDrawerPolicy":
+        """The policy for drawer `drawer` of `env` in its current episode (call after `reset`), in
+        the behaviour version of the env's version (read from `env.spec.id`, 0 if none)."""
+        base = env.unwrapped
+        spec = getattr(env, "spec", None)
+        version = spec.version if spec is not None and spec.version is not None else 0
+        return cls(drawer, base.num_drawers, noise, seed, handle=base.handle_positions()[drawer],
+                   version=min(int(version), 1))
 
     def __call__(self, obs: dict) -> np.ndarray:
         return self.act(obs["proprio"])
@@ -42,7 +72,8 @@ class ScriptedDrawerPolicy:
         in_pull_lane = hy - PULL_DISTANCE - 0.02 < hand[1] < hy + 0.02
         low = hand[2] < grip_z + 0.03
 
-        if near_x and in_pull_lane and low:
+        pulling = near_x and in_pull_lane and low
+        if pulling:
             target, gain = np.array([hx, hy - PULL_DISTANCE, grip_z]), 25.0  # pull the bar out
         elif near_x and abs(hand[1] - hy) < 0.02:
             target, gain = np.array([hx, hy, grip_z]), 12.0  # drop behind the bar
@@ -51,6 +82,8 @@ class ScriptedDrawerPolicy:
         else:
             target, gain = np.array([hx, hy, SAFE_Z]), 12.0  # travel above the handle
         delta = np.clip((target - hand) * gain, -1.0, 1.0)
+        if pulling and self.version >= 1:
+            delta[1] = min(delta[1], 0.0)  # never push the bar back in
         action = np.concatenate([delta, [-1.0]])  # gripper open: the pads straddle the bar
         if self.noise > 0:
             action = action + self.rng.normal(0.0, self.noise, size=4)

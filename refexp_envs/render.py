@@ -14,8 +14,43 @@ import weakref
 # Must happen before `mujoco` is imported anywhere for it to take effect; a user's own setting wins.
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
+
+
+class RendererError(RuntimeError):
+    """The OpenGL backend could not start."""
+
+
+def _advice(exc: BaseException) -> str:
+    backend = os.environ.get("MUJOCO_GL", "<unset>")
+    return (
+        f"MuJoCo could not start an offscreen renderer with MUJOCO_GL={backend!r} "
+        f"({type(exc).__name__}: {exc}). Try MUJOCO_GL=egl (headless GPU or Mesa; Debian packages "
+        "libegl1 and libgl1-mesa-dri), MUJOCO_GL=osmesa (pure software, needs libosmesa6) or "
+        "MUJOCO_GL=glfw (a display), or use obs_type='state'. MUJOCO_GL is read when mujoco is "
+        "first imported: set it in the shell, or import refexp_envs first."
+    )
+
+
+try:
+    import mujoco  # noqa: E402  (imports the GL backend that MUJOCO_GL names)
+except ModuleNotFoundError as exc:
+    if exc.name != "mujoco":  # a GL binding missing, not MuJoCo itself
+        raise RendererError(_advice(exc)) from None
+    raise
+except Exception as exc:  # e.g. osmesa without libOSMesa: AttributeError deep inside PyOpenGL
+    raise RendererError(_advice(exc)) from None
+
+
+class _Renderer(mujoco.Renderer):
+    """`mujoco.Renderer` whose destructor stays quiet when `__init__` failed half-way (otherwise
+    Python prints an `Exception ignored in Renderer.__del__` traceback after our RendererError)."""
+
+    def __del__(self) -> None:
+        try:
+            super().__del__()
+        except Exception:
+            pass
 
 
 _LIVE: "weakref.WeakSet[SmallRenderer]" = weakref.WeakSet()
@@ -27,24 +62,15 @@ def _close_all() -> None:
         renderer.close()
 
 
-class RendererError(RuntimeError):
-    """The OpenGL backend could not start."""
-
-
 class SmallRenderer:
     """Renders one fixed camera to `uint8 (size, size, 3)` images."""
 
     def __init__(self, model: mujoco.MjModel, size: int, camera: str):
+        self._renderer = None
         try:
-            self._renderer = mujoco.Renderer(model, height=size, width=size)
+            self._renderer = _Renderer(model, height=size, width=size)
         except Exception as exc:  # the GL errors differ by backend: catch them all, say what to do
-            backend = os.environ.get("MUJOCO_GL", "<unset>")
-            raise RendererError(
-                f"MuJoCo could not start an offscreen renderer with MUJOCO_GL={backend!r} ({exc}). "
-                "Try MUJOCO_GL=egl (headless GPU or Mesa), MUJOCO_GL=osmesa (pure software, needs "
-                "libosmesa6) or MUJOCO_GL=glfw (a display), or use obs_type='state'. MUJOCO_GL is read "
-                "when mujoco is first imported: set it in the shell, or import refexp_envs first."
-            ) from exc
+            raise RendererError(_advice(exc)) from None
         flags = self._renderer.scene.flags
         flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
         flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0

@@ -3,6 +3,11 @@
 Metaworld ships one Sawyer + one drawer scene (`sawyer_xyz/sawyer_drawer.xml`). We load it with
 `mujoco.MjSpec`, detach its drawer and goal marker, and attach N copies of the drawer body side by
 side. Nothing in the scene differs between tasks: the task only decides which drawer pays.
+
+With `visual_meshes="decimated"` (the v1 envs) every mesh geom listed in
+`refexp_envs/assets/visual_meshes_v1.npz` is drawn from a decimated copy: the original geom moves
+to the hidden geom group 3 (it keeps its collision and mass) and a massless, non-colliding twin
+with the decimated mesh takes its place in the picture.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ HANDLE_OFFSET = np.array([0.0, -0.16, 0.09])
 """Closed-drawer handle bar centre relative to the drawer body (case + link + bar offsets)."""
 DRAWER_SPACING = 0.25
 CAMERA_NAME = "refexp_cam"  # behind the drawers, facing the arm: no occlusion of the drawers
+VISUAL_MESHES = ("full", "decimated")
+DECIMATED_MESHES_NPZ = os.path.join(os.path.dirname(__file__), "assets", "visual_meshes_v1.npz")
+HIDDEN_GROUP = 3  # a geom group the default renderer options do not draw
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,11 +78,21 @@ def _look_at(pos: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.concatenate([x, y])
 
 
-def build_model(num_drawers: int, image_size: int, appearance: Appearance) -> mujoco.MjModel:
+def drawer_body_name(i: int) -> str:
+    """The root body of drawer i (case + sliding drawer); moving it moves the whole drawer."""
+    return f"drawer{i}_drawer"
+
+
+def build_model(
+    num_drawers: int, image_size: int, appearance: Appearance, visual_meshes: str = "full"
+) -> mujoco.MjModel:
     """Compile the scene. Drawer i's slide joint is `drawer{i}_goal_slidey` (0 closed, -0.16 open);
-    the inactive joint equality `drawer{i}_lock` can hold it shut."""
+    the inactive joint equality `drawer{i}_lock` can hold it shut. `visual_meshes`: "full"
+    (Metaworld's meshes, v0) or "decimated" (v1, see the module docstring)."""
     if num_drawers < 1:
         raise ValueError(f"num_drawers must be >= 1, got {num_drawers}")
+    if visual_meshes not in VISUAL_MESHES:
+        raise ValueError(f"unknown visual_meshes {visual_meshes!r}; expected one of {VISUAL_MESHES}")
     spec = mujoco.MjSpec.from_file(SAWYER_DRAWER_XML)
     spec.detach_body(spec.body("drawer"))
     spec.site("goal").delete()  # Metaworld's green goal marker would be a per-scene cue
@@ -111,9 +129,47 @@ def build_model(num_drawers: int, image_size: int, appearance: Appearance) -> mu
         for light in spec.lights:
             light.diffuse = np.clip(np.asarray(light.diffuse) * appearance.light_scale, 0, 1)
 
+    if visual_meshes == "decimated":
+        _use_decimated_visual_meshes(spec)
+
     # Small, fast offscreen rendering: buffer the size of the image, no shadow map, no MSAA.
     spec.visual.quality.shadowsize = 0
     spec.visual.quality.offsamples = 0
     spec.visual.global_.offwidth = image_size
     spec.visual.global_.offheight = image_size
     return spec.compile()
+
+
+def _use_decimated_visual_meshes(spec: mujoco.MjSpec) -> None:
+    """Hide every mesh geom that has a decimated copy and draw a massless, collision-free twin."""
+    with np.load(DECIMATED_MESHES_NPZ) as z:
+        arrays = {k: z[k] for k in z.files}
+    names = sorted({k.split("/")[0] for k in arrays})
+    for name in names:
+        spec.add_mesh(
+            name=f"decimated_{name}",
+            uservert=arrays[f"{name}/vert"].astype(np.float64).ravel(),
+            userface=arrays[f"{name}/face"].astype(np.int32).ravel(),
+        )
+    for body in spec.bodies:
+        for geom in list(body.geoms):
+            if geom.type != mujoco.mjtGeom.mjGEOM_MESH:
+                continue
+            # attached drawers carry a prefix: "drawer0_drawerhandle" uses mesh "drawerhandle"
+            base = next((n for n in names if geom.meshname == n or geom.meshname.endswith("_" + n)), None)
+            if base is None:
+                continue
+            twin = body.add_geom(
+                type=mujoco.mjtGeom.mjGEOM_MESH,
+                meshname=f"decimated_{base}",
+                pos=geom.pos,
+                quat=geom.quat,
+                material=geom.material,
+                rgba=geom.rgba,
+                group=geom.group,
+                contype=0,
+                conaffinity=0,
+                density=0.0,
+            )
+            twin.name = f"{geom.name}_visual" if geom.name else ""
+            geom.group = HIDDEN_GROUP

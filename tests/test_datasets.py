@@ -73,15 +73,37 @@ def reference(tmp_path_factory):
 # ------------------------------------------------------------------------------------ registry
 def test_registry_ids_and_pins():
     for slug, n in [("two-drawer", 2), ("three-drawer", 3), ("two-drawer-shift", 2)]:
-        for b, per_task in [("expert", 1000), ("noisy", 1000), ("dev", 20)]:
-            s = REGISTRY[f"refexp/{slug}/{b}-v0"]
-            assert s.episodes_per_task == per_task and s.num_tasks == n
-            assert s.env_id in refexp_envs.ENV_IDS
+        for version in (0, 1):
+            for b, per_task in [("expert", 1000), ("noisy", 1000), ("dev", 20)]:
+                s = REGISTRY[f"refexp/{slug}/{b}-v{version}"]
+                assert s.episodes_per_task == per_task and s.num_tasks == n and s.obs_type == "pixels"
+                assert s.env_id in refexp_envs.ENV_IDS and s.env_id.endswith(f"-v{version}")
+                assert refexp_envs.ENVS[s.env_id].num_drawers == n
+        state = REGISTRY[f"refexp/{slug}/expert-state-v1"]
+        assert state.obs_type == "state" and state.seed == REGISTRY[f"refexp/{slug}/expert-v1"].seed
+        assert f"refexp/{slug}/expert-state-v0" not in REGISTRY
     assert REGISTRY["refexp/two-drawer/noisy-v0"].noise > REGISTRY["refexp/two-drawer/expert-v0"].noise
-    assert len({s.seed for s in REGISTRY.values()}) == len(REGISTRY)
+    assert len({(s.seed, s.obs_type) for s in REGISTRY.values()}) == len(REGISTRY)
     assert set(refexp_envs.ENV_IDS) == {s.env_id for s in REGISTRY.values()}
+    # every v0 id keeps its pin; a pin is a SHA-256 or visibly absent (None), never a placeholder
+    assert all(s.sha256 for s in REGISTRY.values() if s.version == 0)
+    for s in REGISTRY.values():
+        assert s.sha256 is None or (len(s.sha256) == 64 and int(s.sha256, 16) >= 0)
     # per-episode seeds depend on (dataset seed, index) only
     assert episode_seed(100, 5) == episode_seed(100, 5) != episode_seed(100, 6) != episode_seed(101, 5)
+
+
+def test_dataset_descriptions_and_metadata_are_honest():
+    for s in REGISTRY.values():
+        if s.version >= 1:
+            assert f"download {s.dataset_id}" in s.description and f"build {s.dataset_id}" in s.description
+            assert ("evaluation and analysis only" in s.description) == ("Shift" in s.env_id)
+    # the v0 description is part of the v0 data (and so of their pins): frozen
+    assert REGISTRY["refexp/two-drawer/expert-v0"].description == (
+        "RefExp/TwoDrawer-v0: 1000 rollouts per task of task-specific scripted experts (action noise "
+        "0.2), 64x64 RGB pixels + proprioception, lossless parquet; buffer i = episodes whose "
+        "metadata/infos 'task' is i."
+    )
 
 
 def test_unknown_id_lists_valid_ids(root):
@@ -166,6 +188,47 @@ def test_build_end_to_end_minari_and_buffers(root, reference):
     record = ck.read_sidecar(out)
     assert record["behaviour_success"] == 0.0 and record["episodes"] == 4  # horizon 8 is too short
     assert build_dataset(TINY, workers=1, progress=False) == out  # already built: no-op
+
+
+def test_v1_pixel_and_state_datasets(root, monkeypatch):
+    """A tiny v1 pixel dataset and its state-only twin (same seed: the same episodes, no pixels)."""
+    import minari
+
+    pix_id, state_id = "refexp/two-drawer/tinyp-v1", "refexp/two-drawer/tinys-v1"
+    monkeypatch.setitem(REGISTRY, pix_id, _tiny_spec(pix_id, "refexp/two-drawer/expert-v1"))
+    monkeypatch.setitem(REGISTRY, state_id, _tiny_spec(state_id, "refexp/two-drawer/expert-state-v1"))
+    build_dataset(pix_id, workers=1, progress=False, cache=False)
+    build_dataset(state_id, workers=1, progress=False, cache=False)
+    pix, state = minari.load_dataset(pix_id), minari.load_dataset(state_id)
+
+    assert set(state.observation_space.spaces) == {"drawers", "handles", "proprio"}
+    for dataset, obs_type in ((pix, None), (state, "state")):
+        meta = dataset.storage.metadata
+        assert "code_permalink" not in meta  # no invented URL
+        assert "python -m refexp_envs.datasets build refexp/two-drawer/expert" in meta["description"]
+        env = dataset.recover_environment()
+        try:
+            assert env.spec.id == "RefExp/TwoDrawer-v1" and env.spec.max_episode_steps == 50
+            assert env.spec.kwargs.get("obs_type") == obs_type
+        finally:
+            env.close()
+    for a, b in zip(pix.iterate_episodes(), state.iterate_episodes()):
+        np.testing.assert_array_equal(a.observations["proprio"], b.observations["proprio"])
+        np.testing.assert_array_equal(a.actions, b.actions)
+        assert b.observations["handles"].shape == (9, 2, 3) and np.all(b.observations["drawers"] > -0.005)
+    bufs = load_task_buffers(state_id, cache=False)
+    ep = bufs.load_episode(bufs.episode_ids(1)[0])
+    assert ep.pixels is None and ep.proprio.shape == (9, 4)
+
+
+def test_v0_metadata_keeps_its_pinned_fields(reference):
+    record = reference["record"]
+    assert record["spec"]["dataset_id"] == TINY
+    path = reference["root"] / TINY / "data" / "metadata.json"
+    meta = json.loads(path.read_text())
+    # part of the v0 data and so of the v0 pins: v0 datasets keep exactly what they shipped with
+    assert meta["code_permalink"] == "https://github.com/refexp/refexp"
+    assert meta["algorithm_name"] == "refexp_envs.policies.ScriptedDrawerPolicy(noise=0.2)"
 
 
 def test_build_refuses_a_foreign_directory(root):

@@ -34,6 +34,7 @@ from refexp_envs.datasets import checksum as ck
 from refexp_envs.datasets.registry import DatasetSpec, get_spec
 
 SHARD_SIZE = 10
+STATE_PREFIX = "state__"  # shard arrays holding the state observation keys
 _ENV_CACHE: dict = {}
 
 
@@ -72,6 +73,8 @@ def collect_shard(spec: DatasetSpec, shard: int, indices: list[int], out_path: s
     }
     if eps[0].pixels is not None:
         arrays["pixels"] = np.stack([e.pixels for e in eps])
+    for key in eps[0].state or {}:  # state observations: drawers (, handles)
+        arrays[STATE_PREFIX + key] = np.stack([e.state[key] for e in eps])
     out = Path(out_path)
     tmp = out.with_name(out.stem + ".tmp.npz")
     np.savez(tmp, **arrays)
@@ -190,25 +193,28 @@ def _assemble(spec: DatasetSpec, stage: Path, shard_size: int, progress: bool) -
             jpeg_encoding=False,
         )
     storage.get_size = lambda: 0.0  # Minari re-walks the whole tree per episode otherwise (O(N^2))
-    storage.update_metadata(
-        {
-            "dataset_id": spec.dataset_id,
-            "algorithm_name": f"refexp_envs.policies.ScriptedDrawerPolicy(noise={spec.noise})",
-            "author": {"RefExp contributors"},
-            "code_permalink": "https://github.com/refexp/refexp",
-            "description": spec.description,
-            "minari_version": minari.__version__,
-            "refexp": {
-                "env_id": spec.env_id,
-                "behaviour": spec.behaviour,
-                "noise": spec.noise,
-                "episodes_per_task": spec.episodes_per_task,
-                "num_tasks": spec.num_tasks,
-                "seed": spec.seed,
-                "task_key": "task",
-            },
-        }
-    )
+    metadata = {
+        "dataset_id": spec.dataset_id,
+        "algorithm_name": f"refexp_envs.policies.ScriptedDrawerPolicy(noise={spec.noise})"
+        + ("" if spec.version == 0 else f" (behaviour version {spec.version})"),
+        "author": {"RefExp contributors"},
+        "description": spec.description,
+        "minari_version": minari.__version__,
+        "refexp": {
+            "env_id": spec.env_id,
+            "behaviour": spec.behaviour,
+            "noise": spec.noise,
+            "episodes_per_task": spec.episodes_per_task,
+            "num_tasks": spec.num_tasks,
+            "seed": spec.seed,
+            "task_key": "task",
+        },
+    }
+    if spec.version == 0:
+        # v0 shipped this placeholder (not the project's repository); it is part of the v0 data and
+        # so of their pinned checksums. Later versions leave the field out until a real URL exists.
+        metadata["code_permalink"] = "https://github.com/refexp/refexp"
+    storage.update_metadata(metadata)
 
     episode_meta, ids = [], []
     successes = np.zeros(spec.num_tasks, dtype=np.int64)
@@ -224,7 +230,7 @@ def _assemble(spec: DatasetSpec, stage: Path, shard_size: int, progress: bool) -
         for index, ep in _iter_shard_episodes(spec, stage / "shards", shard_size):
             task = int(ep["tasks"])
             T = len(ep["actions"])
-            obs = {"pixels": ep["pixels"], "proprio": ep["proprio"]}
+            obs = {key: ep[key if key in ep else STATE_PREFIX + key] for key in obs_space.spaces}
             success_steps = ep["rewards"] > 0
             truncations = np.zeros(T, dtype=bool)
             truncations[-1] = True
@@ -281,12 +287,15 @@ def _versions() -> dict:
     return out
 
 
-ENV_SOURCES = ("drawers.py", "scene.py", "render.py", "policies.py", "datasets/collect.py")
+ENV_SOURCES = ("drawers.py", "scene.py", "render.py", "policies.py", "datasets/collect.py",
+               "assets/visual_meshes_v1.npz")
 
 
 def env_code_sha256() -> str:
-    """SHA-256 of the env, renderer, policy and collector sources: what the data depend on. A
-    change means a rebuild gives different data (and a new checksum to pin)."""
+    """SHA-256 of the env, renderer, policy and collector sources and the v1 meshes: what the data
+    depend on. A change may mean that a rebuild gives different data (and a new checksum to pin).
+    It covers the code of every env version at once: an edit for v1 changes it for v0 builds too,
+    although the v0 data stay the same (their pinned checksums are the check that matters)."""
     import hashlib
 
     root = Path(refexp_envs.__file__).parent
@@ -333,8 +342,6 @@ def build_dataset(
 
     console = Console(stderr=True, quiet=not progress)
     spec = get_spec(dataset_id)
-    if spec.obs_type != "pixels":
-        raise DatasetBuildError("only pixel datasets (obs_type='pixels') are supported")
     final = ck.dataset_path(spec.dataset_id)
     if ck.is_complete(final) and not force:
         console.print(f"{spec.dataset_id} is already built at {final} (use --force to rebuild)")

@@ -11,16 +11,18 @@ from refexp_envs.policies import ScriptedDrawerPolicy
 
 def collect_episode(env: gym.Env, task: int, noise: float, seed: int) -> Episode:
     """One episode of behaviour policy `task` on task `task`; `seed` fixes env reset and noise."""
-    base = env.unwrapped
-    policy = ScriptedDrawerPolicy(task, base.num_tasks, noise=noise, seed=seed)
     obs, _ = env.reset(seed=seed, options={"task": task})
+    policy = ScriptedDrawerPolicy.for_env(env, task, noise=noise, seed=seed)  # after reset: the handles
     pixels, proprio, actions, rewards = [obs.get("pixels")], [obs["proprio"]], [], []
+    others = {k: [v] for k, v in obs.items() if k not in ("pixels", "proprio")}  # state obs keys
     done = False
     while not done:
         action = policy(obs)
         obs, reward, terminated, truncated, _ = env.step(action)
         pixels.append(obs.get("pixels"))
         proprio.append(obs["proprio"])
+        for k in others:
+            others[k].append(obs[k])
         actions.append(action)
         rewards.append(reward)
         done = terminated or truncated
@@ -30,4 +32,5 @@ def collect_episode(env: gym.Env, task: int, noise: float, seed: int) -> Episode
         actions=np.stack(actions).astype(np.float32),
         rewards=np.asarray(rewards, dtype=np.float32),
         task=int(task),
+        state={k: np.stack(v).astype(np.float32) for k, v in others.items()} or None,
     )

@@ -23,6 +23,8 @@ class Episode:
     actions: float32 (T, 4)
     rewards: float32 (T,)      the env's own reward (1 while the *target* drawer is open)
     task:    int               the drawer the behaviour policy served (buffer index)
+    state:   the other observation keys of state-observation episodes, each (T+1, ...), or None:
+             `drawers` float32 (T+1, N) openings, and on v1 `handles` float32 (T+1, N, 3)
     """
 
     pixels: np.ndarray | None
@@ -30,6 +32,7 @@ class Episode:
     actions: np.ndarray
     rewards: np.ndarray
     task: int
+    state: dict[str, np.ndarray] | None = None
 
     @property
     def length(self) -> int:

@@ -2,13 +2,19 @@
 
 Every id is pinned to an env id, a behaviour (the task-specific scripted policies
 `refexp_envs.policies.ScriptedDrawerPolicy` with a given action noise), a size (episodes per task),
-a generation seed and, once built and published, the SHA-256 of its files (see `checksum.py`).
+a generation seed and, once built on the reference machine, the SHA-256 of its files (see
+`checksum.py`). The ids are generated from `refexp_envs.ENVS` (which envs exist, their drawer count
+and version): env `RefExp/<Name>-vK` gets `refexp/<slug>/<behaviour>-vK`.
 
-| behaviour  | episodes per task | action noise | behaviour success (TwoDrawer) |
-|------------|-------------------|--------------|-------------------------------|
-| `expert`   | 1000 (the paper)  | 0.2          | 99.2%                         |
-| `noisy`    | 1000              | 0.5          | ~68% (D4RL-style lower quality)|
-| `dev`      | 20                | 0.2          | ~98% (quick experiments)      |
+| behaviour      | episodes per task | action noise | observations                  | versions |
+|----------------|-------------------|--------------|-------------------------------|----------|
+| `expert`       | 1000 (the paper)  | 0.2          | 64x64 pixels + proprio        | v0, v1   |
+| `noisy`        | 1000              | 0.5          | 64x64 pixels + proprio        | v0, v1   |
+| `dev`          | 20                | 0.2          | 64x64 pixels + proprio        | v0, v1   |
+| `expert-state` | 1000              | 0.2          | state (`obs_type="state"`)    | v1       |
+
+`expert-state-v1` has the seed of `expert-v1`: the same episodes without the pixels.
+An id whose `sha256` is None is not pinned yet (`list` shows it): its build is not checked.
 """
 
 from __future__ import annotations
@@ -19,9 +25,8 @@ import re
 
 import numpy as np
 
-from refexp_envs import ENV_IDS, HORIZON
+from refexp_envs import ENVS, HORIZON
 
-DATASET_VERSION = 0
 EXPERT_NOISE = 0.2
 NOISY_NOISE = 0.5
 FULL_EPISODES_PER_TASK = 1000
@@ -53,12 +58,17 @@ class DatasetSpec:
     seed: int  # generation seed; episode i's seed is `episode_seed(seed, i)`
     num_tasks: int
     sha256: str | None = None  # over the files of `data/` (checksum.py); None = not yet published
-    obs_type: str = "pixels"
+    obs_type: str = "pixels"  # "pixels" | "state" (the env's obs_type)
     image_size: int = 64
     horizon: int = HORIZON
     behaviour_success: float | None = None  # measured on the real build (fraction of episodes)
     size_bytes: int | None = None  # measured size of `data/` on disk
     description: str = ""
+
+    @property
+    def version(self) -> int:
+        """The dataset version: the `-vN` of its id (the same as its env's version)."""
+        return int(self.dataset_id.rsplit("-v", 1)[1])
 
     @property
     def num_episodes(self) -> int:
@@ -96,12 +106,6 @@ def episode_seed(dataset_seed: int, index: int) -> int:
     return int(np.random.SeedSequence([int(dataset_seed), int(index)]).generate_state(1)[0])
 
 
-_ENV_SLUGS = {
-    "RefExp/TwoDrawer-v0": ("two-drawer", 2, 100),
-    "RefExp/ThreeDrawer-v0": ("three-drawer", 3, 200),
-    "RefExp/TwoDrawerShift-v0": ("two-drawer-shift", 2, 300),
-}
-
 # Filled in from real builds on the reference machine (docs/datasets.md records the commands).
 # Keys: dataset id -> (sha256, behaviour_success, size_bytes).
 _PUBLISHED: dict[str, tuple[str, float, int]] = {
@@ -123,23 +127,71 @@ _PUBLISHED: dict[str, tuple[str, float, int]] = {
         "3bc01f834dc2ddb7732a249a4c2d14fa62c0e2802a2f0202ce60d48ebf2d8a9a", 0.661, 288208017),
     "refexp/two-drawer-shift/dev-v0": (
         "41263bef860e77c9f8cc4eb14a71db04881976990aeaf5580f8f328d59b23245", 1.0, 5522705),
+    "refexp/three-drawer/dev-v1": (
+        "cbc96bcd7b342d11b105fedeb48dfa8897dbeef92954001ff1061f91aec85b7c", 1.0, 8241098),
+    "refexp/three-drawer/expert-state-v1": (
+        "d28b0f79a09d6e3eb28f31f7ea683ae76b08f364119fe66e531a536bbd095087", 0.9937, 16471225),
+    "refexp/two-drawer-shift/dev-v1": (
+        "36243aa7803da95581b7d1728ba9225e0cb4ef116c7985cd5359be2a654e316a", 1.0, 5304578),
+    "refexp/two-drawer/dev-v1": (
+        "408752550de0af28b7291eeeb3a3a403b207da0804eb37fd1c000bdce24517ee", 1.0, 5272694),
+    "refexp/two-drawer/expert-state-v1": (
+        "ed4cf3f875ccd7a7d5e10a84e06c2a8578ca45bb674cbed4ce7beeebcc3c1342", 0.9935, 10836786),
+    "refexp/two-drawer-shift/expert-state-v1": (
+        "c7c3d18be3a39dabdb6f5362883584a0fd577c0fabb548256383f76431e75939", 0.995, 10837735),
+    "refexp/two-drawer/expert-v1": (
+        "f917912f0b5735394d3e98832d75d32d9d244831769ff183c84c199f058c926b", 0.9935, 260586646),
+    "refexp/three-drawer/expert-v1": (
+        "8ec8dd48dc422c64e950a7cb44477b94511be99d072fd47974df13cf18eb6d81", 0.9937, 405621373),
+    "refexp/two-drawer-shift/expert-v1": (
+        "3c57f5546dcebb66ac4436e0b4aabdde3b8c6b67ce7416d91562950dcbd02f72", 0.995, 257454824),
+    "refexp/two-drawer/noisy-v1": (
+        "e09075405c7b48af62568d14b8c468cdecaa398d48c51a8517946cc1c38df75d", 0.654, 279863180),
+    "refexp/three-drawer/noisy-v1": (
+        "905dec6a49668a278a1fca40b15e1b4c7ed6bf27a94ec7a363c1e6627152c7c5", 0.6667, 431081170),
+    "refexp/two-drawer-shift/noisy-v1": (
+        "7e753acaef791716aef55fc12f1434bf88fbeaea87cb23277979cdfe01f21bc5", 0.6605, 276895038),
 }
+
+_BEHAVIOURS = [  # (name in the id, action noise, episodes per task, obs_type, what, first version)
+    ("expert", EXPERT_NOISE, FULL_EPISODES_PER_TASK, "pixels", "task-specific scripted experts", 0),
+    ("noisy", NOISY_NOISE, FULL_EPISODES_PER_TASK, "pixels", "scripted experts with heavy action noise", 0),
+    ("dev", EXPERT_NOISE, DEV_EPISODES_PER_TASK, "pixels", "small expert set for quick experiments", 0),
+    ("expert-state", EXPERT_NOISE, FULL_EPISODES_PER_TASK, "state", "task-specific scripted experts", 1),
+]
+_SEED_OFFSET = {"expert": 0, "noisy": 1, "dev": 2, "expert-state": 0}  # state = expert's episodes
+
+
+def _description(env_id: str, behaviour: str, per_task: int, what: str, noise: float, obs_type: str,
+                 version: int, dataset_id: str) -> str:
+    if version == 0:  # frozen: it is part of the v0 data (metadata.json) and so of their pins
+        return (
+            f"{env_id}: {per_task} rollouts per task of {what} (action noise {noise}), "
+            f"64x64 RGB pixels + proprioception, lossless parquet; buffer i = episodes "
+            f"whose metadata/infos 'task' is i."
+        )
+    obs = ("64x64 RGB pixels + proprioception" if obs_type == "pixels"
+           else "state observations (drawer openings, handle positions, proprioception), no pixels")
+    text = (
+        f"{env_id}: {per_task} rollouts per task of {what} (action noise {noise}) from the v1 "
+        f"start-state distribution, {obs}, lossless parquet; buffer i = episodes whose "
+        f"metadata/infos 'task' is i. Obtain it with RefExp's `python -m refexp_envs.datasets "
+        f"download {dataset_id}` or rebuild it from its seed with `python -m refexp_envs.datasets "
+        f"build {dataset_id}`."
+    )
+    if "Shift" in env_id:
+        text += (" For evaluation and analysis only: the method's robustness agents never train on the "
+                 "shift's own appearance.")
+    return text
 
 
 def _make_registry() -> dict[str, DatasetSpec]:
     registry: dict[str, DatasetSpec] = {}
-    missing = [e for e in ENV_IDS if e not in _ENV_SLUGS]
-    if missing:  # a new env in the suite needs a slug and a seed block here
-        raise RuntimeError(f"no dataset slug for env ids {missing}")
-    for env_id, (slug, num_tasks, seed_base) in _ENV_SLUGS.items():
-        for offset, (behaviour, noise, per_task, what) in enumerate(
-            [
-                ("expert", EXPERT_NOISE, FULL_EPISODES_PER_TASK, "task-specific scripted experts"),
-                ("noisy", NOISY_NOISE, FULL_EPISODES_PER_TASK, "scripted experts with heavy action noise"),
-                ("dev", EXPERT_NOISE, DEV_EPISODES_PER_TASK, "small expert set for quick experiments"),
-            ]
-        ):
-            dataset_id = f"refexp/{slug}/{behaviour}-v{DATASET_VERSION}"
+    for env_id, entry in ENVS.items():
+        for behaviour, noise, per_task, obs_type, what, first in _BEHAVIOURS:
+            if entry.version < first:
+                continue
+            dataset_id = f"refexp/{entry.slug}/{behaviour}-v{entry.version}"
             sha, success, size = _PUBLISHED.get(dataset_id, (None, None, None))
             registry[dataset_id] = DatasetSpec(
                 dataset_id=dataset_id,
@@ -147,16 +199,14 @@ def _make_registry() -> dict[str, DatasetSpec]:
                 behaviour=behaviour,
                 noise=noise,
                 episodes_per_task=per_task,
-                seed=seed_base + offset,
-                num_tasks=num_tasks,
+                seed=entry.seed_base + _SEED_OFFSET[behaviour],
+                num_tasks=entry.num_drawers,
                 sha256=sha,
+                obs_type=obs_type,
                 behaviour_success=success,
                 size_bytes=size,
-                description=(
-                    f"{env_id}: {per_task} rollouts per task of {what} (action noise {noise}), "
-                    f"64x64 RGB pixels + proprioception, lossless parquet; buffer i = episodes "
-                    f"whose metadata/infos 'task' is i."
-                ),
+                description=_description(env_id, behaviour, per_task, what, noise, obs_type,
+                                         entry.version, dataset_id),
             )
     return registry
 
@@ -183,3 +233,22 @@ def base_url() -> str:
 def archive_name(dataset_id: str) -> str:
     """Release asset name of an id (flat: release hosts do not allow '/' in asset names)."""
     return dataset_id.replace("/", "__") + ".tar.gz"
+
+
+def markdown_table(version: int | None = None) -> str:
+    """The registry as a markdown table (docs/datasets.md is made from it): every id, or those
+    of one dataset version. An unpinned id says so in its SHA-256 column."""
+    lines = [
+        "| id | env | observations | episodes per task | action noise | seed | behaviour success | `data/` | SHA-256 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in sorted(REGISTRY.values(), key=lambda s: (-s.version, s.env_id, s.dataset_id)):
+        if version is not None and s.version != version:
+            continue
+        success = "-" if s.behaviour_success is None else f"{s.behaviour_success:.1%}"
+        size = "-" if s.size_bytes is None else f"{s.size_bytes / 1e6:.1f} MB"
+        pin = f"`{s.sha256}`" if s.sha256 else "**not pinned yet**"
+        lines.append(f"| `{s.dataset_id}` | `{s.env_id}` | {s.obs_type} | {s.episodes_per_task} | {s.noise} | "
+                     f"{s.seed} | {success} | {size} | {pin} |")
+    return "\n".join(lines)
+
