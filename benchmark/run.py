@@ -36,6 +36,7 @@ from benchmark.protocol import (
     secret_id,
     trial_specs,
 )
+from refexp_envs.backend import BACKENDS, Backend, BackendError
 
 OBS_TYPES = ("pixels", "state")
 DEVICES = ("auto", "cpu", "cuda")
@@ -55,7 +56,8 @@ class RunConfig:
     eval_seed: int = field(default=0, metadata={"help": "evaluation seed: env reset seeds and the agent's seeds"})
     eval_secret: str | None = field(default=None, metadata={
         "help": "evaluation secret ordering the tasks (default: $REFEXP_EVAL_SECRET, else the public one)"})
-    workers: int = field(default=0, metadata={"help": "worker processes; 0 = all cores, 1 = in-process"})
+    workers: int = field(default=0, metadata={"help": "worker processes (Ray actors with --backend ray); 0 = all cores "
+                                                      "(of the cluster), 1 = in-process (one actor)"})
     batch: int = field(default=8, metadata={"help": "trials stepped at once per worker (agents with act_batch); 1 = one at a time"})
     device: str = field(default="auto", metadata={"help": "auto, cpu or cuda: for agents with networks"})
     dataset: str | None = field(default=None, metadata={
@@ -67,8 +69,12 @@ class RunConfig:
     force: bool = field(default=False, metadata={"help": "recompute a run whose results file exists"})
     plot: bool = field(default=False, metadata={"help": "also write a Figure-2 style PNG beside the JSON"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    backend: str = field(default="local", metadata={"help": Backend.__dataclass_fields__["name"].metadata["help"]})
+    ray_address: str | None = field(default=None, metadata={
+        "help": Backend.__dataclass_fields__["ray_address"].metadata["help"]})
 
     def __post_init__(self):
+        Backend(self.backend, self.ray_address)  # a ValueError for an unknown backend
         check_count("episodes", self.episodes)
         check_count("trials_per_task", self.trials_per_task)
         check_count("batch", self.batch)
@@ -174,6 +180,8 @@ def evaluate(
     dataset_id: str | None = None,
     allow_env_mismatch: bool = False,
     log: Callable[[str], None] | None = None,
+    backend: str = "local",
+    ray_address: str | None = None,
 ) -> dict:
     """Score `agent` and return the results dict (the results JSON's contents, schema-valid).
 
@@ -188,11 +196,14 @@ def evaluate(
     A secret other than the public one never shares a process with agent code given by a spec
     string: `$REFEXP_EVAL_SECRET` is taken out of the environment while scoring, and the agent is
     described and run in spawned workers only (even with `workers=1`).
+
+    `backend="ray"` runs the trials on Ray actors (`benchmark.ray_workers`; `ray_address` as
+    `refexp_envs.backend.connect_ray`): the same results as local.
     """
     cfg = RunConfig(agent=agent if isinstance(agent, str) else type(agent).__name__, env=env_id, episodes=episodes,
                     trials_per_task=trials_per_task, seeds=tuple(int(s) for s in training_seeds), eval_seed=int(eval_seed),
                     workers=workers, batch=batch, device=device, dataset=dataset_id, obs_type=obs_type,
-                    allow_env_mismatch=allow_env_mismatch, progress=progress)
+                    allow_env_mismatch=allow_env_mismatch, progress=progress, backend=backend, ray_address=ray_address)
     with secret_out_of_environ() as env_secret:
         secret = resolve_secret(secret if secret is not None else env_secret)
         return _evaluate(agent, cfg, secret, checkpoint_path, log)
@@ -245,8 +256,9 @@ def _evaluate(agent, cfg: RunConfig, secret: str, checkpoint_path, log) -> dict:
     if done and log is not None:
         log(f"resuming: {len(specs) - len(todo)} of {len(specs)} trials already done (kept in {log_path})")
     todo_chunks = chunks(todo, cfg.batch)
+    on_ray = cfg.backend == "ray" and isinstance(agent, str)
     n_workers = 1 if not isinstance(agent, str) else resolve_workers(cfg.workers, len(todo_chunks))
-    in_process = not isinstance(agent, str) or (n_workers == 1 and not isolate)
+    in_process = not on_ray and (not isinstance(agent, str) or (n_workers == 1 and not isolate))
 
     trial_log = TrialLog(log_path, header, kept=list(done.values()))
     prog = _progress_bar(cfg.progress)
@@ -259,7 +271,13 @@ def _evaluate(agent, cfg: RunConfig, secret: str, checkpoint_path, log) -> dict:
                 trial_log.add(res)
                 prog.advance(bar)
 
-            if in_process:
+            if on_ray:
+                from benchmark.ray_workers import run_ray
+
+                if todo:
+                    n_workers = run_ray(agent_spec, env_id, obs_type, dev, allow_env_mismatch, todo_chunks,
+                                        cfg.workers, on_result, cfg.ray_address, log)
+            elif in_process:
                 runner = TrialRunner(agent, env_id, obs_type, dev, allow_env_mismatch)
                 runner.add_agent(cfg.seeds[0], probe)
                 try:
@@ -306,6 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
             parser.add_argument(flag, default=f.default, help=help_)
         elif f.name == "obs_type":
             parser.add_argument(flag, choices=OBS_TYPES, default=f.default, help=help_)
+        elif f.name == "backend":
+            parser.add_argument(flag, choices=BACKENDS, default=f.default, help=help_)
         elif f.type in ("int", int):
             parser.add_argument(flag, type=int, default=f.default, help=help_)
         else:
@@ -326,7 +346,12 @@ def config_from_args(argv: Sequence[str] | None = None) -> RunConfig:
         if cfg.env is not None:
             num_drawers(cfg.env)
         resolve_secret(cfg.eval_secret)
-    except (ValueError, TypeError) as exc:
+        if cfg.backend == "ray":
+            from refexp_envs.backend import check_reachable, require_ray, resolve_address
+
+            require_ray()
+            check_reachable(resolve_address(cfg.ray_address))
+    except (ValueError, TypeError, BackendError) as exc:
         parser.error(str(exc))
     return cfg
 
@@ -382,7 +407,8 @@ def _main(cfg: RunConfig, secret: str, console) -> int:
             cfg.agent, env_id, episodes=cfg.episodes, trials_per_task=cfg.trials_per_task, training_seeds=cfg.seeds,
             eval_seed=cfg.eval_seed, secret=secret, workers=cfg.workers, batch=cfg.batch, device=cfg.device,
             progress=cfg.progress, checkpoint_path=partial, obs_type=cfg.obs_type, dataset_id=cfg.dataset,
-            allow_env_mismatch=cfg.allow_env_mismatch, log=console.print,
+            allow_env_mismatch=cfg.allow_env_mismatch, log=console.print, backend=cfg.backend,
+            ray_address=cfg.ray_address,
         )
     except KeyboardInterrupt:
         console.print(f"\n[yellow]interrupted[/yellow]: finished trials are kept in {partial}; "

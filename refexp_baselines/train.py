@@ -189,11 +189,11 @@ def train_frames(cfg: C.RunConfig, buffers, stage_dir: Path, device, progress=Tr
     """Train the frame VAE on i.i.d. frames, then encode every frame once. Returns the code arrays."""
     fc = cfg.frames
     codes_path = stage_dir / "codes.npz"
+    torch.manual_seed(seed)  # before the init: the weights must not depend on what this process ran before
     vae = FrameVAE(fc.latent, fc.channels).to(device)
     if codes_path.exists():
         vae.load_state_dict(torch.load(stage_dir / "model.pt", map_location=device))
         return {"vae": vae, **dict(np.load(codes_path))}
-    torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     ids = episode_list(buffers)
     opt = torch.optim.Adam(vae.parameters(), fc.lr)
@@ -266,12 +266,12 @@ def make_filter(cfg: C.RunConfig) -> BeliefFilter:
 
 def train_belief(cfg: C.RunConfig, codes: dict, stage_dir: Path, device, progress=True, seed=0) -> BeliefFilter:
     bc = cfg.belief
+    torch.manual_seed(seed + 1)  # before the init, as in train_frames
     filt = make_filter(cfg).to(device)
     final = stage_dir / "model.pt"
     if final.exists():
         filt.load_state_dict(torch.load(final, map_location=device))
         return filt
-    torch.manual_seed(seed + 1)
     obs = np.concatenate([codes["latents"], codes["proprio"]], -1).reshape(-1, cfg.frames.latent + 4)
     filt.set_normalization(torch.as_tensor(obs.mean(0)), torch.as_tensor(obs.std(0)))
     index = RowIndex(codes["tasks"], int(codes["num_tasks"]))
@@ -463,15 +463,32 @@ PERIODIC_EVAL_SEED = 1000  # the final evaluation uses eval seed 0, as the harne
 # ----------------------------------------------------------------------------------------------------
 
 
-def run(cfg: C.RunConfig, buffers=None, runs_dir="runs", device="cpu", progress=True, final_trials_per_task=50,
-        ship=False, workers=2, command: str | None = None, ship_precision: str = "fp16") -> dict:
-    t_start = time.time()
-    device = resolve_device(device) if isinstance(device, str) else device
+STAGES = ("frames", "belief", "agent")
+STAGE_OUTPUT = {"frames": "codes.npz", "belief": "model.pt", "agent": "agent.pt"}  # written last: the stage is done
+
+
+def stage_dirs(cfg: C.RunConfig, runs_dir="runs") -> dict[str, Path]:
+    """The directory of each stage of `cfg` (named by `configs.stage_keys`: shared where configs agree)."""
     keys = C.stage_keys(cfg)
     ds = (cfg.dataset or "default").replace("/", "_").replace(":", "")
     root = Path(runs_dir) / env_slug(cfg.env_id) / ds / f"seed{cfg.seed}"
-    dirs = {"frames": root / f"frames-{keys['frames']}", "belief": root / f"belief-{keys['belief']}",
+    return {"frames": root / f"frames-{keys['frames']}", "belief": root / f"belief-{keys['belief']}",
             "agent": root / f"agent-{cfg.agent_name}-{keys['agent']}"}
+
+
+def stage_done(stage: str, stage_dir: Path) -> bool:
+    return (Path(stage_dir) / STAGE_OUTPUT[stage]).exists()
+
+
+def run(cfg: C.RunConfig, buffers=None, runs_dir="runs", device="cpu", progress=True, final_trials_per_task=50,
+        ship=False, workers=2, command: str | None = None, ship_precision: str = "fp16", until: str = "agent") -> dict:
+    """Train (or resume, or skip when done) the stages of `cfg` up to and including `until`."""
+    if until not in STAGES:
+        raise ValueError(f"until must be one of {STAGES}, got {until!r}")
+    t_start = time.time()
+    device = resolve_device(device) if isinstance(device, str) else device
+    dirs = stage_dirs(cfg, runs_dir)
+    root = dirs["frames"].parent
     d = C.canonical(dataclasses.asdict(cfg))
     base = {"env_id": cfg.env_id, "dataset": cfg.dataset, "seed": cfg.seed}
     check_stage_config(dirs["frames"], {**base, "frames": d["frames"]})
@@ -494,10 +511,14 @@ def run(cfg: C.RunConfig, buffers=None, runs_dir="runs", device="cpu", progress=
     t = time.time()
     fr = train_frames(cfg, buffers, dirs["frames"], device, progress, cfg.seed)
     wall["frames_s"] = time.time() - t
+    if until == "frames":
+        return {"run_dir": str(dirs["frames"]), "wall_this_invocation_s": wall}
     codes = {k: v for k, v in fr.items() if k != "vae"}
     t = time.time()
     filt = train_belief(cfg, codes, dirs["belief"], device, progress, cfg.seed)
     wall["belief_s"] = time.time() - t
+    if until == "belief":
+        return {"run_dir": str(dirs["belief"]), "wall_this_invocation_s": wall}
     eval_fn = None
     if cfg.eval_trials > 0:
         def eval_fn(agent):

@@ -117,7 +117,8 @@ def _progress(enabled: bool):
     )
 
 
-def _collect(spec: DatasetSpec, stage: Path, workers: int, shard_size: int, progress: bool) -> None:
+def _collect(spec: DatasetSpec, stage: Path, workers: int, shard_size: int, progress: bool, ray_address=None,
+             on_ray: bool = False) -> None:
     shards_dir = stage / "shards"
     shards_dir.mkdir(parents=True, exist_ok=True)
     plan = _shard_plan(spec, shard_size)
@@ -129,6 +130,11 @@ def _collect(spec: DatasetSpec, stage: Path, workers: int, shard_size: int, prog
     with _progress(progress) as bar:
         task = bar.add_task(f"collect {spec.dataset_id}", total=spec.num_episodes, completed=done_eps)
         if not jobs:
+            return
+        if on_ray:  # the same shards as Ray tasks, arrays through the object store (ray_build.py)
+            from refexp_envs.datasets.ray_build import collect_on_ray
+
+            collect_on_ray(spec, jobs, lambda n: bar.advance(task, n), ray_address, bar.console.print)
             return
         if workers <= 1:
             try:
@@ -322,11 +328,14 @@ def build_dataset(
     force: bool = False,
     shard_size: int = SHARD_SIZE,
     cache: bool = True,
+    backend: str = "local",
+    ray_address: str | None = None,
 ) -> Path:
     """Build `dataset_id` into Minari's dataset directory and return its path.
 
     workers: processes for collection (0 = all cores, 1 = in this process).
     force: rebuild even if a complete dataset is present (replaced atomically at the end).
+    backend: "local" (processes) or "ray" (shards as Ray tasks at `ray_address`; the same bytes).
     An interrupted build resumes from its finished shards when run again.
     """
     from rich.console import Console
@@ -360,7 +369,7 @@ def build_dataset(
     stage.mkdir(parents=True, exist_ok=True)
     ck.write_json_atomic(build_json, fingerprint)
 
-    _collect(spec, stage, workers, shard_size, progress)
+    _collect(spec, stage, workers, shard_size, progress, ray_address, on_ray=backend == "ray")
     t_collect = time.perf_counter() - t0
     out, record = _assemble(spec, stage, shard_size, progress)
     digest = ck.checksum_dir(out)

@@ -107,7 +107,8 @@ def cmd_build(args) -> int:
     from refexp_envs.datasets.build import build_dataset
 
     _sigterm_as_interrupt()  # `kill` stops the workers too and keeps the finished shards
-    build_dataset(args.id, workers=args.workers, progress=not args.quiet, force=args.force, cache=not args.no_cache)
+    build_dataset(args.id, workers=args.workers, progress=not args.quiet, force=args.force, cache=not args.no_cache,
+                  backend=args.backend, ray_address=args.ray_address)
     return 0
 
 
@@ -213,6 +214,9 @@ def make_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentP
     b.add_argument("--force", action="store_true", help="rebuild even if present")
     b.add_argument("--no-cache", action="store_true", help="skip building the pixel cache")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
+    from refexp_envs.backend import add_backend_args
+
+    add_backend_args(b)
     d = add("download", cmd_download, "fetch from the dataset host, verify, install")
     d.add_argument("id", help="registered id, or a full Minari remote id hf://<org>/refexp/...")
     d.add_argument("--url", help=f"base URL of the archive host (default ${BASE_URL_ENV} or {base_url()})")
@@ -248,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         _check_id(args, subs)
+        if args.command == "build":
+            from refexp_envs.backend import backend_from_args
+
+            backend_from_args(subs["build"], args)
     except SystemExit as e:  # argparse: --help (0) or a usage error (2), already printed
         return e.code if isinstance(e.code, int) else 2
     from refexp_envs.datasets.build import DatasetBuildError
