@@ -1,6 +1,6 @@
 """A real two-node Ray cluster on this machine (loopback): harness trials and training stages on both nodes.
 
-    python -m benchmark.ray_two_nodes --json benchmark/results/ray_two_nodes.json
+    python -m refexp_baselines.ray_two_nodes --json benchmark/results/ray_two_nodes.json
 
 Starts `ray start --head --num-cpus 1` and a second node `ray start --address ... --num-cpus 1`
 (both `--block`, so that this script stops exactly the processes it started), then runs through
@@ -79,7 +79,7 @@ def table(report: dict) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmark.ray_two_nodes", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="python -m refexp_baselines.ray_two_nodes", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--port", type=int, default=6390, help="the head's GCS port on 127.0.0.1")
     p.add_argument("--trials-per-task", type=int, default=8, help="harness trials per task (2 tasks, 3 episodes)")
