@@ -15,6 +15,8 @@ from benchmark.schema import SchemaError, validate_results
 from leaderboard import board
 
 REPO_BOARD = Path(board.__file__).resolve().parent
+# A schema-1 results file as the leaderboard kept it (always-first, 300 trials, 2026-11-24).
+SCHEMA1 = Path(__file__).parent / "data" / "schema1_always_first.json"
 
 
 def fake_results(
@@ -101,7 +103,7 @@ REJECTIONS = {
     "tampered-balance": (lambda: _mutate(fake_results(agent="x"), "tampered-balance"), "task-balanced"),
     "secret-in-clear": (lambda: _mutate(fake_results(agent="x"), "secret-in-clear"), "never the secret"),
     "wrong-schema-version": (lambda: _mutate(fake_results(agent="x"), "wrong-schema-version"), "unknown schema_version 99"),
-    "schema-1": (lambda: json.loads((REPO_BOARD / "submissions" / "8ff9856dcf530f37.json").read_text()), "no longer accepted"),
+    "schema-1": (lambda: json.loads(SCHEMA1.read_text()), "no longer accepted"),
     "env-mismatch": (lambda: fake_results(agent="x", mismatch=True), "--allow-env-mismatch"),
     "unknown-env": (lambda: _mutate(fake_results(agent="x"), "unknown-env"), "unknown env_id"),
     "unknown-dataset": (lambda: _mutate(fake_results(agent="x"), "unknown-dataset"), "unknown dataset_id"),
@@ -188,15 +190,16 @@ def test_schema_round_trip_and_bad_types():
 
 def test_a_schema_1_csv_is_rebuilt_from_its_kept_files(tmp_path):
     """The CSV of the schema-1 era (columns of COLUMNS_V1) is re-derived from submissions/ on render."""
-    import shutil
 
     root = tmp_path / "old"
-    shutil.copytree(REPO_BOARD / "submissions", root / "submissions")
-    kept = sorted((root / "submissions").glob("*.json"))
-    datas = [json.loads(p.read_text()) for p in kept]
-    old = [dict(zip(board.COLUMNS_V1, [""] * len(board.COLUMNS_V1)), results_sha256=hashlib.sha256(p.read_bytes()).hexdigest(),
-                agent=d["agent"], agent_version=d["agent_version"]) for p, d in zip(kept, datas) if d["schema_version"] == 1]
-    assert old, "the shipped board keeps schema-1 files"
+    (root / "submissions").mkdir(parents=True)
+    raw = SCHEMA1.read_bytes()
+    sha = hashlib.sha256(raw).hexdigest()
+    (root / "submissions" / f"{sha[:16]}.json").write_bytes(raw)
+    data = json.loads(raw)
+    assert data["schema_version"] == 1
+    old = [dict(zip(board.COLUMNS_V1, [""] * len(board.COLUMNS_V1)), results_sha256=sha,
+                agent=data["agent"], agent_version=data["agent_version"])]
     import csv
 
     with open(root / "results.csv", "w", newline="") as fh:
