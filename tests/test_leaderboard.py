@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import copy
+import shutil
 import json
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from benchmark.run import make_results, write_json_atomic
-from leaderboard import board
+from leaderboard import board, cli
+from leaderboard.check import check
+from leaderboard import rows as R
 from benchmark.schema import SchemaError, validate_results
 
 REPO_BOARD = Path(board.__file__).resolve().parent
@@ -42,26 +47,54 @@ def lb(tmp_path):
     root = tmp_path / "board"
     path = tmp_path / "first.json"
     write_json_atomic(path, fake_results(agent="first", p=(0.5, 0.5, 0.5)))
-    assert board.main(["--dir", str(root), "submit", str(path)]) == 0
+    assert cli.main(["--dir", str(root), "submit", str(path)]) == 0
     return root
 
 
 def test_accept_adds_a_row_and_renders(lb, tmp_path, capsys):
     path = tmp_path / "better.json"
     write_json_atomic(path, fake_results(agent="better", p=(0.5, 1.0, 1.0), seeds=(0, 1, 2)))
-    assert board.main(["--dir", str(lb), "submit", str(path)]) == 0
+    assert cli.main(["--dir", str(lb), "submit", str(path)]) == 0
     assert "accepted: better" in capsys.readouterr().out
-    rows = board.read_rows(lb / "results.csv")
+    rows = R.read_rows(lb / "results.csv")
     assert [r["agent"] for r in rows] == ["first", "better"]
-    assert rows[1]["total_trials"] == "300" and rows[1]["seeds"] == "0 1 2"
+    assert rows[1]["n_seeds"] == "3" and rows[1]["seeds"] == "0 1 2" and rows[1]["trials_per_seed"] == "100"
+    assert rows[1]["family"] == "offline" and rows[1]["data"] == "refexp/two-drawer/expert-v0"
+    assert rows[1]["verification"] == "self-reported" and rows[1]["env_version"] == "v0"
     readme = (lb / "README.md").read_text()
-    assert readme.index("| 1 | better |") < readme.index("| 2 | first |")  # ranked by normalised score
-    assert "## RefExp/TwoDrawer-v0, K = 3" in readme and "Bayes-optimal" in readme
+    assert readme.index("| 1 | better |") < readme.index("| 2 | first |")  # better's interval lies above
+    assert "Bayes-optimal" in readme
     html = (lb / "index.html").read_text()
-    assert "better" in html and 'src="plots/twodrawer-v0_K3.png"' in html
-    assert (lb / "plots" / "twodrawer-v0_K3.png").read_bytes()[:4] == b"\x89PNG"
+    proto = rows[1]["protocol"]
+    assert "better" in html and f'src="plots/{proto}/twodrawer-v0_K3.png"' in html
+    assert (lb / "plots" / proto / "twodrawer-v0_K3.png").read_bytes()[:4] == b"\x89PNG"
+    for r in rows:
+        assert (lb / "rows" / f"{r['row_id']}.html").is_file()
+        assert (lb / "plots" / "rows" / f"{r['row_id']}.png").read_bytes()[:4] == b"\x89PNG"
     assert len(list((lb / "submissions").glob("*.json"))) == 2
     assert not list(lb.rglob("*.tmp"))
+
+
+def test_rank_is_one_plus_rows_whose_interval_lies_above():
+    def row(lo, hi):
+        return {"score_ci_low": str(lo), "score_ci_high": str(hi)}
+
+    # a and b overlap (rank 1 both); c's upper bound lies below a's and b's lower bounds; d overlaps c only
+    got = R.ranks([row(0.9, 1.0), row(0.85, 0.95), row(0.5, 0.6), row(0.55, 0.7)])
+    assert got == [1, 1, 3, 3]
+
+
+def test_written_files_respect_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        root = tmp_path / "board"
+        path = tmp_path / "a.json"
+        write_json_atomic(path, fake_results(agent="a"))
+        assert cli.main(["--dir", str(root), "submit", str(path)]) == 0
+    finally:
+        os.umask(old)
+    for p in [root / "results.csv", root / "index.html", *root.glob("submissions/*.json"), *root.glob("plots/*/*.png")]:
+        assert stat.S_IMODE(p.stat().st_mode) == 0o640, p
 
 
 def _mutate(data: dict, how: str) -> dict:
@@ -107,7 +140,7 @@ def test_rejections_change_no_file(lb, tmp_path, name, capsys):
     path = tmp_path / f"{name}.json"
     path.write_text(json.dumps(make()))
     before = snapshot(lb)
-    assert board.main(["--dir", str(lb), "submit", str(path)]) == 1
+    assert cli.main(["--dir", str(lb), "submit", str(path)]) == 1
     err = capsys.readouterr().err
     assert "rejected" in err and reason in err, err
     assert snapshot(lb) == before
@@ -128,7 +161,7 @@ def test_rejects_the_same_file_twice_and_bad_files(lb, tmp_path, capsys):
         (not_object, "JSON object"),
         (tmp_path / "missing.json", "no results file"),
     ]:
-        assert board.main(["--dir", str(lb), "submit", str(path)]) == 1
+        assert cli.main(["--dir", str(lb), "submit", str(path)]) == 1
         assert reason in capsys.readouterr().err
         assert snapshot(lb) == before
 
@@ -136,23 +169,26 @@ def test_rejects_the_same_file_twice_and_bad_files(lb, tmp_path, capsys):
 def test_a_new_version_of_an_agent_is_accepted(lb, tmp_path):
     path = tmp_path / "v2.json"
     write_json_atomic(path, fake_results(agent="first", version="2"))
-    assert board.main(["--dir", str(lb), "submit", str(path)]) == 0
-    assert len(board.read_rows(lb / "results.csv")) == 2
+    assert cli.main(["--dir", str(lb), "submit", str(path)]) == 0
+    assert len(R.read_rows(lb / "results.csv")) == 2
 
 
-def test_render_rebuilds_the_pages_from_the_csv_alone(lb, tmp_path):
+def test_render_rebuilds_the_pages_from_the_csv_and_kept_files(lb, tmp_path):
     path = tmp_path / "three.json"
     write_json_atomic(path, fake_results(agent="three", env="RefExp/ThreeDrawer-v0", p=(0.3, 0.6, 0.9),
                                          dataset="refexp/three-drawer/expert-v0"))
-    assert board.main(["--dir", str(lb), "submit", str(path)]) == 0
+    assert cli.main(["--dir", str(lb), "submit", str(path)]) == 0
     before = snapshot(lb)
-    for name in ("README.md", "index.html"):
+    for name in ("README.md", "index.html", "render.json"):
         (lb / name).unlink()
-    for png in (lb / "plots").glob("*.png"):
-        png.unlink()
-    assert board.main(["--dir", str(lb), "render"]) == 0
+    shutil.rmtree(lb / "plots")
+    shutil.rmtree(lb / "rows")
+    assert cli.main(["--dir", str(lb), "render"]) == 0
     assert snapshot(lb) == before
-    assert sorted(p.name for p in (lb / "plots").glob("*.png")) == ["threedrawer-v0_K3.png", "twodrawer-v0_K3.png"]
+    proto = R.read_rows(lb / "results.csv")[0]["protocol"]
+    assert sorted(p.name for p in (lb / "plots" / proto).glob("*.png")) == ["threedrawer-v0_K3.png", "twodrawer-v0_K3.png"]
+    html = (lb / "index.html").read_text()
+    assert html.index("RefExp/TwoDrawer-v0") < html.index("RefExp/ThreeDrawer-v0")  # the paper's env first
 
 
 def test_schema_round_trip_and_bad_types():
@@ -172,28 +208,24 @@ def test_schema_round_trip_and_bad_types():
         validate_results(bad)
 
 
-def test_the_shipped_leaderboard_is_seeded_and_rendered_from_its_csv(tmp_path):
-    rows = board.read_rows(REPO_BOARD / "results.csv")
-    agents = {(r["agent"], r["env_id"]) for r in rows}
-    for name in ("always-first", "scripted-explorer", "random"):
-        assert (name, "RefExp/TwoDrawer-v0") in agents
+def test_the_shipped_leaderboard_passes_check_and_keeps_its_v0_rows():
+    rows = R.read_rows(REPO_BOARD / "results.csv")
+    agents = {(r["agent"], r["env_id"]) for r in rows if r["protocol"] == "v0"}
+    for name in ("always-first", "scripted-explorer", "random", "ours"):
+        assert (name, "RefExp/TwoDrawer-v0") in agents  # honest v0 results stay
     for r in rows:
-        assert int(r["total_trials"]) >= 100 and r["obs_type"] == "pixels"
-        sub = REPO_BOARD / "submissions" / f"{r['results_sha256'][:16]}.json"
-        validate_results(json.loads(sub.read_text()))  # each row's evidence is kept
-    board.render(board.Paths(tmp_path), rows)
-    assert (tmp_path / "README.md").read_bytes() == (REPO_BOARD / "README.md").read_bytes()
-    assert (tmp_path / "index.html").read_bytes() == (REPO_BOARD / "index.html").read_bytes()
+        assert int(r["n_seeds"]) * int(r["trials_per_seed"]) >= 100 and r["obs_type"] == "pixels"
+    assert check(board.Paths(REPO_BOARD)) == []
 
 
 def test_withdraw_removes_a_version_and_nothing_else(lb, tmp_path, capsys):
     before = snapshot(lb)
     path = tmp_path / "old.json"
     write_json_atomic(path, fake_results(agent="first", version="old", p=(0.5, 1.0, 1.0)))
-    assert board.main(["--dir", str(lb), "submit", str(path)]) == 0
-    assert board.main(["--dir", str(lb), "withdraw", "first", "old"]) == 0
+    assert cli.main(["--dir", str(lb), "submit", str(path)]) == 0
+    assert cli.main(["--dir", str(lb), "withdraw", "first", "old"]) == 0
     assert "withdrew: first old" in capsys.readouterr().out
     assert snapshot(lb) == before  # back to the one-row board, its pages and its kept file
-    assert board.main(["--dir", str(lb), "withdraw", "first", "nope"]) == 1
+    assert cli.main(["--dir", str(lb), "withdraw", "first", "nope"]) == 1
     assert "no row for first version nope" in capsys.readouterr().err
     assert snapshot(lb) == before
