@@ -22,7 +22,7 @@ from leaderboard.board import Paths, State
 
 # Files and folders that may sit in a leaderboard directory besides the data (the package's code).
 ALLOWED_TOP = {"results.csv", "README.md", "index.html", "render.json", "verify_key.pub", ".lock",
-               "__pycache__", "assets", "submissions", "verifications", "plots", "rows"}
+               "__pycache__", "assets", "static", "submissions", "verifications", "plots", "rows"}
 
 
 def check(paths: Paths, public_key_path: Path = signing.PUBLIC_KEY_PATH) -> list[str]:

@@ -2,7 +2,7 @@
 per row (`rows/<id>.html`), `README.md` (the same tables in markdown) and `render.json`.
 
 Static files only: the page works offline from any static host; sorting and filtering are the
-vendored plain-DOM script `assets/leaderboard.js`. Pages are a pure function of the leaderboard's
+vendored plain-DOM script `static/leaderboard.js` (copied to `assets/`). Pages are a pure function of the leaderboard's
 state, so `check` re-renders them in memory and compares bytes. PNGs are compared by the hash of
 their inputs, recorded in `render.json` (a PNG whose inputs did not change is not redrawn).
 """
@@ -22,7 +22,8 @@ from leaderboard import plots as P
 from leaderboard import rows as R
 
 MANIFEST = "render.json"
-GENERATED_DIRS = ("plots", "rows")
+GENERATED_DIRS = ("plots", "rows", "assets")
+STATIC = Path(__file__).resolve().parent / "static"  # the vendored script and style, copied to assets/
 esc = html.escape
 
 
@@ -111,6 +112,9 @@ def build(root: Path, state, draw: bool = True) -> tuple[dict[Path, bytes], list
     for rel, (digest, draw_fn) in plot_jobs.items():
         if draw and not (old.get("plots", {}).get(rel) == digest and (root / rel).is_file()):
             files[root / rel] = draw_fn()
+    for src in sorted(STATIC.iterdir()):
+        if src.suffix in (".js", ".css"):
+            files[root / "assets" / src.name] = src.read_bytes()
     files[root / "index.html"] = index_html(state, grouped).encode()
     files[root / "README.md"] = readme_md(grouped).encode()
     for r in state.rows:
