@@ -1,24 +1,18 @@
-"""Agents as the harness sees them (contract section 3), the built-in reference agents, and loaders.
+"""The built-in reference agents, the Stable-Baselines3 adapter, and the loader of any agent by name.
 
-* `Agent`: the protocol. `reset()` starts a trial (forget everything); `act(obs, reward,
-  episode_start)` is called at every step of the trial's K episodes with the env's observation,
-  the previous step's reward (0.0 at an episode's first step) and whether this step starts an
-  episode. Memory is kept across the K episodes and cleared only by `reset()`.
-* Optional hooks the harness uses when present: `seed(int)` (called before `reset()` at every
-  trial with a seed derived from (run seed, trial index), so stochastic agents give the same
-  numbers for any worker count), and, for agents with `uses_task = True`, `set_task(task)` at
-  every trial start (such agents are never eligible for the leaderboard). Optional attributes:
-  `name`, `version`, `eligible`, `uses_dataset` (False for agents trained on no offline data).
+* The `Agent` protocol itself lives in `benchmark.protocol` (re-exported here).
 * Built-ins: `random`, `always-first`, `scripted-explorer` (Bayes-optimal from rewards alone),
-  `oracle` (knows the task). The reference method and its ablations (`ours`, `no-expl`,
-  `no-cql`, `no-reward-belief`, `oracle-task`) come from `refexp_baselines.agent.load_pretrained`,
-  imported only when asked for.
+  `oracle` (knows the task, never eligible).
+* The reference method and its ablations (`ours`, `no-expl`, ...) are resolved by the string entry
+  point in `REFERENCE_AGENTS`, as is any `PATH.pt` bundle written by `refexp_baselines.train`: the
+  harness never imports the method's package by name, and imports it only when asked for.
 * `SB3Agent` scores a saved Stable-Baselines3 model; `PrevRewardWrapper` gives a training env the
   same extra observation keys (`prev_reward`, `episode_start`) that the adapter feeds the model, so
   a memory-based model (RecurrentPPO) can infer the task from rewards. `TrialWrapper` makes one
   gym episode out of a K-episode trial, for training such a model with the memory kept across
   episodes.
-* `load_agent(spec, env_id, seed, device)` resolves any of these from a string.
+* `check_agent_spec(spec)` refuses a bad name without importing anything heavy;
+  `load_agent(spec, env_id, seed, device)` builds the agent (`seed` = the training seed).
 """
 
 from __future__ import annotations
@@ -29,25 +23,18 @@ import inspect
 import json
 import zipfile
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from benchmark.protocol import ACTION_DIM, DEFAULT_ENV_ID, Agent, BatchAgent  # noqa: F401  (re-exported)
+
+# The reference method's agents, by entry point (`module:callable`, called with name=...).
+REFERENCE_ENTRY_POINT = "refexp_baselines.agent:PretrainedAgent"
 REFERENCE_AGENTS = ("ours", "no-expl", "no-cql", "no-reward-belief", "oracle-task", "ours-aug")
-ACTION_SHAPE = (4,)
-
-
-@runtime_checkable
-class Agent(Protocol):
-    """What the harness calls. See the module docstring for the optional hooks."""
-
-    def reset(self) -> None:
-        """A new trial: forget all memory."""
-
-    def act(self, obs: Any, reward: float, episode_start: bool) -> np.ndarray:
-        """The action for `obs`; `reward` is the previous step's (0.0 at an episode start)."""
+ACTION_SHAPE = (ACTION_DIM,)
 
 
 def num_drawers(env_id: str) -> int:
@@ -73,7 +60,7 @@ class RandomAgent:
     uses_task = False
     uses_dataset = False
 
-    def __init__(self, env_id: str = "RefExp/TwoDrawer-v0", seed: int = 0):
+    def __init__(self, env_id: str = DEFAULT_ENV_ID, seed: int = 0):
         self._rng = np.random.default_rng(seed)
 
     def seed(self, seed: int) -> None:
@@ -95,7 +82,7 @@ class AlwaysFirstAgent:
     uses_task = False
     uses_dataset = False
 
-    def __init__(self, env_id: str = "RefExp/TwoDrawer-v0"):
+    def __init__(self, env_id: str = DEFAULT_ENV_ID):
         from refexp_envs.policies import ScriptedDrawerPolicy
 
         self._policy = ScriptedDrawerPolicy(0, num_drawers(env_id))
@@ -128,7 +115,7 @@ class ScriptedExplorerAgent:
     uses_task = False
     uses_dataset = False
 
-    def __init__(self, env_id: str = "RefExp/TwoDrawer-v0"):
+    def __init__(self, env_id: str = DEFAULT_ENV_ID):
         self._policies = _drawer_policies(env_id)
         self.reset()
 
@@ -159,7 +146,7 @@ class OracleAgent:
     uses_task = True
     uses_dataset = False
 
-    def __init__(self, env_id: str = "RefExp/TwoDrawer-v0"):
+    def __init__(self, env_id: str = DEFAULT_ENV_ID):
         self._policies = _drawer_policies(env_id)
         self._task: int | None = None
 
@@ -306,7 +293,7 @@ class SB3Agent:
     uses_dataset = False  # an SB3 model trained online; the --dataset flag says otherwise
 
     def __init__(
-        self, path: str | Path, env_id: str = "RefExp/TwoDrawer-v0", seed: int = 0, device: str = "cpu",
+        self, path: str | Path, env_id: str = DEFAULT_ENV_ID, seed: int = 0, device: str = "cpu",
         deterministic: bool = True,
     ):
         path = Path(path)
@@ -387,42 +374,54 @@ def valid_agent_names() -> list[str]:
     return sorted(BUILTIN_AGENTS) + list(REFERENCE_AGENTS)
 
 
-def load_agent(spec: str, env_id: str, seed: int = 0, device: str = "cpu") -> Agent:
-    """Build the agent named by `spec` for `env_id`.
-
-    `spec` is a built-in name (`random`, `always-first`, `scripted-explorer`, `oracle`), a name
-    of the reference method or an ablation (`ours`, `no-expl`, `no-cql`, `no-reward-belief`,
-    `oracle-task`: from `refexp_baselines`), a path ending in `.zip` (a Stable-Baselines3 model), or
-    `package.module:Class` (called with whichever of env_id/seed/device its __init__ accepts).
-    """
+def check_agent_spec(spec: Any) -> str:
+    """`spec` stripped, or a ValueError naming the valid forms; imports nothing."""
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"agent spec must be a non-empty string; valid names: {valid_agent_names()}")
     spec = spec.strip()
+    if spec in BUILTIN_AGENTS or spec in REFERENCE_AGENTS:
+        return spec
+    if spec.endswith((".zip", ".pt")):
+        if not Path(spec).is_file():
+            kind = "Stable-Baselines3 model" if spec.endswith(".zip") else "agent bundle (train.py's agent.pt)"
+            raise ValueError(f"no {kind} at {spec}")
+        return spec
+    if ":" in spec:
+        module_name, _, attr = spec.partition(":")
+        if not module_name or not attr:
+            raise ValueError(f"agent import path must be 'package.module:Class', got {spec!r}")
+        return spec
+    raise ValueError(
+        f"unknown agent {spec!r}; valid names: {valid_agent_names()}, or 'package.module:Class', or the path of "
+        "an agent bundle written by refexp_baselines.train (.pt) or of a Stable-Baselines3 model (.zip)"
+    )
+
+
+def load_agent(spec: str, env_id: str | None = None, seed: int = 0, device: str = "cpu",
+               allow_env_mismatch: bool = False) -> Agent:
+    """Build the agent named by `spec` for `env_id`; `seed` is the training seed.
+
+    `spec` is a built-in name, a reference-method name (its checkpoint for training seed `seed`:
+    a seed with no shipped checkpoint is an error), a `PATH.pt` agent bundle, a `PATH.zip`
+    Stable-Baselines3 model, or `package.module:Class` (called with whichever of env_id, seed,
+    device its __init__ accepts). `env_id=None` means the env the agent was trained on, or
+    `DEFAULT_ENV_ID` for agents that do not say. A checkpoint is scored on an env it was not
+    trained on only with `allow_env_mismatch=True`.
+    """
+    spec = check_agent_spec(spec)
     if spec in BUILTIN_AGENTS:
-        return _check_agent(_instantiate(BUILTIN_AGENTS[spec], env_id=env_id, seed=seed), spec)
-    if spec in REFERENCE_AGENTS:
-        try:
-            from refexp_baselines import agent as baselines_agent  # lazy: benchmark must not need it
-        except ImportError as exc:
-            raise ImportError(
-                f"agent {spec!r} is the reference method, provided by refexp_baselines.agent, which "
-                f"could not be imported ({exc}); the built-in agents work without it: {sorted(BUILTIN_AGENTS)}"
-            ) from exc
-        if not hasattr(baselines_agent, "load_pretrained"):
-            raise ImportError(f"refexp_baselines.agent has no load_pretrained(); cannot load {spec!r}")
-        agent = baselines_agent.load_pretrained(spec, env_id, device=device, seed=seed)
+        return _check_agent(_instantiate(BUILTIN_AGENTS[spec], env_id=env_id or DEFAULT_ENV_ID, seed=seed), spec)
+    if spec in REFERENCE_AGENTS or spec.endswith(".pt"):
+        factory = _import_class(REFERENCE_ENTRY_POINT)
+        kw = {"name": spec} if spec in REFERENCE_AGENTS else {"checkpoint": spec}
+        agent = factory(env_id=env_id, seed=seed, device=device, allow_env_mismatch=allow_env_mismatch, **kw)
         return _check_agent(agent, spec)
     if spec.endswith(".zip"):
-        return _check_agent(SB3Agent(spec, env_id=env_id, seed=seed, device=device), spec)
-    if ":" in spec:
-        factory = _import_class(spec)
-        if not callable(factory):
-            raise TypeError(f"{spec!r} is not a class or factory")
-        return _check_agent(_instantiate(factory, env_id=env_id, seed=seed, device=device), spec)
-    raise ValueError(
-        f"unknown agent {spec!r}; valid names: {valid_agent_names()}, or 'package.module:Class', "
-        "or the path of a Stable-Baselines3 model ending in .zip"
-    )
+        return _check_agent(SB3Agent(spec, env_id=env_id or DEFAULT_ENV_ID, seed=seed, device=device), spec)
+    factory = _import_class(spec)
+    if not callable(factory):
+        raise TypeError(f"{spec!r} is not a class or factory")
+    return _check_agent(_instantiate(factory, env_id=env_id or DEFAULT_ENV_ID, seed=seed, device=device), spec)
 
 
 def agent_metadata(agent, spec: str) -> dict[str, Any]:
@@ -430,7 +429,7 @@ def agent_metadata(agent, spec: str) -> dict[str, Any]:
     uses_task = bool(getattr(agent, "uses_task", False))
     if spec in BUILTIN_AGENTS or spec in REFERENCE_AGENTS:
         default_name = spec
-    elif spec.endswith(".zip"):
+    elif spec.endswith((".zip", ".pt")):
         default_name = Path(spec).stem
     else:
         default_name = spec
@@ -440,4 +439,5 @@ def agent_metadata(agent, spec: str) -> dict[str, Any]:
         "eligible": bool(getattr(agent, "eligible", True)) and not uses_task,
         "uses_task": uses_task,
         "uses_dataset": bool(getattr(agent, "uses_dataset", True)),
+        "trained_env_id": getattr(agent, "trained_env_id", None),
     }

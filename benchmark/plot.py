@@ -32,9 +32,17 @@ class Curve:
     bayes_optimal: Sequence[float]
 
 
+def score_label(results: dict) -> str:
+    """The headline score of a results dict of either schema version, for legends."""
+    if results.get("schema_version", 1) >= 2:
+        ex = results["exploration_score"]
+        return "n/a" if ex is None else f"{ex:.2f}"
+    return f"{results['normalised_score']:.2f} (v1 normalised)"
+
+
 def curve_from_results(results: dict, label: str | None = None) -> Curve:
     return Curve(
-        label=label or f"{results['agent']} ({results['normalised_score']:.2f})",
+        label=label or f"{results['agent']} ({score_label(results)})",
         env_id=results["env_id"],
         success_rate=results["success_rate"],
         ci_low=results["ci_low"],
@@ -95,7 +103,7 @@ def load_results(paths: Sequence[str | Path]) -> list[dict]:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path} is not valid JSON: {exc}") from exc
-        for key in ("agent", "env_id", "success_rate", "ci_low", "ci_high", "bayes_optimal", "normalised_score"):
+        for key in ("agent", "env_id", "success_rate", "ci_low", "ci_high", "bayes_optimal"):
             if not isinstance(data, dict) or key not in data:
                 raise ValueError(f"{path} is not a RefExp results file (no {key!r})")
         out.append(data)
@@ -103,16 +111,16 @@ def load_results(paths: Sequence[str | Path]) -> list[dict]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmark.plot", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmark.plot", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("results", nargs="+", help="results JSON files from benchmark.run")
     parser.add_argument("--out", default="results/figure2.png", help="output PNG")
-    parser.add_argument("--title", default=None)
+    parser.add_argument("--title", default=None, help="figure title")
     args = parser.parse_args(argv)
     try:
         results = load_results(args.results)
     except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        parser.error(str(exc))
     print(plot_results(results, args.out, args.title))
     return 0
 

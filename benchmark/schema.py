@@ -2,36 +2,50 @@
 
 This module is the one home of the results format: the harness (`benchmark.run`) writes files
 that pass `validate_results`, and the leaderboard (`leaderboard.board`, downstream of the harness)
-accepts only files that pass it *and* `check_eligible` (enough trials, a known env and dataset,
-pixel observations, an eligible agent). It imports nothing else of the project (the dataset
-registry only if present), so the leaderboard needs no envs to check a file.
+accepts only files that pass it *and* `check_eligible`. It imports only `benchmark.stats` (numpy,
+scipy) and, if present, the dataset registry, so the leaderboard needs no envs to check a file.
 
-A results file (schema version 1) is one JSON object:
+Two versions are read: 1 (before the evaluation protocol of docs/benchmark.md: tasks drawn i.i.d.
+per trial, Wilson intervals over pooled trials; read for old leaderboard rows, no longer accepted
+for submission) and 2 (current). A schema-2 results file is one JSON object:
 
-| field                 | type                          | meaning                                             |
-|-----------------------|-------------------------------|-----------------------------------------------------|
-| schema_version        | int (1)                       |                                                     |
-| agent, agent_version  | str, str                      | display name and version of the scored agent        |
-| agent_spec            | str                           | what `--agent` was given                            |
-| eligible              | bool                          | false for agents that see the hidden task           |
-| env_id, num_drawers   | str, int                      | a known `RefExp/*` id and its N                     |
-| obs_type              | "pixels" or "state"           | what the agent observed                             |
-| dataset_id            | str or null                   | offline data the agent was trained on; null = none  |
-| episodes              | int K                         | episodes per trial                                  |
-| trials                | int                           | trials per seed                                     |
-| seeds                 | list[int]                     | distinct                                            |
-| success_rate          | list[float], K                | per-episode success rate over all trials and seeds  |
-| ci_low, ci_high       | list[float], K                | its 95% interval (`ci_method`, `confidence`)        |
-| bayes_optimal         | list[float], K                | min(1, k/N)                                         |
-| normalised_score      | float                         | sum(success_rate) / sum(bayes_optimal)              |
-| normalised_score_ci   | [float, float]                | stratified bootstrap 95% interval                   |
-| raw_successes         | seeds x trials x K of 0/1     | per-seed, per-trial, per-episode success            |
-| raw_tasks             | seeds x trials of int         | the hidden task of each trial (revealed afterwards) |
-| raw_returns           | seeds x trials x K of float   | undiscounted return of each episode                 |
-| wall_time_s, workers  | float, int                    |                                                     |
-| packages, machine     | dict[str, str], dict          | versions, platform                                  |
-| date                  | str                           | ISO 8601 UTC, when the run finished                 |
-| protocol              | dict                          | horizon, success rule, task distribution, seeding   |
+| field                        | type                          | meaning                                                 |
+|------------------------------|-------------------------------|---------------------------------------------------------|
+| schema_version               | int (2)                       |                                                         |
+| agent, agent_version         | str, str                      | display name and version (checkpoint hashes, seed order)|
+| agent_spec                   | str                           | what `--agent` was given                                |
+| eligible                     | bool                          | false for agents that see the hidden task               |
+| env_id, num_drawers          | str, int                      | the env scored, and its N                               |
+| trained_env_id               | str or null                   | the env the agent's checkpoint was trained on, if known |
+| env_mismatch_allowed         | bool                          | scored on an env it was not trained on (--allow-env-mismatch) |
+| obs_type                     | "pixels" or "state"           | what the agent observed                                 |
+| dataset_id                   | str or null                   | offline data the agent was trained on; null = none      |
+| episodes                     | int K                         | episodes per trial                                      |
+| trials_per_task              | int                           | trials of each task per training seed                   |
+| training_seeds               | list[int], S                  | one checkpoint per training seed; intervals over these  |
+| eval_seed                    | int                           | drives the env reset seeds and the agent's seeds        |
+| secret_id                    | str                           | hash of the evaluation secret that ordered the tasks    |
+| success_rate                 | list[float], K                | mean over seeds of each seed's task-balanced rate       |
+| ci_low, ci_high              | list[float], K                | 95% stratified-bootstrap interval (`ci_method`)         |
+| iqm                          | list[float] K, or null        | interquartile mean over seeds (null below 5 seeds)      |
+| seed_curves                  | S x K floats                  | each training seed's task-balanced success curve        |
+| seeds_at_bayes_optimal       | int                           | seeds whose curve reaches min(1, k/N) in every episode  |
+| bayes_optimal                | list[float], K                | min(1, k/N)                                             |
+| auc, auc_ci                  | float, [float, float]         | area under the success curve (sum over episodes)        |
+| exploration_score            | float or null                 | (auc - K/N) / (sum min(1,k/N) - K/N); null for K = 1    |
+| exploration_score_ci         | [float, float] or null        | its 95% interval                                        |
+| seed_exploration_scores      | list[float] S, or null        | per training seed                                       |
+| ci_method, confidence        | str, float (0.95)             |                                                         |
+| bootstrap_samples, bootstrap_seed | int, int                 |                                                         |
+| raw_successes                | S x T x K of 0/1              | T = N * trials_per_task                                 |
+| raw_tasks                    | S x T of int                  | each task exactly trials_per_task times per seed        |
+| raw_returns                  | S x T x K of float            | undiscounted return of each episode                     |
+| raw_rollouts                 | S x T of str                  | digest of each trial's action sequence                  |
+| distinct_rollouts            | list of {seed, task, trials, distinct} | distinct action sequences per (seed, task) cell |
+| wall_time_s, workers, batch  | float, int, int               |                                                         |
+| packages, machine            | dict[str, str], dict          | versions, platform                                      |
+| date                         | str                           | ISO 8601 UTC, when the run finished                     |
+| protocol                     | dict                          | horizon, success rule, task order, seeding              |
 """
 
 from __future__ import annotations
@@ -40,7 +54,8 @@ import math
 import re
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MIN_TRIALS = 100  # trials over all seeds that the leaderboard asks for
 CONFIDENCE = 0.95
 LEADERBOARD_OBS_TYPE = "pixels"
@@ -112,7 +127,7 @@ def dataset_env_ok(dataset_id: str, env_id: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------------- checks
-_REQUIRED: dict[str, type | tuple[type, ...]] = {
+_REQUIRED_V1: dict[str, type | tuple[type, ...]] = {
     "schema_version": int,
     "agent": str,
     "agent_version": str,
@@ -156,15 +171,26 @@ def _is_num(x: Any) -> bool:
 
 
 def validate_results(data: Any) -> None:
-    """Raise `SchemaError` listing every problem unless `data` is a consistent results object.
+    """Raise `SchemaError` listing every problem unless `data` is a consistent results object of a
+    readable schema version.
 
-    Beyond types and shapes it recomputes what the raw successes determine (rates, the
-    Bayes-optimal curve, the normalised score) so that an edited summary cannot pass.
+    Beyond types and shapes it recomputes what the raw data determine (rates, per-seed curves, the
+    Bayes-optimal curve, the scores, the distinct-rollout counts) so that an edited summary cannot pass.
     """
     if not isinstance(data, dict):
         raise SchemaError([f"top level must be a JSON object, got {type(data).__name__}"])
-    problems: list[str] = []
-    for key, typ in _REQUIRED.items():
+    version = data.get("schema_version")
+    if version == 2:
+        return _validate_v2(data)
+    if version == 1:
+        return _validate_v1(data)
+    raise SchemaError([f"unknown schema_version {version!r}: this RefExp reads versions {list(READABLE_VERSIONS)}; "
+                       "a newer file needs a newer RefExp, an older one a rescore with this harness"])
+
+
+def _check_types(data: dict, required: dict) -> list[str]:
+    problems = []
+    for key, typ in required.items():
         if key not in data:
             problems.append(f"missing field {key!r}")
             continue
@@ -175,14 +201,18 @@ def validate_results(data: Any) -> None:
         if not ok:
             want = typ.__name__ if isinstance(typ, type) else " or ".join(t.__name__ for t in typ)
             problems.append(f"field {key!r} must be {want}, got {type(val).__name__}")
-    unknown = sorted(set(data) - set(_REQUIRED))
+    unknown = sorted(set(data) - set(required))
     if unknown:
         problems.append(f"unknown fields {unknown}")
+    return problems
+
+
+def _validate_v1(data: dict) -> None:
+    """Schema 1 (read-only: old leaderboard rows)."""
+    problems = _check_types(data, _REQUIRED_V1)
     if problems:
         raise SchemaError(problems)
 
-    if data["schema_version"] != SCHEMA_VERSION:
-        problems.append(f"schema_version {data['schema_version']} is not the supported {SCHEMA_VERSION}")
     env_id = data["env_id"]
     if env_id not in KNOWN_ENVS:
         problems.append(f"unknown env_id {env_id!r}; known: {sorted(KNOWN_ENVS)}")
@@ -274,19 +304,158 @@ def validate_results(data: Any) -> None:
         raise SchemaError(problems)
 
 
+def _common_checks(data: dict, problems: list[str]) -> None:
+    env_id = data["env_id"]
+    if env_id not in KNOWN_ENVS:
+        problems.append(f"unknown env_id {env_id!r}; known: {sorted(KNOWN_ENVS)}")
+    elif data["num_drawers"] != KNOWN_ENVS[env_id]:
+        problems.append(f"num_drawers {data['num_drawers']} but {env_id} has {KNOWN_ENVS[env_id]}")
+    if data["obs_type"] not in ("pixels", "state"):
+        problems.append(f"obs_type must be 'pixels' or 'state', got {data['obs_type']!r}")
+    ds = data["dataset_id"]
+    if ds is not None and ds not in known_dataset_ids():
+        problems.append(f"unknown dataset_id {ds!r}; known: {list(known_dataset_ids())}")
+    for key in ("agent", "agent_version"):
+        if not data[key].strip():
+            problems.append(f"{key} is empty")
+    if data["confidence"] != CONFIDENCE:
+        problems.append(f"confidence must be {CONFIDENCE}, got {data['confidence']}")
+    if data["eligible"] and data["agent"] in TASK_AWARE_AGENTS:
+        problems.append(f"agent {data['agent']!r} sees the hidden task and cannot be marked eligible")
+
+
+_REQUIRED_V2: dict[str, type | tuple[type, ...]] = {
+    "schema_version": int, "agent": str, "agent_version": str, "agent_spec": str, "eligible": bool,
+    "env_id": str, "num_drawers": int, "trained_env_id": (str, type(None)), "env_mismatch_allowed": bool,
+    "obs_type": str, "dataset_id": (str, type(None)), "episodes": int, "trials_per_task": int,
+    "training_seeds": list, "eval_seed": int, "secret_id": str,
+    "success_rate": list, "ci_low": list, "ci_high": list, "iqm": (list, type(None)), "seed_curves": list,
+    "seeds_at_bayes_optimal": int, "bayes_optimal": list, "auc": float, "auc_ci": list,
+    "exploration_score": (float, int, type(None)), "exploration_score_ci": (list, type(None)),
+    "seed_exploration_scores": (list, type(None)), "ci_method": str, "confidence": float,
+    "bootstrap_samples": int, "bootstrap_seed": int,
+    "raw_successes": list, "raw_tasks": list, "raw_returns": list, "raw_rollouts": list, "distinct_rollouts": list,
+    "wall_time_s": (float, int), "workers": int, "batch": int, "packages": dict, "machine": dict, "date": str,
+    "protocol": dict,
+}
+
+
+def _close(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    import numpy as np
+
+    return bool(np.allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float), atol=_TOL, rtol=0))
+
+
+def _validate_v2(data: dict) -> None:
+    import numpy as np
+
+    from benchmark import stats
+
+    problems = _check_types(data, _REQUIRED_V2)
+    if problems:
+        raise SchemaError(problems)
+    _common_checks(data, problems)
+    k, tpt, seeds, n = data["episodes"], data["trials_per_task"], data["training_seeds"], data["num_drawers"]
+    if k < 1:
+        problems.append(f"episodes must be >= 1, got {k}")
+    if tpt < 1:
+        problems.append(f"trials_per_task must be >= 1, got {tpt}")
+    if not seeds or not all(_is_int(s) for s in seeds):
+        problems.append("training_seeds must be a non-empty list of ints")
+    elif len(set(seeds)) != len(seeds):
+        problems.append(f"training_seeds must be distinct, got {seeds}")
+    if not re.fullmatch(r"[0-9a-f]{16}", data["secret_id"]):
+        problems.append("secret_id must be 16 hex digits (a hash of the secret, never the secret)")
+    if problems:
+        raise SchemaError(problems)
+    t = n * tpt
+    try:
+        raw = np.asarray(data["raw_successes"])
+        tasks = np.asarray(data["raw_tasks"])
+        rets = np.asarray(data["raw_returns"], dtype=float)
+        rolls = np.asarray(data["raw_rollouts"])
+    except (ValueError, TypeError):
+        raise SchemaError(["raw_successes, raw_tasks, raw_returns and raw_rollouts must be rectangular"]) from None
+    s_count = len(seeds)
+    if raw.shape != (s_count, t, k) or not np.isin(raw, (0, 1)).all() or raw.dtype.kind not in "iu":
+        problems.append(f"raw_successes must be {s_count} seeds x {t} trials x {k} episodes of 0/1")
+    if tasks.shape != (s_count, t) or tasks.dtype.kind not in "iu":
+        problems.append(f"raw_tasks must be {s_count} seeds x {t} trials of ints")
+    elif any(sorted(np.bincount(tasks[i], minlength=n).tolist()) != [tpt] * n or tasks[i].max() >= n
+             for i in range(s_count)):
+        problems.append(f"raw_tasks must hold each task of range({n}) exactly {tpt} times per seed (task-balanced)")
+    if rets.shape != (s_count, t, k) or not np.isfinite(rets).all():
+        problems.append(f"raw_returns must be {s_count} seeds x {t} trials x {k} episodes of numbers")
+    if rolls.shape != (s_count, t) or rolls.dtype.kind != "U":
+        problems.append(f"raw_rollouts must be {s_count} seeds x {t} trials of strings")
+    for key in ("success_rate", "ci_low", "ci_high", "bayes_optimal"):
+        vals = data[key]
+        if len(vals) != k or not all(_is_num(v) and 0.0 <= v <= 1.0 for v in vals):
+            problems.append(f"{key} must be {k} numbers in [0, 1]")
+    if problems:
+        raise SchemaError(problems)
+
+    # Everything the raw data determine is recomputed (the intervals are not: a seeded bootstrap).
+    curves = stats.seed_curves(raw, tasks, n)
+    checks = {
+        "seed_curves": curves.tolist(),
+        "success_rate": curves.mean(0).tolist(),
+        "bayes_optimal": stats.bayes_optimal_curve(k, n),
+        "auc": stats.area(curves.mean(0)),
+        "exploration_score": stats.exploration_score(curves.mean(0), n),
+        "seed_exploration_scores": None if k == 1 else [stats.exploration_score(c, n) for c in curves],
+        "iqm": stats.iqm(curves, axis=0).tolist() if s_count >= stats.IQM_MIN_SEEDS else None,
+        "seeds_at_bayes_optimal": int(stats.at_bayes_optimal(curves, n).sum()),
+    }
+    for key, want in checks.items():
+        if not _close(data[key], want):
+            problems.append(f"{key} {data[key]} but the raw data give {want}")
+    if data["distinct_rollouts"] != stats.distinct_rollouts(rolls, tasks, seeds):
+        problems.append("distinct_rollouts disagrees with raw_rollouts")
+    for e in range(k):
+        if not data["ci_low"][e] - _TOL <= data["success_rate"][e] <= data["ci_high"][e] + _TOL:
+            problems.append(f"episode {e + 1}: success rate outside its interval [ci_low, ci_high]")
+    for key, val in (("auc", "auc_ci"), ("exploration_score", "exploration_score_ci")):
+        ci, point = data[val], data[key]
+        if (ci is None) != (point is None):
+            problems.append(f"{val} must be null exactly when {key} is")
+        elif ci is not None and not (len(ci) == 2 and all(_is_num(v) for v in ci) and ci[0] - _TOL <= point <= ci[1] + _TOL):
+            problems.append(f"{val} must be [low, high] around {key}")
+    if problems:
+        raise SchemaError(problems)
+
+
+def total_trials(data: dict) -> int:
+    """Trials over all seeds of a results dict of either schema version."""
+    if data["schema_version"] == 1:
+        return len(data["seeds"]) * data["trials"]
+    return len(data["training_seeds"]) * data["num_drawers"] * data["trials_per_task"]
+
+
 def check_eligible(data: dict) -> None:
     """Raise `IneligibleError` with the reason unless a *valid* results object may be ranked."""
-    total = len(data["seeds"]) * data["trials"]
+    if data["schema_version"] != SCHEMA_VERSION:
+        raise IneligibleError(
+            f"schema version {data['schema_version']} (tasks not task-balanced, not ordered by an evaluation secret) "
+            f"is read for old rows but no longer accepted; rescore with this harness (schema {SCHEMA_VERSION})"
+        )
+    total = total_trials(data)
+    s_count, n = len(data["training_seeds"]), data["num_drawers"]
     if total < MIN_TRIALS:
         raise IneligibleError(
-            f"{total} trials ({len(data['seeds'])} seeds x {data['trials']}); the leaderboard needs at "
-            f"least {MIN_TRIALS}: rerun with --trials {math.ceil(MIN_TRIALS / len(data['seeds']))} or more"
+            f"{total} trials ({s_count} training seeds x {n} tasks x {data['trials_per_task']}); the leaderboard "
+            f"needs at least {MIN_TRIALS}: rerun with --trials-per-task {math.ceil(MIN_TRIALS / (s_count * n))} or more"
         )
     if not data["eligible"] or data["agent"] in TASK_AWARE_AGENTS:
         raise IneligibleError(
             f"agent {data['agent']!r} is not eligible: it sees the hidden task (an oracle is a sanity "
             "bound, never ranked)"
         )
+    if data["env_mismatch_allowed"]:
+        raise IneligibleError(f"scored on {data['env_id']} although trained on {data['trained_env_id']} "
+                              "(--allow-env-mismatch): a study, not a leaderboard entry")
     if data["obs_type"] != LEADERBOARD_OBS_TYPE:
         raise IneligibleError(
             f"obs_type {data['obs_type']!r}: the leaderboard ranks agents that observe "

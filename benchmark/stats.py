@@ -1,15 +1,23 @@
-"""Statistics for scored runs: confidence intervals, the Bayes-optimal curve, the normalised score.
+"""Statistics of a scored run, as rliable does them (Agarwal et al. 2021): the training run is the unit.
 
-Everything is computed in-project with numpy/scipy (`rliable` does not import beside pandas 3).
+Inputs: raw successes `(S, T, K)` of 0/1 (S training seeds, T trials each, K episodes) and the
+hidden task of each trial `(S, T)`.
 
-* Per-episode success rates get a **Wilson score interval** over all trials of all seeds: it is
-  closed-form, deterministic, and stays honest at 0 and 1 (a bootstrap collapses to [1, 1] when
-  every trial succeeds, which scripted agents do).
-* The normalised score gets a **stratified bootstrap** percentile interval: trials are resampled
-  with replacement *within* each seed (the strata), as `rliable` does, from a fixed generator seed,
-  so the interval reflects trial-to-trial and seed-to-seed variation and is reproducible.
+* **Per-seed curve** `(S, K)`: for each training seed, the success rate in each episode averaged
+  over tasks (the mean of its per-task means), so a score never moves with the task mix.
+* **Point estimate**: the mean of the per-seed curves over seeds (and the interquartile mean where
+  there are at least `IQM_MIN_SEEDS` seeds).
+* **95% interval**: a stratified bootstrap that resamples training seeds with replacement, then the
+  trials inside each (seed, task) cell with replacement, so a resample never unbalances the tasks;
+  percentile interval, fixed generator seed. Where every seed agrees, the interval has no width:
+  "k of n seeds at the Bayes-optimal curve" is reported beside it.
+* **Exploration score**: `(area - K/N) / (area* - K/N)` with `area = sum_k success(k)` (unit-width
+  episodes), `K/N` the area of the best agent that never adapts (a fixed drawer), and
+  `area* = sum_k min(1, k/N)` Bayes-optimal's: 0 = never adapts, 1 = Bayes-optimal, negative =
+  worse than never adapting. Undefined (None) for K = 1, where both areas are 1/N. Never clipped.
 
-Arrays of raw successes have shape `(seeds, trials, episodes)` with 0/1 entries.
+`rliable` itself cannot be installed beside this project's pandas 3 pin; `tests/test_benchmark_stats.py`
+checks this bootstrap against reference intervals that rliable 1.2.0 computed (fixture in tests/data/).
 """
 
 from __future__ import annotations
@@ -21,17 +29,15 @@ import numpy as np
 from scipy import stats as _scipy_stats
 
 CONFIDENCE = 0.95
-BOOTSTRAP_SAMPLES = 2000
+BOOTSTRAP_SAMPLES = 5000
 BOOTSTRAP_SEED = 0
+IQM_MIN_SEEDS = 5
+_ATOL = 1e-9
 
 
 def bayes_optimal(k: int, n: int) -> float:
-    """Best possible success probability in exploration episode `k` (1-based) with `n` drawers.
-
-    An agent that knows the uniform task distribution but not the task tries a new drawer each
-    episode until one pays, then repeats it: it has found the target by episode k with
-    probability min(1, k/n) (contract section 5).
-    """
+    """Best possible success probability in exploration episode `k` (1-based) with `n` drawers:
+    try a new drawer each episode until one pays, then repeat it (contract section 5)."""
     if k < 1 or n < 1:
         raise ValueError(f"need k >= 1 and n >= 1, got k={k}, n={n}")
     return min(1.0, k / n)
@@ -42,33 +48,26 @@ def bayes_optimal_curve(episodes: int, n: int) -> list[float]:
     return [bayes_optimal(k, n) for k in range(1, episodes + 1)]
 
 
-def normalised_score(curve: Sequence[float], n: int) -> float:
-    """Area under the agent's per-episode success curve over the Bayes-optimal area.
-
-    Episodes are unit-width bins, so each area is a plain sum over episodes 1..K. 1.0 means
-    Bayes-optimal in expectation; a finite sample can exceed 1 by chance, never by much.
-    """
+def area(curve) -> float:
+    """Area under a success curve: the sum over its episodes (unit-width bins)."""
     curve = np.asarray(curve, dtype=np.float64)
     if curve.ndim != 1 or curve.size == 0:
         raise ValueError(f"curve must be a non-empty 1-D sequence, got shape {curve.shape}")
-    return float(curve.sum() / np.sum(bayes_optimal_curve(curve.size, n)))
+    return float(curve.sum())
 
 
-def wilson_interval(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion `successes / n`."""
-    if n <= 0:
-        raise ValueError(f"need n > 0 trials, got {n}")
-    if not 0 <= successes <= n:
-        raise ValueError(f"successes must be in [0, {n}], got {successes}")
-    z = float(_scipy_stats.norm.ppf(0.5 + confidence / 2.0))
-    p = successes / n
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    # Exact at the boundaries (float rounding would otherwise leave 1e-17 slivers).
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    high = 1.0 if successes == n else min(1.0, centre + half)
-    return float(low), float(high)
+def exploration_score(curve, n: int) -> float | None:
+    """0 = the best agent that never adapts (area K/N), 1 = Bayes-optimal; None where K = 1."""
+    k = len(curve)
+    fixed, best = k / n, float(np.sum(bayes_optimal_curve(k, n)))
+    if best - fixed <= _ATOL:
+        return None
+    return (area(curve) - fixed) / (best - fixed)
+
+
+def iqm(values, axis=None):
+    """Interquartile mean (rliable's IQM): the mean of the middle 50%."""
+    return _scipy_stats.trim_mean(values, proportiontocut=0.25, axis=axis)
 
 
 def _as_successes(raw) -> np.ndarray:
@@ -80,70 +79,139 @@ def _as_successes(raw) -> np.ndarray:
     return arr
 
 
-def stratified_bootstrap(
-    raw,
-    statistic,
-    samples: int = BOOTSTRAP_SAMPLES,
-    confidence: float = CONFIDENCE,
-    seed: int = BOOTSTRAP_SEED,
-) -> tuple[float, float]:
-    """Percentile interval of `statistic(resampled (seeds, trials, episodes) array)`.
+def _as_tasks(tasks, shape: tuple[int, int], n: int) -> np.ndarray:
+    t = np.asarray(tasks)
+    if t.shape != shape:
+        raise ValueError(f"tasks must have shape {shape} (seeds, trials), got {t.shape}")
+    if t.size and (t.min() < 0 or t.max() >= n):
+        raise ValueError(f"tasks must be in [0, {n})")
+    for i in range(shape[0]):
+        missing = sorted(set(range(n)) - set(t[i].tolist()))
+        if missing:
+            raise ValueError(f"seed index {i} has no trial of task(s) {missing}: a task-balanced score needs every task")
+    return t.astype(int)
 
-    Trials are resampled with replacement within each seed, so every resample keeps the seeds'
-    sizes (the strata). Seeded, so the same data always gives the same interval.
-    """
+
+def cell_rates(raw, tasks, n: int) -> np.ndarray:
+    """Success rate per (seed, task, episode): `(S, N, K)`."""
     arr = _as_successes(raw)
+    t = _as_tasks(tasks, arr.shape[:2], n)
+    return np.stack([np.stack([arr[i][t[i] == task].mean(0) for task in range(n)]) for i in range(arr.shape[0])])
+
+
+def seed_curves(raw, tasks, n: int) -> np.ndarray:
+    """Task-balanced success curve of each training seed: `(S, K)`."""
+    return cell_rates(raw, tasks, n).mean(1)
+
+
+def bootstrap_curves(raw, tasks, n: int, samples: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED,
+                     resample_trials: bool = True) -> np.ndarray:
+    """Resampled per-seed curves `(samples, S, K)`: seeds drawn with replacement, then (if
+    `resample_trials`) the trials of each (seed, task) cell drawn with replacement, independently
+    for every position of every resample. A trial's K successes stay together."""
+    arr = _as_successes(raw)
+    s_count, _, k = arr.shape
+    t = _as_tasks(tasks, arr.shape[:2], n)
     rng = np.random.default_rng(seed)
-    s, t, _ = arr.shape
-    values = np.empty(samples)
-    for b in range(samples):
-        idx = rng.integers(0, t, size=(s, t))
-        values[b] = statistic(np.take_along_axis(arr, idx[:, :, None], axis=1))
+    seed_idx = rng.integers(0, s_count, size=(samples, s_count))
+    # cell means of every (seed, task) for every (resample, position): (S, N, samples, S, K)
+    means = np.empty((s_count, n, samples, s_count, k))
+    for i in range(s_count):
+        for task in range(n):
+            cell = arr[i][t[i] == task]
+            if not resample_trials:
+                means[i, task] = cell.mean(0)
+                continue
+            patterns, counts = np.unique(cell, axis=0, return_counts=True)  # at most 2^K patterns
+            draws = rng.multinomial(len(cell), counts / counts.sum(), size=(samples, s_count))
+            means[i, task] = draws @ patterns / len(cell)
+    pos = np.arange(s_count)[None, :]
+    picked = means[seed_idx, :, np.arange(samples)[:, None], pos, :]  # (samples, S, N, K)
+    return picked.mean(2)
+
+
+def percentile_interval(values, confidence: float = CONFIDENCE, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(values, [alpha, 1.0 - alpha])
-    return float(low), float(high)
+    low, high = np.quantile(np.asarray(values, dtype=np.float64), [alpha, 1.0 - alpha], axis=axis)
+    return low, high
+
+
+def at_bayes_optimal(curves, n: int) -> np.ndarray:
+    """Which per-seed curves `(S, K)` reach min(1, k/N) in every episode: `(S,)` bool."""
+    curves = np.asarray(curves, dtype=np.float64)
+    return np.all(curves >= np.asarray(bayes_optimal_curve(curves.shape[1], n)) - _ATOL, axis=1)
 
 
 @dataclass(frozen=True)
 class Summary:
-    """Per-episode success rates with 95% CIs, the Bayes-optimal curve, the normalised score."""
+    """Everything the results file reports about successes (lists are per episode, length K)."""
 
     success_rate: list[float]
     ci_low: list[float]
     ci_high: list[float]
+    iqm: list[float] | None
+    seed_curves: list[list[float]]
+    seeds_at_bayes_optimal: int
     bayes_optimal: list[float]
-    normalised_score: float
-    normalised_score_ci: tuple[float, float]
-    ci_method: str = "wilson (per episode, trials pooled over seeds); stratified bootstrap (score)"
+    auc: float
+    auc_ci: tuple[float, float]
+    exploration_score: float | None
+    exploration_score_ci: tuple[float, float] | None
+    seed_exploration_scores: list[float] | None
 
 
-def summarise(raw, num_drawers: int, bootstrap_samples: int = BOOTSTRAP_SAMPLES) -> Summary:
-    """Summarise raw successes `(seeds, trials, episodes)` of an env with `num_drawers` drawers."""
-    arr = _as_successes(raw)
-    s, t, k = arr.shape
-    n = s * t
-    wins = arr.sum(axis=(0, 1)).astype(int)
-    rates = [float(w / n) for w in wins]
-    cis = [wilson_interval(int(w), n) for w in wins]
-    bayes = bayes_optimal_curve(k, num_drawers)
-    bayes_area = float(np.sum(bayes))
-    score_ci = stratified_bootstrap(
-        arr, lambda a: a.mean(axis=(0, 1)).sum() / bayes_area, samples=bootstrap_samples
-    )
+def summarise(raw, tasks, num_drawers: int, samples: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED) -> Summary:
+    """Summarise raw successes `(S, T, K)` with tasks `(S, T)` of an env with `num_drawers` drawers."""
+    n = int(num_drawers)
+    curves = seed_curves(raw, tasks, n)
+    s_count, k = curves.shape
+    boot = bootstrap_curves(raw, tasks, n, samples, seed).mean(1)  # (samples, K): mean over seeds
+    lo, hi = percentile_interval(boot)
+    mean = curves.mean(0)
+    # float rounding must not put the point estimate outside its own interval
+    lo, hi = np.minimum(lo, mean), np.maximum(hi, mean)
+    boot_area = boot.sum(1)
+    a_lo, a_hi = percentile_interval(boot_area)
+    ex = exploration_score(mean, n)
+    if ex is None:
+        ex_ci, seed_ex = None, None
+    else:
+        fixed, best = k / n, float(np.sum(bayes_optimal_curve(k, n)))
+        e_lo, e_hi = percentile_interval((boot_area - fixed) / (best - fixed))
+        ex_ci = (float(min(e_lo, ex)), float(max(e_hi, ex)))
+        seed_ex = [float(exploration_score(c, n)) for c in curves]
     return Summary(
-        success_rate=rates,
-        ci_low=[c[0] for c in cis],
-        ci_high=[c[1] for c in cis],
-        bayes_optimal=bayes,
-        normalised_score=normalised_score(rates, num_drawers),
-        normalised_score_ci=score_ci,
+        success_rate=[float(x) for x in mean],
+        ci_low=[float(x) for x in lo],
+        ci_high=[float(x) for x in hi],
+        iqm=[float(x) for x in iqm(curves, axis=0)] if s_count >= IQM_MIN_SEEDS else None,
+        seed_curves=[[float(x) for x in c] for c in curves],
+        seeds_at_bayes_optimal=int(at_bayes_optimal(curves, n).sum()),
+        bayes_optimal=bayes_optimal_curve(k, n),
+        auc=area(mean),
+        auc_ci=(float(min(a_lo, area(mean))), float(max(a_hi, area(mean)))),
+        exploration_score=ex,
+        exploration_score_ci=ex_ci,
+        seed_exploration_scores=seed_ex,
     )
+
+
+def distinct_rollouts(rollouts, tasks, seeds: Sequence[int]) -> list[dict]:
+    """Per (training seed, task) cell: trials and distinct action sequences among them.
+
+    `rollouts` `(S, T)` of action digests. A deterministic agent on an env with one start state
+    repeats one rollout per cell, whatever the number of trials."""
+    r, t = np.asarray(rollouts), np.asarray(tasks)
+    rows = []
+    for i, s in enumerate(seeds):
+        for task in np.unique(t[i]):
+            cell = r[i][t[i] == task]
+            rows.append({"seed": int(s), "task": int(task), "trials": int(len(cell)), "distinct": int(len(set(cell.tolist())))})
+    return rows
 
 
 def by_seed_and_task(raw_successes, raw_tasks, seeds: Sequence[int]) -> list[dict]:
-    """Success per episode for every (run seed, hidden task) cell: `raw_successes` (S, trials, K),
-    `raw_tasks` (S, trials). Deterministic agents on the deterministic env repeat one rollout per
-    cell, so this table, not the pooled interval, shows how many distinct outcomes there were."""
+    """Success per episode for every (training seed, task) cell: `raw_successes` (S, T, K), `raw_tasks` (S, T)."""
     succ = _as_successes(raw_successes)
     tasks = np.asarray(raw_tasks)
     rows = []
@@ -151,6 +219,5 @@ def by_seed_and_task(raw_successes, raw_tasks, seeds: Sequence[int]) -> list[dic
         for task in np.unique(tasks[i]):
             cell = succ[i][tasks[i] == task]
             rows.append({"seed": int(seed), "task": int(task), "trials": int(len(cell)),
-                         "success_rate": [float(x) for x in cell.mean(0)],
-                         "distinct_outcomes": int(len({tuple(t) for t in cell.tolist()}))})
+                         "success_rate": [float(x) for x in cell.mean(0)]})
     return rows

@@ -1,17 +1,24 @@
 """A trained frame encoder + belief filter + actor behind the contract's `Agent` protocol.
 
     agent = load_pretrained("ours", "RefExp/TwoDrawer-v0")      # shipped weights, no training
-    agent = load_pretrained("runs/.../agent.pt", env_id)        # any bundle written by train.py
+    agent = load_pretrained("runs/.../agent.pt")                 # any bundle written by train.py
     agent.reset(); a = agent.act(obs, reward, episode_start)
 
 The agent filters its belief online across the K episodes of a trial (memory cleared by `reset()`
-only) and returns the actor's mean action (deterministic). The `oracle-task` variant is handed the
-true task through `set_task(task)` (`uses_task = True`) and is not eligible for the leaderboard.
+only) and returns the actor's mean action (deterministic). It also runs B trials at once
+(`reset_batch(seeds)`, `act_batch(obs, rewards, starts)`: one batched network call per step; `act`
+is the same code with B = 1). The `oracle-task` variant is handed the true task through
+`set_task(task)` (`uses_task = True`) and is not eligible for the leaderboard.
+
+One checkpoint is one training run: `load_pretrained(name, env_id, seed=k)` loads training seed
+k's shipped file and never another; a checkpoint is scored only on the env it was trained on (or,
+for a test-time-shift env, on its training env's checkpoint) unless `allow_env_mismatch=True`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -94,40 +101,57 @@ class BeliefAgent:
         self.task = None
         self.reset()
 
+    @property
+    def trained_env_id(self) -> str:
+        """The env this checkpoint was trained on (the harness scores it there by default)."""
+        return self.env_id
+
     def reset(self) -> None:
-        self.h, self.s = self.filter.initial(1, self.device)
-        self.prev_action = torch.zeros(1, 4, device=self.device)
-        self.step_in_ep, self.episode = 0, -1
+        self.reset_batch([0])
+
+    def reset_batch(self, seeds) -> None:
+        """Start len(seeds) trials; the agent is deterministic, so the seeds are not used."""
+        b = len(seeds)
+        self.h, self.s = self.filter.initial(b, self.device)
+        self.prev_action = torch.zeros(b, 4, device=self.device)
+        self.step_in_ep = torch.zeros(b, dtype=torch.long, device=self.device)
+        self.episode = torch.full((b,), -1, dtype=torch.long, device=self.device)
 
     def set_task(self, task: int) -> None:
         self.task = int(task)
 
-    @torch.no_grad()
     def act(self, obs, reward: float, episode_start: bool) -> np.ndarray:
+        return self.act_batch([obs], np.array([reward]), np.array([episode_start]))[0]
+
+    @torch.no_grad()
+    def act_batch(self, obs, rewards, episode_starts) -> np.ndarray:
+        """Actions `(B, 4)` for B observations of the B trials started by `reset_batch`."""
         dev = self.device
-        if episode_start or self.episode < 0:
-            self.episode += 1
-            self.step_in_ep = 0
-        pixels = torch.as_tensor(np.asarray(obs["pixels"]), device=dev).unsqueeze(0)
+        b = len(obs)
+        if b != self.h.shape[0]:
+            raise ValueError(f"act_batch got {b} observations for {self.h.shape[0]} trials (reset_batch)")
+        new_ep = torch.as_tensor(np.asarray(episode_starts, dtype=bool), device=dev) | (self.episode < 0)
+        self.episode = self.episode + new_ep.long()
+        self.step_in_ep = torch.where(new_ep, torch.zeros_like(self.step_in_ep), self.step_in_ep)
+        pixels = torch.as_tensor(np.stack([np.asarray(o["pixels"]) for o in obs]), device=dev)
         latent = self.vae.encode(self.vae.preprocess(pixels))[0]
-        proprio = torch.as_tensor(np.asarray(obs["proprio"], dtype=np.float32), device=dev).unsqueeze(0)
-        start = torch.tensor([1.0 if self.step_in_ep == 0 else 0.0], device=dev)
-        rew = torch.tensor([float(reward)], device=dev)
+        proprio = torch.as_tensor(np.stack([np.asarray(o["proprio"], dtype=np.float32) for o in obs]), device=dev)
+        start = (self.step_in_ep == 0).float()
+        rew = torch.as_tensor(np.asarray(rewards, dtype=np.float32), device=dev)
         self.h, self.s, _, post = self.filter.step(self.h, self.s, latent, proprio, self.prev_action, rew, start,
                                                    sample=False)
         onehot = None
         if self.uses_task:
             if self.task is None:
                 raise RuntimeError("the oracle-task agent needs set_task(task) before act()")
-            onehot = torch.zeros(1, self.num_tasks, device=dev)
-            onehot[0, self.task] = 1.0
+            onehot = torch.zeros(b, self.num_tasks, device=dev)
+            onehot[:, self.task] = 1.0
         pn = (proprio - self.filter.obs_mean[-4:]) / self.filter.obs_std[-4:]
-        feat = agent_features(self.filter.belief(self.h, post), pn, torch.tensor([self.step_in_ep], device=dev),
-                              torch.tensor([self.episode], device=dev), self.T, self.K, onehot)
+        feat = agent_features(self.filter.belief(self.h, post), pn, self.step_in_ep, self.episode, self.T, self.K, onehot)
         a, _ = self.actor(feat, deterministic=True)
         self.prev_action = a
-        self.step_in_ep += 1
-        return a[0].cpu().numpy().astype(np.float32)
+        self.step_in_ep = self.step_in_ep + 1
+        return a.cpu().numpy().astype(np.float32)
 
 
 def load_bundle(path: str | Path, map_location="cpu") -> dict:
@@ -135,45 +159,114 @@ def load_bundle(path: str | Path, map_location="cpu") -> dict:
 
 
 def shipped_path(name: str, env_id: str, seed: int | None = None) -> Path:
-    suffix = f"-seed{seed}" if seed is not None else ""
+    """The shipped file of training seed `seed` (seed 0 and None: the unsuffixed default file)."""
+    suffix = f"-seed{seed}" if seed else ""
     return CHECKPOINT_DIR / f"{env_slug(env_id)}-{name}{suffix}.pt"
 
 
-# A test-time-shift env is scored with the agent trained on its unshifted env (robustness study).
-TRAINED_ON = {"RefExp/TwoDrawerShift-v0": "RefExp/TwoDrawer-v0"}
+def training_env(env_id: str) -> str:
+    """The env whose checkpoint scores `env_id`: a test-time-shift env (`...Shift-vN`) is a robustness
+    study of the agent trained on its unshifted env (`...-vN`); every other env is its own."""
+    return re.sub(r"Shift(-v\d+)$", r"\1", env_id)
 
 
-def load_pretrained(name: str, env_id: str = "RefExp/TwoDrawer-v0", device: str = "cpu", seed: int = 0):
-    """The shipped agent `name` for `env_id` (or a bundle at path `name`). `seed` picks a per-seed
-    file `<env>-<name>-seed<k>.pt` when one is shipped, else the default `<env>-<name>.pt`; a shift
-    env without its own checkpoint falls back to its training env's (`TRAINED_ON`)."""
+def _family(env_id: str) -> str:
+    return re.sub(r"-v\d+$", "", env_id)
+
+
+def _version(env_id: str) -> int:
+    m = re.search(r"-v(\d+)$", env_id)
+    return int(m.group(1)) if m else -1
+
+
+def shipped_envs(name: str) -> list[str]:
+    """Env ids with a shipped checkpoint of `name` (from the files' metadata sidecars)."""
+    import json
+
+    out = set()
+    for meta in CHECKPOINT_DIR.glob(f"*-{name}.json"):
+        env = json.loads(meta.read_text()).get("config", {}).get("env_id")
+        if env and meta.name == shipped_path(name, env).with_suffix(".json").name:
+            out.add(env)
+    return sorted(out)
+
+
+def _shipped_seeds(name: str, env_id: str) -> list[int]:
+    slug = f"{env_slug(env_id)}-{name}"
+    seeds = [0] if (CHECKPOINT_DIR / f"{slug}.pt").exists() else []
+    seeds += sorted(int(p.stem.rsplit("-seed", 1)[1]) for p in CHECKPOINT_DIR.glob(f"{slug}-seed*.pt"))
+    return seeds
+
+
+def default_env_for(name: str, default_env: str) -> str:
+    """The env a shipped agent is scored on when none is named: `default_env` if `name` was trained
+    on it, else the newest version of the same env that `name` was trained on."""
+    envs = shipped_envs(name)
+    if default_env in envs:
+        return default_env
+    same = [e for e in envs if _family(e) == _family(default_env)] or envs
+    if len({_family(e) for e in same}) != 1:
+        raise FileNotFoundError(f"no shipped checkpoint of {name!r} for {default_env} or another version of it; "
+                                f"shipped for: {envs}; pass --env")
+    return max(same, key=_version)
+
+
+def load_pretrained(name: str, env_id: str | None = None, device: str = "cpu", seed: int = 0,
+                    allow_env_mismatch: bool = False):
+    """The shipped agent `name` of training seed `seed` for `env_id`, or the bundle at path `name`.
+
+    `env_id=None`: the env it was trained on (for a shipped name, `benchmark.protocol.DEFAULT_ENV_ID`
+    or the newest version of it that was trained). A training seed without a shipped checkpoint, or
+    a bundle trained with another seed, is an error (never another run's checkpoint); so is an env
+    the checkpoint was not trained on, unless `allow_env_mismatch`."""
+    from benchmark.protocol import DEFAULT_ENV_ID
+
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    p = Path(name)
-    if p.suffix == ".pt" and p.exists():
-        found = p
+    seed = int(seed)
+    have_envs: list[str] = []
+    if name.endswith(".pt"):
+        found = Path(name)
+        if not found.is_file():
+            raise FileNotFoundError(f"no agent bundle at {found}")
     else:
         if name not in ELIGIBLE:
             raise ValueError(f"unknown agent {name!r}; expected one of {list(ELIGIBLE)} or a .pt path")
-        envs = [env_id] + ([TRAINED_ON[env_id]] if env_id in TRAINED_ON else [])
-        cands = [shipped_path(name, e, s) for e in envs for s in (seed, None)]
-        found = next((c for c in cands if c.exists()), None)
-        if found is None:
-            have = sorted(x.name for x in CHECKPOINT_DIR.glob("*.pt"))
-            raise FileNotFoundError(f"no shipped checkpoint for {name!r} on {env_id} (looked for "
-                                    f"{[c.name for c in cands]}; shipped: {have}); train one with "
-                                    f"python -m refexp_baselines.train --agent {name} --env {env_id}")
+        have_envs = shipped_envs(name)
+        if env_id is None:
+            want = default_env_for(name, DEFAULT_ENV_ID)
+        else:
+            want = next((e for e in (env_id, training_env(env_id)) if e in have_envs), training_env(env_id))
+            if want not in have_envs and allow_env_mismatch and have_envs:
+                want = default_env_for(name, want)
+        found = shipped_path(name, want, seed)
+        if not found.exists():
+            seeds = _shipped_seeds(name, want)
+            if seeds:
+                raise FileNotFoundError(
+                    f"no shipped checkpoint of {name!r} for training seed {seed} on {want} (shipped training seeds: "
+                    f"{seeds}); score those with --seeds {' '.join(map(str, seeds))}, or train seed {seed} with "
+                    f"python -m refexp_baselines.train --agent {name} --env {want} --seed {seed}")
+            raise FileNotFoundError(f"no shipped checkpoint of {name!r} trained on {want} (shipped for: "
+                                    f"{have_envs or 'none'}); score it on the env it was trained on (omit --env), "
+                                    f"pass --allow-env-mismatch, or train one with python -m refexp_baselines.train "
+                                    f"--agent {name} --env {want}")
     agent = BeliefAgent(load_bundle(found), device)
     agent.version = hashlib.sha256(found.read_bytes()).hexdigest()[:12]  # leaderboard identity
-    if agent.env_id != env_id and not (env_id.startswith("RefExp/TwoDrawer") and agent.env_id.startswith("RefExp/TwoDrawer")):
-        raise ValueError(f"checkpoint {name!r} was trained on {agent.env_id}, not {env_id}")
+    if agent.cfg.seed != seed:
+        raise ValueError(f"{found} is training seed {agent.cfg.seed}'s checkpoint, not seed {seed}'s; "
+                         f"score it with --seeds {agent.cfg.seed}")
+    if env_id is not None and agent.env_id not in (env_id, training_env(env_id)) and not allow_env_mismatch:
+        raise ValueError(f"checkpoint {found.name} was trained on {agent.env_id}, not {env_id}: score it on "
+                         f"{agent.env_id} (omit --env), or pass --allow-env-mismatch to score it on {env_id} anyway")
     return agent
 
 
 class PretrainedAgent(BeliefAgent):
-    """Import-path form for harnesses: `refexp_baselines.agent:PretrainedAgent`."""
+    """Entry point for the harness (`refexp_baselines.agent:PretrainedAgent`): a shipped agent by
+    `name`, or a `checkpoint` path, for training seed `seed`."""
 
-    def __init__(self, env_id: str = "RefExp/TwoDrawer-v0", seed: int = 0, device: str = "cpu",
-                 checkpoint: str | None = None, name: str = "ours"):
-        a = load_pretrained(checkpoint or name, env_id, device, seed)
+    def __init__(self, env_id: str | None = None, seed: int = 0, device: str = "cpu",
+                 checkpoint: str | None = None, name: str = "ours", allow_env_mismatch: bool = False):
+        a = load_pretrained(checkpoint or name, env_id, device, seed, allow_env_mismatch)
         self.__dict__.update(a.__dict__)
