@@ -121,7 +121,21 @@ def row_from_results(data: dict, sha256: str, verification: str = SELF_REPORTED)
 
 
 def _v1_stats(data: dict) -> dict[str, str]:
-    raise NotImplementedError("schema 2 rows arrive with the evaluation protocol")
+    """Protocol v1: the exploration score over training seeds (the area under the curve where K = 1,
+    for which the exploration score is not defined)."""
+    if data["exploration_score"] is not None:
+        name, score, ci = "exploration", data["exploration_score"], data["exploration_score_ci"]
+    else:
+        name, score, ci = "auc", data["auc"], data["auc_ci"]
+    return {
+        "score_name": name,
+        "score": _fmt(score),
+        "score_ci_low": _fmt(ci[0]),
+        "score_ci_high": _fmt(ci[1]),
+        **{c: _joined(data[c]) for c in LIST_COLUMNS},
+        "trials_per_seed": str(data["num_drawers"] * data["trials_per_task"]),
+        "distinct_rollouts": str(sum(c["distinct"] for c in data["distinct_rollouts"])),
+    }
 
 
 # ------------------------------------------------------------------------------------------ CSV
@@ -196,7 +210,7 @@ def per_seed_curves(data: dict) -> list[tuple[int, list[float]]]:
 
 
 def _v1_seed_curves(data: dict) -> list[tuple[int, list[float]]]:
-    raise NotImplementedError("schema 2 rows arrive with the evaluation protocol")
+    return [(int(s), [float(x) for x in c]) for s, c in zip(data["training_seeds"], data["seed_curves"])]
 
 
 def reproduce_command(data: dict) -> list[str]:
@@ -209,20 +223,36 @@ def reproduce_command(data: dict) -> list[str]:
         cmd += _v1_command_args(data)
     if data.get("dataset_id"):
         cmd += ["--dataset", data["dataset_id"]]
+    if data["obs_type"] != "pixels":
+        cmd += ["--obs-type", data["obs_type"]]
     return cmd
 
 
 def _v1_command_args(data: dict) -> list[str]:
-    raise NotImplementedError("schema 2 rows arrive with the evaluation protocol")
+    return ["--trials-per-task", str(data["trials_per_task"]), "--seeds", *[str(s) for s in data["training_seeds"]],
+            *eval_seed_args(data["eval_seed"])]
 
 
 def eval_seed_args(eval_seed: int) -> list[str]:
     """The harness flags that set a re-run's evaluation seed."""
-    raise NotImplementedError("schema 2 rows arrive with the evaluation protocol")
+    return ["--eval-seed", str(int(eval_seed))]
+
+
+def without_eval_seed(args: list[str]) -> list[str]:
+    """Harness arguments with any `--eval-seed N` removed."""
+    out, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+        elif a == "--eval-seed":
+            skip = True
+        else:
+            out.append(a)
+    return out
 
 
 def seed_setting(data: dict) -> tuple:
     """What a re-run must keep equal: the training seeds and the trials."""
     if data["schema_version"] == 1:
         return (tuple(data["seeds"]), data["trials"])
-    raise NotImplementedError("schema 2 rows arrive with the evaluation protocol")
+    return (tuple(data["training_seeds"]), data["trials_per_task"])

@@ -35,11 +35,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmark.protocol import PUBLIC_SECRET, SECRET_ENV_VAR, secret_id
 from benchmark.schema import SchemaError, validate_results
 from leaderboard import board, signing
 from leaderboard import rows as R
 
-SECRET_ENV = "REFEXP_EVAL_SECRET"
+SECRET_ENV = SECRET_ENV_VAR
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -53,7 +54,7 @@ class VerifyConfig:
     eval_seed: int | None = field(default=None, metadata={"help": "evaluation seed of the re-run (default: fresh from the OS)"})
     artifacts: str | None = field(default=None, metadata={"help": "folder with the agent's code and weights and submission.json (agents not shipped here)"})
     signing_key: str | None = field(default=None, metadata={"help": f"maintainers' Ed25519 private key (default: ${signing.PRIVATE_KEY_ENV})"})
-    workers: int = field(default=1, metadata={"help": "harness workers of the re-run"})
+    workers: int = field(default=2, metadata={"help": "harness workers of the re-run (spawned workers receive task ids, never the secret)"})
 
     def __post_init__(self):
         if self.time_limit_s <= 0 or self.memory_limit_gb <= 0:
@@ -96,12 +97,14 @@ def _limits(time_s: float, memory_bytes: int):
     return apply
 
 
-def run_limited(cmd: list[str], cwd: Path, env: dict[str, str], time_s: float, memory_gb: float) -> tuple[int | None, str]:
+def run_limited(cmd: list[str], cwd: Path, env: dict[str, str], time_s: float, memory_gb: float,
+                stdin: bytes = b"") -> tuple[int | None, str]:
     """Run `cmd` in a new session with the limits: (exit code or None on timeout, last output)."""
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True, preexec_fn=_limits(time_s, int(memory_gb * 2**30)))
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=_limits(time_s, int(memory_gb * 2**30)))
     try:
-        out, _ = proc.communicate(timeout=time_s)
+        out, _ = proc.communicate(stdin, timeout=time_s)
         code: int | None = proc.returncode
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -112,10 +115,12 @@ def run_limited(cmd: list[str], cwd: Path, env: dict[str, str], time_s: float, m
 
 
 def rerun_command(data: dict, eval_seed: int, out_dir: Path, workers: int) -> list[str]:
-    """The harness command of the re-run: the submission's settings, a fresh evaluation seed."""
+    """The harness command of the re-run: the submission's settings, a fresh evaluation seed, run
+    through `leaderboard.rerun` (which reads the secret from stdin)."""
     cmd = R.reproduce_command(data)
-    cmd[0] = sys.executable
-    return cmd + R.eval_seed_args(eval_seed) + ["--out", str(out_dir), "--no-progress", "--workers", str(workers)]
+    assert cmd[:3] == ["python", "-m", "benchmark.run"], cmd
+    args = R.without_eval_seed(cmd[3:]) + R.eval_seed_args(eval_seed)
+    return [sys.executable, "-m", "leaderboard.rerun", *args, "--out", str(out_dir), "--no-progress", "--workers", str(workers)]
 
 
 def compare(data: dict, rerun: dict) -> Outcome:
@@ -139,11 +144,10 @@ def rerun(data: dict, cfg: VerifyConfig, secret: str, eval_seed: int) -> Outcome
     with tempfile.TemporaryDirectory(prefix="refexp-verify-") as tmp:
         out_dir = Path(tmp) / "out"
         cwd = Path(cfg.artifacts).resolve() if cfg.artifacts else Path(tmp)
-        env = {k: v for k, v in os.environ.items() if k != signing.PRIVATE_KEY_ENV}
-        env[SECRET_ENV] = secret
+        env = {k: v for k, v in os.environ.items() if k not in (signing.PRIVATE_KEY_ENV, SECRET_ENV)}
         env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + ([str(cwd)] if cfg.artifacts else []))
         cmd = rerun_command(data, eval_seed, out_dir, cfg.workers)
-        code, tail = run_limited(cmd, cwd, env, cfg.time_limit_s, cfg.memory_limit_gb)
+        code, tail = run_limited(cmd, cwd, env, cfg.time_limit_s, cfg.memory_limit_gb, (secret + "\n").encode())
         if code is None:
             return Outcome("failed-verification", f"the re-run exceeded the time limit of {cfg.time_limit_s:g} s and was killed")
         if code != 0:
@@ -159,6 +163,8 @@ def rerun(data: dict, cfg: VerifyConfig, secret: str, eval_seed: int) -> Outcome
             validate_results(again)
         except (ValueError, SchemaError) as exc:
             return Outcome("failed-verification", f"the re-run's results file is malformed: {exc}")
+        if again.get("secret_id") != secret_id(secret):
+            return Outcome("failed-verification", "the re-run's results do not record the maintainers' secret")
         if R.seed_setting(again) != R.seed_setting(data) or again["env_id"] != data["env_id"] or again["episodes"] != data["episodes"]:
             return Outcome("failed-verification", "the re-run scored other settings than the submission")
         out = compare(data, again)
@@ -182,8 +188,8 @@ def verify(cfg: VerifyConfig, root: str | Path = board.LEADERBOARD_DIR, secret: 
         raise board.Rejected(f"row {row['row_id']} is a protocol {row['protocol']} row (results schema "
                              f"{row['schema_version']}): it has no evaluation secret to verify against; rescore under protocol v1")
     secret = secret if secret is not None else os.environ.get(SECRET_ENV)
-    if not secret:
-        raise ValueError(f"no evaluation secret: set {SECRET_ENV} (maintainers only)")
+    if not secret or secret == PUBLIC_SECRET:
+        raise ValueError(f"no evaluation secret: set {SECRET_ENV} to the maintainers' secret (not the public one)")
     key = signing.load_private(cfg.signing_key)
     public = key.public_key()
     if signing.public_pem(public) != Path(public_key_path).read_bytes():
@@ -198,7 +204,7 @@ def verify(cfg: VerifyConfig, root: str | Path = board.LEADERBOARD_DIR, secret: 
         "reason": outcome.reason,
         "submitted": {"score": float(row["score"]), "ci": [float(row["score_ci_low"]), float(row["score_ci_high"])]},
         "rerun": outcome.rerun,
-        "secret_id": hashlib.sha256(secret.encode()).hexdigest()[:16],
+        "secret_id": secret_id(secret),
         "artifacts_sha256": hashlib.sha256(signing.canonical(manifest)).hexdigest() if manifest else None,
         "limits": {"time_s": cfg.time_limit_s, "memory_gb": cfg.memory_limit_gb},
         "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),

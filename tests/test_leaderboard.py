@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.run import make_results, write_json_atomic
+from benchmark.protocol import PUBLIC_SECRET, secret_id
+from benchmark.results import make_results, write_json_atomic
+from benchmark.schema import KNOWN_ENVS
 from leaderboard import board, cli
 from leaderboard.check import check
 from leaderboard import rows as R
@@ -22,18 +24,23 @@ REPO_BOARD = Path(board.__file__).resolve().parent
 
 
 def fake_results(
-    agent="my-agent", version="1", p=(0.5, 1.0, 1.0), trials=100, seeds=(0,), env="RefExp/TwoDrawer-v0",
-    eligible=True, obs_type="pixels", dataset="refexp/two-drawer/expert-v0", seed=0,
+    agent="my-agent", version="1", p=(0.5, 1.0, 1.0), trials_per_task=50, seeds=(0,), env="RefExp/TwoDrawer-v0",
+    eligible=True, obs_type="pixels", dataset="refexp/two-drawer/expert-v0", seed=0, eval_seed=0,
 ) -> dict:
-    """A schema-valid results dict from synthetic raw successes (no env is run)."""
+    """A schema-valid (schema 2) results dict from synthetic raw successes (no env is run)."""
+    n = KNOWN_ENVS[env]
     rng = np.random.default_rng(seed)
-    raw = (rng.random((len(seeds), trials, len(p))) < np.asarray(p)).astype(int)
-    tasks = rng.integers(0, 2, size=(len(seeds), trials))
+    t = n * trials_per_task
+    tasks = np.stack([rng.permutation(np.repeat(np.arange(n), trials_per_task)) for _ in seeds])
+    raw = (rng.random((len(seeds), t, len(p))) < np.asarray(p)).astype(int)
+    rollouts = [[f"{rng.integers(1 << 60):016x}" for _ in range(t)] for _ in seeds]
     meta = {"name": agent, "version": version, "eligible": eligible}
     return make_results(
-        meta=meta, agent_spec=agent, env_id=env, obs_type=obs_type, dataset_id=dataset, seeds=seeds,
-        raw_successes=raw.tolist(), raw_tasks=tasks.tolist(), raw_returns=(raw * 20.0).tolist(),
-        wall_time_s=1.0, workers=1, date="2026-11-24T00:00:00+00:00",
+        meta=meta, agent_spec=agent, env_id=env, num_drawers=n, obs_type=obs_type, dataset_id=dataset,
+        training_seeds=seeds, eval_seed=eval_seed, secret_id=secret_id(PUBLIC_SECRET), trials_per_task=trials_per_task,
+        raw_successes=raw.tolist(), raw_tasks=tasks.tolist(), raw_returns=(raw * 20.0).tolist(), raw_rollouts=rollouts,
+        wall_time_s=1.0, workers=1, batch=1, date="2026-11-26T00:00:00+00:00", bootstrap_samples=200,
+        packages={"python": "3.11"}, machine_info={"platform": "test", "cpu": "test-cpu", "cpu_count": 2},
     )
 
 
@@ -104,7 +111,7 @@ def _mutate(data: dict, how: str) -> dict:
     elif how == "tampered-rate":
         d["success_rate"][0] = 0.9
     elif how == "tampered-score":
-        d["normalised_score"] = 0.99
+        d["exploration_score"] = 0.99
     elif how == "oracle-marked-eligible":
         d["agent"] = "oracle"
     elif how == "wrong-schema-version":
@@ -119,12 +126,13 @@ def _mutate(data: dict, how: str) -> dict:
 REJECTIONS = {
     # name: (results dict maker, expected words in the reason)
     "missing-field": (lambda: _mutate(fake_results(agent="x"), "missing-field"), "missing field 'raw_successes'"),
-    "tampered-rate": (lambda: _mutate(fake_results(agent="x"), "tampered-rate"), "raw_successes give"),
-    "tampered-score": (lambda: _mutate(fake_results(agent="x"), "tampered-score"), "normalised_score"),
-    "wrong-schema-version": (lambda: _mutate(fake_results(agent="x"), "wrong-schema-version"), "schema_version"),
+    "tampered-rate": (lambda: _mutate(fake_results(agent="x"), "tampered-rate"), "but the raw data give"),
+    "tampered-score": (lambda: _mutate(fake_results(agent="x"), "tampered-score"), "exploration_score 0.99 but the raw data give"),
+    "wrong-schema-version": (lambda: _mutate(fake_results(agent="x"), "wrong-schema-version"), "unknown schema_version 99"),
     "unknown-env": (lambda: _mutate(fake_results(agent="x"), "unknown-env"), "unknown env_id"),
     "unknown-dataset": (lambda: _mutate(fake_results(agent="x"), "unknown-dataset"), "unknown dataset_id"),
-    "too-few-trials": (lambda: fake_results(agent="x", trials=30, seeds=(0, 1, 2)), "at least 100"),
+    "too-few-trials": (lambda: fake_results(agent="x", trials_per_task=15, seeds=(0, 1, 2)), "at least 100"),
+    "schema-1-file": (lambda: json.loads(next((REPO_BOARD / "submissions").glob("*.json")).read_text()), "no longer accepted"),
     "oracle": (lambda: fake_results(agent="oracle", eligible=False), "not eligible"),
     "oracle-marked-eligible": (lambda: _mutate(fake_results(agent="x"), "oracle-marked-eligible"), "cannot be marked eligible"),
     "user-agent-sees-task": (lambda: fake_results(agent="peeker", eligible=False), "not eligible"),
@@ -196,7 +204,7 @@ def test_schema_round_trip_and_bad_types():
     validate_results(json.loads(json.dumps(data)))
     bad = copy.deepcopy(data)
     bad["raw_successes"][0][0][0] = 2
-    with pytest.raises(SchemaError, match="0 or 1"):
+    with pytest.raises(SchemaError, match="raw_successes"):
         validate_results(bad)
     bad = copy.deepcopy(data)
     bad["episodes"] = "3"

@@ -8,15 +8,16 @@ saved under the test's tmp dir.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
-from benchmark.run import write_json_atomic
+from benchmark.results import write_json_atomic
 from leaderboard import board, cli, signing
 from leaderboard import rows as R
 from leaderboard.check import check
-from test_leaderboard import fake_results
+from test_leaderboard import REPO_BOARD, fake_results
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -42,9 +43,12 @@ def _browser_or_skip():
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """A board with rows on two envs, one of them verified (a record signed by a throwaway key)."""
+    """The shipped board's protocol-v0 rows plus protocol-v1 rows on two envs, one of them verified
+    (a record signed by a throwaway key)."""
     tmp = tmp_path_factory.mktemp("site")
     root = tmp / "board"
+    shutil.copytree(REPO_BOARD / "submissions", root / "submissions")
+    shutil.copy(REPO_BOARD / "results.csv", root / "results.csv")
     specs = [("explorer", (0.5, 1.0, 1.0), "RefExp/TwoDrawer-v0", None),
              ("fixed", (0.5, 0.5, 0.5), "RefExp/TwoDrawer-v0", None),
              ("never", (0.0, 0.02, 0.0), "RefExp/TwoDrawer-v0", "refexp/two-drawer/expert-v0"),
@@ -55,7 +59,7 @@ def site(tmp_path_factory):
         assert cli.main(["--dir", str(root), "submit", str(path)]) == 0
     key_path, pub_path = tmp / "key.pem", tmp / "key.pub"
     signing.generate(key_path, pub_path)
-    row = R.read_rows(root / "results.csv")[1]  # "fixed"
+    row = next(r for r in R.read_rows(root / "results.csv") if r["agent"] == "fixed")
     record = {"row_id": row["row_id"], "results_sha256": row["results_sha256"], "status": "verified",
               "reason": "test record", "submitted": {"score": float(row["score"]), "ci": [0.0, 1.0]},
               "rerun": {"score": float(row["score"]), "ci": [0.0, 1.0], "eval_seed": 1}, "date": "2026-11-26", "key_id": "test"}
@@ -76,14 +80,17 @@ def test_the_page_in_chromium(site, tmp_path):
         page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
         page.goto((site / "index.html").as_uri())
 
-        # every env's table renders with its rows, the paper's env first
+        # every env's table renders with its rows: protocol v1 first, the paper's env first in each
         tables = page.locator("table.board")
-        assert tables.count() == 2
-        assert tables.nth(0).get_attribute("data-env") == "RefExp/TwoDrawer-v0"
-        for i, env in enumerate(["RefExp/TwoDrawer-v0", "RefExp/ThreeDrawer-v0"]):
-            want = sorted(r["agent"] for r in rows if r["env_id"] == env)
-            got = tables.nth(i).locator("tbody tr[data-row] td.agent").all_inner_texts()
-            assert sorted(got) == want
+        groups = R.groups(rows)
+        assert tables.count() == len(groups) == 5
+        assert [(t.get_attribute("data-protocol"), t.get_attribute("data-env")) for t in tables.all()][:3] == [
+            ("v1", "RefExp/TwoDrawer-v0"), ("v1", "RefExp/ThreeDrawer-v0"), ("v0", "RefExp/TwoDrawer-v0")]
+        for table, (proto, env, k, ranked) in zip(tables.all(), groups):
+            got = table.locator("tbody tr[data-row] td.agent").all_inner_texts()
+            assert sorted(got) == sorted(r["agent"] for _, r in ranked)
+        v0_two = tables.nth(2).locator("tbody tr[data-row] td:first-child").all_inner_texts()
+        assert v0_two.count("1") == 2  # ours and scripted-explorer cannot be told apart: both rank 1
         for img in page.locator("figure img").all():
             img.scroll_into_view_if_needed()
             assert img.evaluate("i => i.complete && i.naturalWidth > 0")
@@ -109,9 +116,11 @@ def test_the_page_in_chromium(site, tmp_path):
         visible = page.locator("table.board tbody tr[data-row]:visible")
         assert visible.count() == 1 and visible.locator("td.agent").inner_text() == "fixed"
         assert page.locator("table.board").nth(1).locator("tr.empty").is_visible()
+        assert page.locator("#f-count").inner_text() == f"1 of {len(rows)} rows shown"
         page.uncheck("#f-verified")
         page.select_option("#f-family", "offline")
-        assert sorted(visible.locator("td.agent").all_inner_texts()) == ["never", "three"]
+        offline = sorted(r["agent"] for r in rows if r["family"] == "offline")
+        assert sorted(visible.locator("td.agent").all_inner_texts()) == offline and "never" in offline
         page.select_option("#f-family", "")
         assert visible.count() == len(rows)
 

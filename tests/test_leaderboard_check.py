@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.run import write_json_atomic
+from benchmark.results import write_json_atomic
 from leaderboard import board, cli
 from leaderboard import rows as R
 from leaderboard.check import check
