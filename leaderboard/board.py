@@ -171,9 +171,16 @@ def submit(results_path: str | Path, root: str | Path = LEADERBOARD_DIR, replace
     """Validate and add a results file: (the new row, the rows it replaced). Raises `Rejected`
     with every file unchanged when the file is invalid, ineligible, already on the board, or the
     same agent version already has a row on that env and `replace` is false."""
-    paths = Paths(Path(root))
     data, raw = load_submission(Path(results_path))
-    row = validated_row(data, raw)
+    validated_row(data, raw)
+    return add_row(root, data, raw, replace)
+
+
+def add_row(root: str | Path, data: dict, raw: bytes, replace: bool = False) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """Add the row of a results file (`raw`, parsed as `data`) under the lock: no eligibility
+    check here (`submit` does it); the duplicate rules hold."""
+    paths = Paths(Path(root))
+    row = R.row_from_results(data, hashlib.sha256(raw).hexdigest())
     with locked(paths):
         state = load_state(paths)
         for old in state.rows:

@@ -110,8 +110,9 @@ def run_limited(cmd: list[str], cwd: Path, env: dict[str, str], time_s: float, m
         os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
         code = None
-    text = out.decode(errors="replace").strip().splitlines()
-    return code, "\n".join(text[-12:])
+    lines = out.decode(errors="replace").strip().splitlines()
+    errors = [line for line in lines if "error" in line.lower()]
+    return code, "\n".join(errors[-3:] if errors else lines[-12:])
 
 
 def rerun_command(data: dict, eval_seed: int, out_dir: Path, workers: int) -> list[str]:

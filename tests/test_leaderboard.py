@@ -25,7 +25,7 @@ REPO_BOARD = Path(board.__file__).resolve().parent
 
 def fake_results(
     agent="my-agent", version="1", p=(0.5, 1.0, 1.0), trials_per_task=50, seeds=(0,), env="RefExp/TwoDrawer-v0",
-    eligible=True, obs_type="pixels", dataset="refexp/two-drawer/expert-v0", seed=0, eval_seed=0,
+    eligible=True, obs_type="pixels", dataset="refexp/two-drawer/expert-v0", seed=0, eval_seed=0, spec=None,
 ) -> dict:
     """A schema-valid (schema 2) results dict from synthetic raw successes (no env is run)."""
     n = KNOWN_ENVS[env]
@@ -36,7 +36,7 @@ def fake_results(
     rollouts = [[f"{rng.integers(1 << 60):016x}" for _ in range(t)] for _ in seeds]
     meta = {"name": agent, "version": version, "eligible": eligible}
     return make_results(
-        meta=meta, agent_spec=agent, env_id=env, num_drawers=n, obs_type=obs_type, dataset_id=dataset,
+        meta=meta, agent_spec=spec or agent, env_id=env, num_drawers=n, obs_type=obs_type, dataset_id=dataset,
         training_seeds=seeds, eval_seed=eval_seed, secret_id=secret_id(PUBLIC_SECRET), trials_per_task=trials_per_task,
         raw_successes=raw.tolist(), raw_tasks=tasks.tolist(), raw_returns=(raw * 20.0).tolist(), raw_rollouts=rollouts,
         wall_time_s=1.0, workers=1, batch=1, date="2026-11-26T00:00:00+00:00", bootstrap_samples=200,
