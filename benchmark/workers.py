@@ -22,7 +22,7 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from benchmark.protocol import TrialResult, TrialSpec, run_trial, run_trials, supports_batch
 
@@ -61,17 +61,20 @@ class TrialRunner:
         """Use an already built agent for `training_seed` (the harness's metadata probe)."""
         self._agents[training_seed] = agent
 
-    def run(self, chunk: Sequence[TrialSpec]) -> list[TrialResult]:
-        """Run a chunk of trials of one training seed (batched when the agent supports it)."""
+    def run(self, chunk: Sequence[TrialSpec]) -> Iterator[TrialResult]:
+        """Run a chunk of trials of one training seed (batched when the agent supports it), yielding
+        each result as soon as it is known (one at a time: after each trial, so nothing is lost)."""
         if not chunk:
-            return []
+            return
         seeds = {s.training_seed for s in chunk}
         if len(seeds) != 1:
             raise ValueError(f"a chunk holds trials of one training seed, got {sorted(seeds)}")
         agent = self.agent_for(chunk[0].training_seed)
         if len(chunk) > 1 and supports_batch(agent):
-            return run_trials([self._env(i) for i in range(len(chunk))], agent, chunk)
-        return [run_trial(self._env(0), agent, spec) for spec in chunk]
+            yield from run_trials([self._env(i) for i in range(len(chunk))], agent, chunk)
+            return
+        for spec in chunk:
+            yield run_trial(self._env(0), agent, spec)
 
     def close(self) -> None:
         for agent in self._agents.values():

@@ -226,6 +226,34 @@ def withdraw(agent: str, version: str, root: str | Path = LEADERBOARD_DIR, env_i
     return gone
 
 
+def rebuild(root: str | Path = LEADERBOARD_DIR) -> list[dict[str, str]]:
+    """Re-derive every row of `results.csv` (in its order) from its kept results file and record,
+    then re-render: after the statistics or the CSV's columns change (any earlier CSV layout with a
+    `results_sha256` column is read). Returns the new rows."""
+    import csv
+
+    paths = Paths(Path(root))
+    with locked(paths):
+        with open(paths.csv, newline="") as fh:
+            shas = [r["results_sha256"] for r in csv.DictReader(fh)]
+        state = State([])
+        for sha in shas:
+            rid = R.row_id(sha)
+            raw = paths.submission(rid).read_bytes()
+            if hashlib.sha256(raw).hexdigest() != sha:
+                raise ValueError(f"{paths.submission(rid)} does not have the SHA-256 its row names: cannot rebuild")
+            data = json.loads(raw)
+            validate_results(data)
+            status = R.SELF_REPORTED
+            if paths.verification(rid).is_file():
+                state.records[rid] = json.loads(paths.verification(rid).read_bytes())
+                status = state.records[rid]["record"]["status"]
+            state.rows.append(R.row_from_results(data, sha, status))
+            state.results[rid] = data
+        _write_state(paths, state, {paths.csv: R.rows_to_csv(state.rows).encode()})
+    return state.rows
+
+
 def record_verification(root: str | Path, rid: str, signed: dict, status: str, expected_sha: str) -> dict[str, str]:
     """Store a signed verification record of row `rid` and set the row's status; re-render.
 

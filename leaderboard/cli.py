@@ -1,4 +1,4 @@
-"""The leaderboard's command line: `python -m leaderboard {submit,withdraw,render,check,verify,keygen}`.
+"""The leaderboard's command line: `python -m leaderboard {submit,withdraw,render,rebuild,check,verify,keygen}`.
 
 Exit codes (as every RefExp CLI): 0 done; 1 refused (a rejected submission, a failed check, a
 verification that did not verify: each with the reason); 2 a usage error (argparse's convention).
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results", help="a results JSON written by python -m benchmark.run")
     p.add_argument("--replace", action="store_true", help="replace the row of the same agent version on that env (else refused)")
     sub.add_parser("render", formatter_class=fmt, help="rebuild the pages and plots from results.csv and the kept files")
+    sub.add_parser("rebuild", formatter_class=fmt, help="re-derive every row of results.csv from its kept file and record, then render")
     p = sub.add_parser("withdraw", formatter_class=fmt, help="remove an agent version's rows (a superseded checkpoint)")
     p.add_argument("agent")
     p.add_argument("version")
@@ -82,6 +83,13 @@ def _run(args, paths: board.Paths, parser: argparse.ArgumentParser) -> int:
         except ValueError as exc:
             parser.error(str(exc))
         print(f"rendered the pages and plots under {paths.root} from {paths.csv}")
+        return 0
+    if args.command == "rebuild":
+        try:
+            rows = board.rebuild(paths.root)
+        except (ValueError, OSError) as exc:
+            parser.error(str(exc))
+        print(f"rebuilt {len(rows)} rows of {paths.csv} from their kept files, and the pages")
         return 0
     if args.command == "check":
         from leaderboard.check import check

@@ -57,12 +57,12 @@ def record_bytes(signed: dict) -> bytes:
 
 
 def _interval_words(proto: str) -> str:
-    return ("mean over training seeds, 95% stratified-bootstrap interval over seeds" if proto == "v1"
-            else "trials pooled over seeds, 95% Wilson interval")
+    words = "mean over training seeds of task-balanced rates, 95% stratified-bootstrap interval over seeds"
+    return words if proto == "v1" else words + " (re-derived from the raw data)"
 
 
-def _score_words(proto: str) -> str:
-    return "exploration score" if proto == "v1" else "normalised score"
+PLOT_INTERVAL = "mean over training seeds; 95% bootstrap interval over seeds"
+SCORE_WORDS = {"exploration": "exploration score", "auc": "area under the curve"}
 
 
 def _cell(x: float, lo: float, hi: float) -> str:
@@ -94,13 +94,13 @@ def build(root: Path, state, draw: bool = True) -> tuple[dict[Path, bytes], list
         bayes = R.floats(ranked[0][1]["bayes_optimal"])
         title = f"{short_env(env)}, K = {k}, protocol {proto}"
         spec = {"v": P.PLOT_VERSION, "lines": [l.__dict__ | {"style": l.style.__dict__} for l in lines],
-                "bayes": bayes, "title": title, "interval": _interval_words(proto)}
-        plot_jobs[plot_path(proto, env, k)] = (_hash_json(spec), lambda lines=lines, bayes=bayes, title=title, proto=proto:
-                                               P.env_plot(lines, bayes, title, _interval_words(proto)))
+                "bayes": bayes, "title": title, "interval": PLOT_INTERVAL}
+        plot_jobs[plot_path(proto, env, k)] = (_hash_json(spec), lambda lines=lines, bayes=bayes, title=title:
+                                               P.env_plot(lines, bayes, title, PLOT_INTERVAL))
     for r in state.rows:
         data = state.results[r["row_id"]]
         curves = [(f"seed {s}", c) for s, c in R.per_seed_curves(data)]
-        mean = _line(r, styles[r["agent"]], "mean" if r["protocol"] == "v1" else "all trials")
+        mean = _line(r, styles[r["agent"]], "mean over seeds")
         bayes = R.floats(r["bayes_optimal"])
         title = f"{r['agent']} on {short_env(r['env_id'])}: per-seed success"
         spec = {"v": P.PLOT_VERSION, "curves": curves, "mean": mean.__dict__ | {"style": mean.style.__dict__},
@@ -176,8 +176,9 @@ def _th(label: str, sort: str | None, first: str = "asc", cls: str = "") -> str:
 
 
 def _table(proto: str, env: str, k: int, ranked, labels: list[str]) -> str:
+    score_words = SCORE_WORDS[ranked[0][1]["score_name"]]
     head = [_th("rank", "num", "asc"), _th("agent", "text"), _th("version", "text", cls="wide"),
-            _th(f"{_score_words(proto)} [95% CI]", "num", "desc", cls="score")]
+            _th(f"{score_words} [95% CI]", "num", "desc", cls="score"), _th("seeds at optimum", "num", "desc")]
     head += [_th(f"ep {e}", "num", "desc") for e in range(1, k + 1)]
     head += [_th("family", "text"), _th("data", "text", cls="wide"), _th("seeds × trials", "num", "desc"),
              _th("distinct rollouts", "num", "desc", cls="wide"), _th("status", "text"), _th("", None)]
@@ -190,6 +191,8 @@ def _table(proto: str, env: str, k: int, ranked, labels: list[str]) -> str:
             f'<td class="agent">{esc(label)}</td>',
             f'<td class="ver wide" title="{esc(r["agent_version"])}">{esc(r["agent_version"][:8])}</td>',
             f'<td class="num score" data-value="{score!r}">{_cell(score, lo, hi)}</td>',
+            f'<td class="num" data-value="{int(r["seeds_at_bayes_optimal"]) / int(r["n_seeds"])!r}">'
+            f'{r["seeds_at_bayes_optimal"]}/{r["n_seeds"]}</td>',
         ]
         cells += [f'<td class="num" data-value="{a!r}" title="95% CI [{b:.2f}, {c:.2f}]">{a:.2f}</td>'
                   for a, b, c in zip(rates, los, his)]
@@ -207,7 +210,7 @@ def _table(proto: str, env: str, k: int, ranked, labels: list[str]) -> str:
                  f'data-family="{esc(r["family"])}" data-verification="{esc(r["verification"])}"')
         body.append(f"<tr {attrs}>" + "".join(cells) + "</tr>")
     bayes = R.floats(ranked[0][1]["bayes_optimal"])
-    foot = ('<tr class="ref"><td></td><td>Bayes-optimal</td><td class="wide"></td><td class="num score">1.00</td>'
+    foot = ('<tr class="ref"><td></td><td>Bayes-optimal</td><td class="wide"></td><td class="num score">1.00</td><td></td>'
             + "".join(f'<td class="num">{b:.2f}</td>' for b in bayes)
             + '<td></td><td class="wide"></td><td></td><td class="wide"></td><td></td><td></td></tr>')
     empty = f'<tr class="empty" hidden><td colspan="{len(head)}">No row matches the filters.</td></tr>'
@@ -247,9 +250,11 @@ def index_html(state, grouped) -> str:
     parts.append("</section>")
     if v0:
         parts.append('<section class="protocol" id="protocol-v0"><h2>Protocol v0 (earlier results)</h2>'
-                     "<p>Scored by the first harness (results schema 1): tasks drawn from public seeds, intervals "
-                     "over trials pooled across seeds, and the <b>normalised score</b> (area under the curve over "
-                     "the Bayes-optimal area). Kept as submitted, ranked only among themselves, never against "
+                     "<p>Scored by the first harness (results schema 1): the tasks came from public seeds (an agent "
+                     "could have inferred them) and were not balanced per seed. The files are kept as submitted; the "
+                     "numbers here are re-derived from their raw successes and tasks with the current statistics "
+                     "(per-seed task-balanced rates, intervals over seeds, the exploration score); the detail page "
+                     "also shows the normalised score as submitted. Ranked only among themselves, never against "
                      "protocol v1; they cannot be verified.</p>")
         parts += [_env_section(g) for g in v0]
         parts.append("</section>")
@@ -289,12 +294,17 @@ def detail_html(r: dict[str, str], data: dict, signed: dict | None) -> str:
     facts = [
         ("agent", r["agent"]), ("version", r["agent_version"]), ("agent spec", r["agent_spec"]),
         ("env", r["env_id"]), ("episodes K", r["episodes"]), ("protocol", f"{r['protocol']} (results schema {r['schema_version']})"),
-        (_score_words(r["protocol"]), score), ("family", r["family"]), ("trained on", r["data"]),
+        (SCORE_WORDS[r["score_name"]], score), ("seeds at the Bayes-optimal curve", f"{r['seeds_at_bayes_optimal']} of {r['n_seeds']}"),
+        ("family", r["family"]), ("trained on", r["data"]),
         ("training seeds" if r["protocol"] == "v1" else "seeds", r["seeds"]), ("trials per seed", r["trials_per_seed"]),
         ("distinct rollouts", r["distinct_rollouts"] or "not recorded (schema 1)"),
         ("observations", r["obs_type"]), ("machine", r["machine"]), ("wall time", f"{float(r['wall_time_s']):.0f} s"),
         ("date", r["date"]), ("results SHA-256", r["results_sha256"]),
     ]
+    if r["protocol"] == "v0":
+        facts.append(("as submitted (first harness)", "normalised score " + _cell(
+            data["normalised_score"], *data["normalised_score_ci"]) + "; per-episode rates with Wilson intervals over pooled trials: "
+            + ", ".join(_cell(a, b, c) for a, b, c in zip(data["success_rate"], data["ci_low"], data["ci_high"]))))
     k = int(r["episodes"])
     rates, los, his = R.floats(r["success_rate"]), R.floats(r["ci_low"]), R.floats(r["ci_high"])
     curve = "".join(f"<tr><td>{e + 1}</td><td class=\"num\">{_cell(a, b, c)}</td><td class=\"num\">{bo:.2f}</td></tr>"
@@ -343,10 +353,10 @@ def readme_md(grouped) -> str:
         "Generated by `python -m leaderboard render` from `results.csv`, `submissions/` and `verifications/`: "
         "do not edit by hand (`python -m leaderboard check` fails on any edit). The web page is `index.html` "
         "(sortable, filterable, a detail page per row). Ranks: 1 + the number of rows whose interval's lower "
-        "bound exceeds this row's upper bound (rows that cannot be told apart share a rank). Protocol v1 "
-        "(exploration score, intervals over training seeds) and protocol v0 (earlier results, normalised "
-        "score, intervals over pooled trials) are never ranked against each other. Protocol: "
-        "`docs/benchmark.md`.",
+        "bound exceeds this row's upper bound (rows that cannot be told apart share a rank), on the exploration "
+        "score (0 = the best agent that never adapts, 1 = Bayes-optimal) with its 95% interval over training "
+        "seeds. Protocol v1 rows and protocol v0 rows (earlier results of the first harness, re-derived from "
+        "their raw data) are never ranked against each other. Protocol: `docs/benchmark.md`.",
         "",
         "Submit: `python -m leaderboard submit results/FILE.json`, then a pull request with the changed "
         "files; a maintainer verifies with `python -m leaderboard verify`.",
@@ -356,15 +366,16 @@ def readme_md(grouped) -> str:
         lines += ["*No submissions yet.*", ""]
     for proto, env, k, ranked in grouped:
         labels = _labels(ranked)
-        head = ["rank", "agent", f"{_score_words(proto)} [95% CI]"] + [f"ep {e}" for e in range(1, k + 1)]
-        head += ["family", "seeds × trials", "status"]
+        head = ["rank", "agent", f"{SCORE_WORDS[ranked[0][1]['score_name']]} [95% CI]", "seeds at Bayes-opt."]
+        head += [f"ep {e}" for e in range(1, k + 1)] + ["family", "seeds × trials", "status"]
         lines += [f"## {env}, K = {k} (protocol {proto})", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for (rank, r), label in zip(ranked, labels):
-            cells = [str(rank), label, _cell(float(r["score"]), float(r["score_ci_low"]), float(r["score_ci_high"]))]
+            cells = [str(rank), label, _cell(float(r["score"]), float(r["score_ci_low"]), float(r["score_ci_high"])),
+                     f"{r['seeds_at_bayes_optimal']} of {r['n_seeds']}"]
             cells += [f"{x:.2f}" for x in R.floats(r["success_rate"])]
             cells += [r["family"], f"{r['n_seeds']} × {r['trials_per_seed']}", r["verification"]]
             lines.append("| " + " | ".join(cells) + " |")
         bayes = R.floats(ranked[0][1]["bayes_optimal"])
-        lines.append("|  | *Bayes-optimal* | 1.00 | " + " | ".join(f"{b:.2f}" for b in bayes) + " |  |  |  |")
+        lines.append("|  | *Bayes-optimal* | 1.00 |  | " + " | ".join(f"{b:.2f}" for b in bayes) + " |  |  |  |")
         lines += ["", f"![{env} K={k}]({plot_path(proto, env, k)})", ""]
     return "\n".join(lines)

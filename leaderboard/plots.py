@@ -14,7 +14,7 @@ import io
 from dataclasses import dataclass
 from typing import Sequence
 
-PLOT_VERSION = "2"  # bump when the drawing changes, so that `check` asks for a re-render
+PLOT_VERSION = "3"  # bump when the drawing changes, so that `check` asks for a re-render
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 
@@ -99,7 +99,7 @@ def env_plot(lines: Sequence[Line], bayes: Sequence[float], title: str, interval
         xs = [e + 1 + dx for e in range(len(line.mean))]
         err = [[max(0.0, mu - lo) for mu, lo in zip(line.mean, line.low)],
                [max(0.0, hi - mu) for mu, hi in zip(line.mean, line.high)]]
-        ax.errorbar(xs, line.mean, yerr=err, color=line.style.colour, marker=line.style.marker, ms=6, lw=1.6,
+        ax.errorbar(xs, line.mean, yerr=err, color=line.style.colour, marker=line.style.marker, ms=7.5, lw=1.4,
                     capsize=3, label=line.label, zorder=3, mec="white", mew=0.6)
     ax.set_title(f"{title}\n{interval}", fontsize=10)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)

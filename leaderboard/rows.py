@@ -6,8 +6,11 @@ a hand edit of `results.csv` fails CI. Rows carry how much evidence they hold: s
 seed, distinct rollouts, env version, family, training data, verified or self-reported.
 
 Two protocols live side by side and are never ranked against each other:
-* `v0`: results schema 1 (tasks from public seeds, Wilson intervals over pooled trials, the
-  normalised score with a trial bootstrap). Kept as submitted, in a section of its own.
+* `v0`: results schema 1 (tasks drawn from public seeds, so an agent could infer them; not
+  balanced per seed). Their files are kept as submitted; their rows are re-summarised from the raw
+  successes and tasks with the current statistics (`benchmark.stats.summarise`: per-seed
+  task-balanced curves, intervals over seeds, the exploration score), which is all the raw data
+  need. Shown in a section of their own, never verified.
 * `v1`: results schema 2 (tasks keyed by the evaluation secret, task-balanced trials, intervals
   over training seeds, the exploration score). The only rows that can be verified.
 """
@@ -23,7 +26,7 @@ from typing import Sequence
 COLUMNS = (
     "row_id", "protocol", "env_id", "env_version", "episodes", "agent", "agent_version", "agent_spec",
     "family", "data", "score_name", "score", "score_ci_low", "score_ci_high", "success_rate", "ci_low",
-    "ci_high", "bayes_optimal", "seeds", "n_seeds", "trials_per_seed", "distinct_rollouts", "obs_type",
+    "ci_high", "bayes_optimal", "seeds_at_bayes_optimal", "seeds", "n_seeds", "trials_per_seed", "distinct_rollouts", "obs_type",
     "wall_time_s", "machine", "date", "results_sha256", "schema_version", "verification",
 )
 LIST_COLUMNS = ("success_rate", "ci_low", "ci_high", "bayes_optimal")
@@ -106,35 +109,40 @@ def row_from_results(data: dict, sha256: str, verification: str = SELF_REPORTED)
         "verification": verification,
     }
     if version == 1:
-        row.update({
-            "score_name": "normalised",
-            "score": _fmt(data["normalised_score"]),
-            "score_ci_low": _fmt(data["normalised_score_ci"][0]),
-            "score_ci_high": _fmt(data["normalised_score_ci"][1]),
-            **{c: _joined(data[c]) for c in LIST_COLUMNS},
-            "trials_per_seed": str(data["trials"]),
-            "distinct_rollouts": "",  # schema 1 records no actions
-        })
+        row.update(_scores(_summary_v0(data)))
+        row.update({"trials_per_seed": str(data["trials"]), "distinct_rollouts": ""})  # schema 1 records no actions
     else:
-        row.update(_v1_stats(data))
+        row.update(_scores(data))
+        row.update({"trials_per_seed": str(data["num_drawers"] * data["trials_per_task"]),
+                    "distinct_rollouts": str(sum(c["distinct"] for c in data["distinct_rollouts"]))})
     return row
 
 
-def _v1_stats(data: dict) -> dict[str, str]:
-    """Protocol v1: the exploration score over training seeds (the area under the curve where K = 1,
-    for which the exploration score is not defined)."""
-    if data["exploration_score"] is not None:
-        name, score, ci = "exploration", data["exploration_score"], data["exploration_score_ci"]
+def _summary_v0(data: dict) -> dict:
+    """The statistics of a schema-1 file, re-derived from its raw successes and tasks."""
+    from benchmark import stats
+
+    sm = stats.summarise(data["raw_successes"], data["raw_tasks"], data["num_drawers"])
+    return {"success_rate": sm.success_rate, "ci_low": sm.ci_low, "ci_high": sm.ci_high,
+            "bayes_optimal": sm.bayes_optimal, "exploration_score": sm.exploration_score,
+            "exploration_score_ci": sm.exploration_score_ci, "auc": sm.auc, "auc_ci": sm.auc_ci,
+            "seed_curves": sm.seed_curves, "seeds_at_bayes_optimal": sm.seeds_at_bayes_optimal}
+
+
+def _scores(summary: dict) -> dict[str, str]:
+    """The exploration score and its interval over seeds (the area under the curve where K = 1,
+    for which the exploration score is not defined), the curve and seeds at Bayes-optimal."""
+    if summary["exploration_score"] is not None:
+        name, score, ci = "exploration", summary["exploration_score"], summary["exploration_score_ci"]
     else:
-        name, score, ci = "auc", data["auc"], data["auc_ci"]
+        name, score, ci = "auc", summary["auc"], summary["auc_ci"]
     return {
         "score_name": name,
         "score": _fmt(score),
         "score_ci_low": _fmt(ci[0]),
         "score_ci_high": _fmt(ci[1]),
-        **{c: _joined(data[c]) for c in LIST_COLUMNS},
-        "trials_per_seed": str(data["num_drawers"] * data["trials_per_task"]),
-        "distinct_rollouts": str(sum(c["distinct"] for c in data["distinct_rollouts"])),
+        **{c: _joined(summary[c]) for c in LIST_COLUMNS},
+        "seeds_at_bayes_optimal": str(summary["seeds_at_bayes_optimal"]),
     }
 
 
@@ -196,20 +204,9 @@ def same_agent_version(a: dict[str, str], b: dict[str, str]) -> bool:
 
 # --------------------------------------------------------------------------- per-seed, reproduce
 def per_seed_curves(data: dict) -> list[tuple[int, list[float]]]:
-    """(seed, success rate per episode) for each seed of a results file.
-
-    Schema 1 pools a seed's trials (its tasks were drawn at random, not balanced); schema 2 gives
-    each training seed's task-balanced curve."""
+    """(training seed, its task-balanced success rate per episode) for each seed of a results file."""
     if data["schema_version"] == 1:
-        out = []
-        for seed, per_seed in zip(data["seeds"], data["raw_successes"]):
-            t = len(per_seed)
-            out.append((seed, [sum(trial[e] for trial in per_seed) / t for e in range(data["episodes"])]))
-        return out
-    return _v1_seed_curves(data)
-
-
-def _v1_seed_curves(data: dict) -> list[tuple[int, list[float]]]:
+        return list(zip(data["seeds"], _summary_v0(data)["seed_curves"]))
     return [(int(s), [float(x) for x in c]) for s, c in zip(data["training_seeds"], data["seed_curves"])]
 
 

@@ -15,6 +15,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from benchmark.protocol import DEFAULT_ENV_ID
+
 
 @dataclass(frozen=True)
 class FramesConfig:
@@ -80,14 +82,14 @@ class AgentConfig:
 @dataclass(frozen=True)
 class RunConfig:
     agent_name: str = "ours"
-    env_id: str = "RefExp/TwoDrawer-v0"
+    env_id: str = DEFAULT_ENV_ID  # the harness's default env (benchmark.protocol), one constant for both
     dataset: str | None = None  # None: the env's expert dataset; "local:<n>": collected here
     seed: int = 0
     frames: FramesConfig = field(default_factory=FramesConfig)
     belief: BeliefConfig = field(default_factory=BeliefConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     eval_every: int = 2500  # agent gradient steps between periodic evaluations
-    eval_trials: int = 20  # trials per periodic evaluation (the final one uses --final-trials)
+    eval_trials: int = 10  # trials of each task per periodic evaluation (the final one: --final-trials-per-task)
 
 
 ELIGIBLE = {"ours": True, "no-expl": True, "no-cql": True, "no-reward-belief": True, "oracle-task": False,

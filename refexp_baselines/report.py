@@ -1,102 +1,111 @@
-"""Figure-2 table and plot from the final evaluations of trained runs.
+"""Figure-2 table and plot from the final evaluations of trained runs, with the harness's statistics.
 
     python -m refexp_baselines.report --runs-dir runs --env RefExp/TwoDrawer-v0 --out docs/method_figure2.png
 
-Collects every `runs/<env>/<dataset>/seed<k>/agent-<name>-*/final_eval_<n>.json`, pools trials over
-seeds per agent, prints a markdown table (success per exploration episode with Wilson 95% CIs) and
-draws the plot next to the Bayes-optimal curve min(1, k/N).
+Collects every `runs/<env>/<dataset>/seed<k>/agent-<name>-*/final_eval_tpt<n>.json` (each a harness
+results file of one training seed, written by `train.py`), stacks the training seeds of each agent,
+and summarises them with `benchmark.stats` (means over training seeds, stratified-bootstrap 95%
+intervals, the exploration score); the plot is `benchmark.plot`'s. K and N come from the files.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
+from benchmark import stats
+from benchmark.plot import Curve, plot_curves
 from refexp_baselines import configs as C
 from refexp_baselines.agent import env_slug
-from refexp_baselines.train import wilson
 
 
-def collect(runs_dir: str, env_id: str) -> dict:
-    out: dict[str, dict] = {}
-    for p in sorted(Path(runs_dir, env_slug(env_id)).glob("*/seed*/agent-*/final_eval_*.json")):
+def collect(runs_dir: str, env_id: str) -> dict[str, list[dict]]:
+    """Agent label -> the harness results dicts of its training seeds (one final evaluation each)."""
+    out: dict[str, list[dict]] = {}
+    for p in sorted(Path(runs_dir, env_slug(env_id)).glob("*/seed*/agent-*/final_eval_tpt*.json")):
         name = p.parent.name[len("agent-"):].rsplit("-", 1)[0]
-        cfg = json.loads((p.parent / "config.json").read_text())
+        cfg = json.loads((p.parent / "config.json").read_text()) if (p.parent / "config.json").exists() else {}
         default = C.variant(name).agent
         ag = cfg.get("agent", {})
         changed = [f"{k}={ag[k]}" for k in ("backup", "actor_loss", "cql_alpha") if k in ag and ag[k] != getattr(default, k)]
         if changed:
             name = f"{name} ({', '.join(changed)})"
-        seed = int(p.parent.parent.name[len("seed"):])
-        res = json.loads(p.read_text())
-        raw = np.array(res["raw"])
-        d = out.setdefault(name, {"seeds": [], "raw": []})
-        d["seeds"].append(seed)
-        d["raw"].append(raw)
+        out.setdefault(name, []).append(json.loads(p.read_text()))
     return out
 
 
-def table(results: dict, num_tasks: int = 2) -> str:
-    lines = ["| agent | seeds | trials | " + " | ".join(f"episode {k + 1}" for k in range(3)) + " |",
-             "|---|---|---|" + "---|" * 3]
-    for name, d in results.items():
-        raw = np.concatenate(d["raw"])
-        cells = []
-        for k in range(raw.shape[1]):
-            s, n = int(raw[:, k].sum()), len(raw)
-            lo, hi = wilson(s, n)
-            cells.append(f"{s / n:.2f} [{lo:.2f}, {hi:.2f}]")
-        lines.append(f"| {name} | {','.join(map(str, d['seeds']))} | {len(raw)} | " + " | ".join(cells) + " |")
-    bayes = [min(1.0, (k + 1) / num_tasks) for k in range(3)]
-    lines.append("| Bayes-optimal | - | - | " + " | ".join(f"{b:.2f}" for b in bayes) + " |")
+def summarise(runs: list[dict]) -> tuple[list[int], stats.Summary, int]:
+    """Training seeds, the `benchmark.stats` summary over them, and trials per seed."""
+    shapes = {(r["episodes"], r["trials_per_task"], r["num_drawers"], r["eval_seed"], r["secret_id"]) for r in runs}
+    if len(shapes) != 1:
+        raise ValueError(f"final evaluations differ in (K, trials per task, N, eval seed, secret): {sorted(shapes)}; "
+                         "rerun them with one setting")
+    seeds = [s for r in runs for s in r["training_seeds"]]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"a training seed appears twice: {seeds}")
+    raw = np.concatenate([np.asarray(r["raw_successes"]) for r in runs])
+    tasks = np.concatenate([np.asarray(r["raw_tasks"]) for r in runs])
+    return seeds, stats.summarise(raw, tasks, runs[0]["num_drawers"]), raw.shape[1]
+
+
+def table(results: dict[str, list[dict]]) -> str:
+    """A markdown table: success per episode [95% CI] over training seeds, exploration score, Bayes-optimal."""
+    if not results:
+        return "(no final evaluations found)"
+    first = next(iter(results.values()))[0]
+    k, n = first["episodes"], first["num_drawers"]
+    lines = ["| agent | training seeds | trials per seed | " + " | ".join(f"episode {e + 1}" for e in range(k))
+             + " | seeds at Bayes-optimal | exploration score |", "|---|---|---|" + "---|" * (k + 2)]
+    for name, runs in results.items():
+        seeds, s, t = summarise(runs)
+        cells = [f"{r:.2f} [{lo:.2f}, {hi:.2f}]" for r, lo, hi in zip(s.success_rate, s.ci_low, s.ci_high)]
+        ex = "n/a" if s.exploration_score is None else (
+            f"{s.exploration_score:.2f} [{s.exploration_score_ci[0]:.2f}, {s.exploration_score_ci[1]:.2f}]")
+        lines.append(f"| {name} | {','.join(map(str, seeds))} | {t} | " + " | ".join(cells)
+                     + f" | {s.seeds_at_bayes_optimal} of {len(seeds)} | {ex} |")
+    bayes = stats.bayes_optimal_curve(k, n)
+    lines.append("| Bayes-optimal | - | - | " + " | ".join(f"{b:.2f}" for b in bayes) + " | | 1 |")
     return "\n".join(lines)
 
 
-def plot(results: dict, out: str, num_tasks: int = 2, title: str = "") -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for j, (name, d) in enumerate(results.items()):
-        raw = np.concatenate(d["raw"])
-        n = len(raw)
-        x = np.arange(1, raw.shape[1] + 1) + 0.04 * (j - (len(results) - 1) / 2)  # overlapping curves stay visible
-        p = raw.mean(0)
-        ci = np.array([wilson(int(s), n) for s in raw.sum(0)])
-        ax.errorbar(x, p, yerr=[np.clip(p - ci[:, 0], 0, None), np.clip(ci[:, 1] - p, 0, None)], marker="o", capsize=3,
-                    label=f"{name} ({len(d['seeds'])} seed{'s' if len(d['seeds']) > 1 else ''}, {n} trials)")
-    x = np.arange(1, 4)
-    ax.plot(x, [min(1, k / num_tasks) for k in x], "k--", label="Bayes-optimal")
-    ax.set_xlabel("exploration episode")
-    ax.set_ylabel("success rate")
-    ax.set_ylim(-0.05, 1.05)
-    ax.set_xticks(x)
-    ax.set_title(title)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
+def plot(results: dict[str, list[dict]], out: str, title: str = "") -> Path:
+    curves = []
+    for name, runs in results.items():
+        seeds, s, _ = summarise(runs)
+        curves.append(Curve(label=f"{name} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})", env_id=runs[0]["env_id"],
+                            success_rate=s.success_rate, ci_low=s.ci_low, ci_high=s.ci_high, bayes_optimal=s.bayes_optimal))
+    return plot_curves(curves, out, title or None)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser()
-    p.add_argument("--runs-dir", default="runs")
-    p.add_argument("--env", default="RefExp/TwoDrawer-v0")
-    p.add_argument("--out", default="docs/method_figure2.png")
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m refexp_baselines.report", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--runs-dir", default="runs", help="root of train.py's run directories")
+    p.add_argument("--env", default=C.RunConfig.env_id, help="env id whose runs to report")
+    p.add_argument("--out", default="docs/method_figure2.png", help="output PNG")
     p.add_argument("--agents", nargs="*", default=["ours", "no-expl", "no-cql"],
-                   help="rows to show (labels as in the table; default: the Figure-2 agents)")
+                   help="rows to show (labels as in the table; empty: every agent found)")
     a = p.parse_args(argv)
+    import refexp_envs
+
+    if a.env not in refexp_envs.ENV_IDS:
+        p.error(f"unknown env {a.env!r}; expected one of {list(refexp_envs.ENV_IDS)}")
     res = collect(a.runs_dir, a.env)
     if a.agents:
         res = {k: v for k, v in res.items() if k in a.agents}
-    print(table(res))
-    plot(res, a.out, title=a.env)
-    print(f"plot: {a.out}")
+    if not res:
+        p.error(f"no final evaluations (final_eval_tpt*.json) under {a.runs_dir}/{env_slug(a.env)} for agents {a.agents}")
+    try:
+        print(table(res))
+    except ValueError as exc:
+        p.error(str(exc))
+    print(f"plot: {plot(res, a.out, title=a.env)}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

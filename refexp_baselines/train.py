@@ -22,16 +22,67 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
-import refexp_envs  # noqa: F401  (MUJOCO_GL before mujoco; registers ids)
 from refexp_baselines import configs as C
-from refexp_baselines.agent import BeliefAgent, agent_features, env_slug, make_bundle, shipped_path
-from refexp_baselines.belief import BeliefFilter, to_tensors
-from refexp_baselines.cql import CQL
-from refexp_baselines.frames import FrameVAE
-from refexp_baselines.meta_trajectories import MetaTrajectorySampler, gather_batch
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The module docstring as written, and every flag's default in --help."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m refexp_baselines.train", description=__doc__, formatter_class=_HelpFormatter,
+                                epilog="Exit status: 0 done, 2 usage error or bad input.")
+    p.add_argument("--agent", default="ours", help=f"one of {list(C.AGENT_NAMES)}")
+    p.add_argument("--env", default=C.RunConfig.env_id, help="env id to train for")
+    p.add_argument("--dataset", default=None, help="Minari id (default: the env's expert dataset) or local:<eps per task>")
+    p.add_argument("--seed", type=int, default=0, help="training seed (one run; the harness's --seeds)")
+    p.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda, cuda:1 ...")
+    p.add_argument("--runs-dir", default="runs", help="root of the run directories")
+    p.add_argument("--set", nargs="*", default=[], metavar="SECTION.FIELD=VALUE", help="config overrides")
+    p.add_argument("--eval-every", type=int, default=None, help="agent steps between periodic evaluations (default: the config's)")
+    p.add_argument("--eval-trials", type=int, default=None,
+                   help="trials of each task per periodic evaluation (0: none; default: the config's)")
+    p.add_argument("--final-trials-per-task", type=int, default=50,
+                   help="trials of each task in the final evaluation (the harness's protocol; 0: none)")
+    p.add_argument("--ship", action="store_true", help="write the inference bundle to refexp_baselines/checkpoints/")
+    p.add_argument("--ship-precision", choices=("fp16", "fp32"), default="fp16",
+                   help="weights of the shipped bundle (fp16: half the size; fp32 where rounding flips a decision)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for these small nets on a shared CPU)")
+    p.add_argument("--workers", type=int, default=2, help="processes for local data collection")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+def parse_cli(argv=None) -> argparse.Namespace:
+    """Parsed flags; usage errors (unknown agent or env, bad counts) exit 2 before torch is imported."""
+    import refexp_envs
+
+    p = build_parser()
+    args = p.parse_args(argv)
+    if args.agent not in C.AGENT_NAMES:
+        p.error(f"unknown agent {args.agent!r}; expected one of {list(C.AGENT_NAMES)}")
+    if args.env not in refexp_envs.ENV_IDS:
+        p.error(f"unknown env {args.env!r}; expected one of {list(refexp_envs.ENV_IDS)}")
+    for name in ("eval_every", "eval_trials", "final_trials_per_task"):
+        if getattr(args, name) is not None and getattr(args, name) < 0:
+            p.error(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
+    if args.threads < 1 or args.workers < 1:
+        p.error("--threads and --workers must be >= 1")
+    return args
+
+
+if __name__ == "__main__":  # refuse a usage error in well under a second, before the imports below
+    parse_cli()
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import refexp_envs  # noqa: E402,F401  (MUJOCO_GL before mujoco; registers ids)
+from refexp_baselines.agent import BeliefAgent, agent_features, env_slug, make_bundle, shipped_path  # noqa: E402
+from refexp_baselines.belief import BeliefFilter, to_tensors  # noqa: E402
+from refexp_baselines.cql import CQL  # noqa: E402
+from refexp_baselines.frames import FrameVAE  # noqa: E402
+from refexp_baselines.meta_trajectories import MetaTrajectorySampler, gather_batch  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -354,8 +405,8 @@ def train_agent(cfg: C.RunConfig, vae, filt, codes: dict, stage_dir: Path, devic
                 res = eval_fn(BeliefAgent(bundle(), device))
                 timing["eval_s"] += time.time() - te
                 evals.append({"step": step, **res})
-                row.update({f"success_ep{i + 1}": s for i, s in enumerate(res["success"])})
-                log(f"agent {cfg.agent_name} step {step}: eval success per episode {res['success']}")
+                row.update({f"success_ep{i + 1}": s for i, s in enumerate(res["success_rate"])})
+                log(f"agent {cfg.agent_name} step {step}: eval success per episode {res['success_rate']}")
             csvlog.write(row)
             atomic_save({"model": algo.state_dict(), "optim": algo.optim_state(), "step": step, "timing": timing,
                          "evals": evals, "gen": gen.get_state()}, state_path)
@@ -372,77 +423,34 @@ def train_agent(cfg: C.RunConfig, vae, filt, codes: dict, stage_dir: Path, devic
 
 
 # ----------------------------------------------------------------------------------------------------
-# Evaluation (in-process; the harness scores shipped agents the same way)
+# Evaluation: the harness's protocol, in-process (benchmark.run.evaluate; no loop of our own)
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return (0.0, 1.0)
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return (max(0.0, c - h), min(1.0, c + h))
+def evaluate_checkpoint(agent, cfg: C.RunConfig, trials_per_task: int, eval_seed: int, device, progress=False) -> dict:
+    """The harness's results dict for `agent` (training seed `cfg.seed`'s current weights) on its env:
+    the numbers `python -m benchmark.run --agent <its agent.pt> --seeds <seed> --eval-seed <eval_seed>` gives."""
+    from benchmark.run import evaluate
+
+    dataset = cfg.dataset if cfg.dataset and not cfg.dataset.startswith("local:") else None
+    return evaluate(agent, cfg.env_id, episodes=cfg.belief.k, trials_per_task=trials_per_task,
+                    training_seeds=(cfg.seed,), eval_seed=eval_seed, workers=1, device=str(device), progress=progress,
+                    dataset_id=dataset)
 
 
-def evaluate_agent(agent, env_id: str, episodes: int = 3, trials: int = 100, seed: int = 0, progress=False) -> dict:
-    """Trials of `episodes` episodes with one hidden task each (tasks balanced, i % N); success = any
-    reward-1 step in the episode."""
-    import gymnasium as gym
-
-    env = gym.make(env_id)
-    N = env.unwrapped.num_tasks
-    succ = np.zeros((trials, episodes), dtype=bool)
-    tasks = np.zeros(trials, dtype=int)
-    for i in range(trials):
-        task = i % N
-        tasks[i] = task
-        agent.reset()
-        if getattr(agent, "uses_task", False):
-            agent.set_task(task)
-        for k in range(episodes):
-            obs, _ = env.reset(seed=seed * 1_000_003 + i * episodes + k, options={"task": task})
-            reward, start, done = 0.0, True, False
-            while not done:
-                a = agent.act(obs, reward, start)
-                obs, reward, term, trunc, info = env.step(a)
-                start = False
-                succ[i, k] |= bool(info.get("success", reward > 0))
-                done = term or trunc
-    env.close()
-    rates = succ.mean(0)
-    return {"success": [round(float(r), 4) for r in rates],
-            "ci95": [[round(x, 4) for x in wilson(int(s), trials)] for s in succ.sum(0)],
-            "trials": trials, "episodes": episodes, "seed": seed,
-            "success_by_task": {int(t): [round(float(x), 3) for x in succ[tasks == t].mean(0)] for t in range(N)},
-            "raw": succ.astype(int).tolist()}
+def eval_summary(res: dict) -> dict:
+    """What training logs and checkpoint metadata keep of a harness results dict."""
+    keep = ("success_rate", "ci_low", "ci_high", "exploration_score", "exploration_score_ci", "auc",
+            "trials_per_task", "eval_seed", "secret_id", "training_seeds", "distinct_rollouts", "wall_time_s")
+    return {k: res[k] for k in keep}
 
 
-_HARNESS_WARNED = False
-
-
-def evaluate_periodic(agent, env_id: str, episodes: int, trials: int, seed: int) -> dict:
-    """Periodic evaluation through the harness (`benchmark.run.evaluate`, in-process, same trial
-    protocol as the leaderboard); falls back to `evaluate_agent` with a message if it is missing."""
-    global _HARNESS_WARNED
-    try:
-        from benchmark.run import evaluate
-    except ImportError as e:
-        if not _HARNESS_WARNED:
-            log(f"benchmark.run.evaluate unavailable ({e}); periodic evaluation uses refexp_baselines' own loop")
-            _HARNESS_WARNED = True
-        return evaluate_agent(agent, env_id, episodes, trials, seed)
-    res = evaluate(agent, env_id, episodes=episodes, trials=trials, seeds=(seed,), workers=1, progress=False)
-    raw = np.asarray(res["raw_successes"]).reshape(-1, episodes)
-    return {"success": [round(float(x), 4) for x in raw.mean(0)],
-            "ci95": [[round(float(lo), 4), round(float(hi), 4)] for lo, hi in zip(res["ci_low"], res["ci_high"])],
-            "trials": trials, "episodes": episodes, "seed": seed, "via": "benchmark.run.evaluate"}
+PERIODIC_EVAL_SEED = 1000  # the final evaluation uses eval seed 0, as the harness's default does
 
 
 # ----------------------------------------------------------------------------------------------------
 
 
-def run(cfg: C.RunConfig, buffers=None, runs_dir="runs", device="cpu", progress=True, final_trials=100,
+def run(cfg: C.RunConfig, buffers=None, runs_dir="runs", device="cpu", progress=True, final_trials_per_task=50,
         ship=False, workers=2, command: str | None = None, ship_precision: str = "fp16") -> dict:
     t_start = time.time()
     device = resolve_device(device) if isinstance(device, str) else device
@@ -479,7 +487,9 @@ def run(cfg: C.RunConfig, buffers=None, runs_dir="runs", device="cpu", progress=
     wall["belief_s"] = time.time() - t
     eval_fn = None
     if cfg.eval_trials > 0:
-        eval_fn = lambda agent: evaluate_periodic(agent, cfg.env_id, cfg.belief.k, cfg.eval_trials, seed=1000)  # noqa: E731
+        def eval_fn(agent):
+            res = evaluate_checkpoint(agent, cfg, cfg.eval_trials, PERIODIC_EVAL_SEED, device)
+            return {**eval_summary(res), "raw_successes": res["raw_successes"], "raw_tasks": res["raw_tasks"]}
     t = time.time()
     bundle, info = train_agent(cfg, fr["vae"], filt, codes, dirs["agent"], device, progress, cfg.seed,
                                eval_fn=eval_fn)
@@ -489,17 +499,16 @@ def run(cfg: C.RunConfig, buffers=None, runs_dir="runs", device="cpu", progress=
         p = dirs[s] / "timing.json"
         if p.exists():
             result["stage_timing"][s] = json.loads(p.read_text())
-    if final_trials > 0:
-        final_path = dirs["agent"] / f"final_eval_{final_trials}.json"
+    if final_trials_per_task > 0:
+        final_path = dirs["agent"] / f"final_eval_tpt{final_trials_per_task}.json"
         if final_path.exists():
             res = json.loads(final_path.read_text())
         else:
-            t = time.time()
-            res = evaluate_agent(BeliefAgent(bundle, device), cfg.env_id, cfg.belief.k, final_trials, seed=0)
-            res["wall_s"] = time.time() - t
+            res = evaluate_checkpoint(BeliefAgent(bundle, device), cfg, final_trials_per_task, 0, device, progress)
             write_json(res, final_path)
-        result["final_eval"] = {k: v for k, v in res.items() if k != "raw"}
-        log(f"final eval ({final_trials} trials): success {res['success']} ci {res['ci95']}")
+        result["final_eval"] = eval_summary(res)
+        log(f"final eval ({final_trials_per_task} trials per task, harness protocol): success {res['success_rate']} "
+            f"95% CI {list(zip(res['ci_low'], res['ci_high']))}")
     if ship:
         # seed 0 is the default file; other training seeds ship beside it for `--seeds 0 1 2` scoring
         path = shipped_path(cfg.agent_name, cfg.env_id, cfg.seed if cfg.seed != 0 else None)
@@ -550,31 +559,11 @@ def parse_overrides(cfg: C.RunConfig, items: list[str]) -> C.RunConfig:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m refexp_baselines.train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--agent", default="ours", help=f"one of {list(C.AGENT_NAMES)}")
-    p.add_argument("--env", default="RefExp/TwoDrawer-v0")
-    p.add_argument("--dataset", default=None, help="Minari id (default: the env's expert dataset) or local:<eps per task>")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda, cuda:1 ...")
-    p.add_argument("--runs-dir", default="runs")
-    p.add_argument("--set", nargs="*", default=[], metavar="SECTION.FIELD=VALUE", help="config overrides")
-    p.add_argument("--eval-every", type=int, default=None)
-    p.add_argument("--eval-trials", type=int, default=None, help="trials per periodic evaluation (0: none)")
-    p.add_argument("--final-trials", type=int, default=100)
-    p.add_argument("--ship", action="store_true", help="write the inference bundle to refexp_baselines/checkpoints/")
-    p.add_argument("--ship-precision", choices=("fp16", "fp32"), default="fp16",
-                   help="weights of the shipped bundle (fp16: half the size; fp32 where rounding flips a decision)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for these small nets on a shared CPU)")
-    p.add_argument("--workers", type=int, default=2, help="processes for local data collection")
-    p.add_argument("--no-progress", action="store_true")
-    args = p.parse_args(argv)
-    if args.agent not in C.AGENT_NAMES:
-        p.error(f"unknown agent {args.agent!r}; expected one of {list(C.AGENT_NAMES)}")
+    args = parse_cli(argv)
     import refexp_baselines.data as data
 
     if args.env not in data.ENV_NUM_TASKS:
-        p.error(f"unknown env {args.env!r}; expected one of {sorted(data.ENV_NUM_TASKS)}")
+        build_parser().error(f"no training data for env {args.env!r}; expected one of {sorted(data.ENV_NUM_TASKS)}")
     torch.set_num_threads(args.threads)
     cfg = C.variant(args.agent, env_id=args.env, dataset=args.dataset, seed=args.seed)
     if args.eval_every:
@@ -584,12 +573,14 @@ def main(argv=None) -> int:
     try:
         cfg = parse_overrides(cfg, args.set)
         res = run(cfg, runs_dir=args.runs_dir, device=args.device, progress=not args.no_progress,
-                  final_trials=args.final_trials, ship=args.ship, ship_precision=args.ship_precision, workers=args.workers,
+                  final_trials_per_task=args.final_trials_per_task, ship=args.ship, ship_precision=args.ship_precision, workers=args.workers,
                   command="python -m refexp_baselines.train " + " ".join(sys.argv[1:] if argv is None else argv))
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(json.dumps({k: v for k, v in res.items()}, indent=2, default=str))
+    print(f"score this agent with the harness:\n  python -m benchmark.run --agent {res['run_dir']}/agent.pt "
+          f"--env {cfg.env_id} --seeds {cfg.seed}")
     return 0
 
 

@@ -1,23 +1,30 @@
-"""benchmark.run: closed-form numbers of known agents, seeding, workers, resume, SB3, JSON, CLI.
+"""benchmark.protocol + benchmark.run: task-balanced trials, the evaluation secret, closed-form
+scores of known agents, batched = unbatched, workers, resume, the results file, the CLI.
 
 Fast: state observations (the scripted agents read only the proprioception, so they behave the
-same on pixels) and a few trials.
+same on pixels) and a few trials. Tests that spawn processes are marked `slow`.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import gymnasium as gym
 import numpy as np
 import pytest
 
-from benchmark import run
-from benchmark.agents import PrevRewardWrapper
-from benchmark.run import evaluate, trial_spec, write_json_atomic
+from benchmark import protocol, run
+from benchmark.agents import PrevRewardWrapper, ScriptedExplorerAgent
+from benchmark.protocol import resolve_secret, secret_id, trial_specs
+from benchmark.results import write_json_atomic
+from benchmark.run import evaluate
 from benchmark.schema import validate_results
 
 ENV = "RefExp/TwoDrawer-v0"
+FAST = dict(workers=1, progress=False, obs_type="state")
 
 COIN_AGENT = '''
 import numpy as np
@@ -47,6 +54,53 @@ class CoinAgent:
 '''
 
 
+class BatchExplorer:
+    """scripted-explorer with the batched hooks: one explorer per slot (for batched = unbatched)."""
+
+    name, version = "batch-explorer", "1"
+
+    def __init__(self, env_id=ENV, bad_shape=False):
+        self.env_id, self.bad_shape = env_id, bad_shape
+        self.single = ScriptedExplorerAgent(env_id)
+        self.slots = []
+
+    def reset(self):
+        self.single.reset()
+
+    def act(self, obs, reward, episode_start):
+        return self.single.act(obs, reward, episode_start)
+
+    def reset_batch(self, seeds):
+        self.slots = [ScriptedExplorerAgent(self.env_id) for _ in seeds]
+
+    def act_batch(self, obs, rewards, episode_starts):
+        out = np.stack([a.act(o, float(r), bool(s)) for a, o, r, s in zip(self.slots, obs, rewards, episode_starts)])
+        return out[:, :2] if self.bad_shape else out
+
+
+class Recorder:
+    """Remembers the per-trial seed and every first observation it was shown."""
+
+    name, version = "recorder", "1"
+
+    def __init__(self):
+        from refexp_envs.policies import ScriptedDrawerPolicy
+
+        self.policy = ScriptedDrawerPolicy(0, 2)
+        self.seeds, self.first_obs = [], []
+
+    def seed(self, s):
+        self.seeds.append(s)
+
+    def reset(self):
+        pass
+
+    def act(self, obs, reward, episode_start):
+        if episode_start:
+            self.first_obs.append({k: np.array(v) for k, v in obs.items()})
+        return self.policy(obs)
+
+
 @pytest.fixture
 def coin_agent(tmp_path, monkeypatch):
     (tmp_path / "coin_agent_mod.py").write_text(COIN_AGENT)
@@ -58,70 +112,131 @@ def _raw(res, key="raw_successes"):
     return np.asarray(res[key])
 
 
-def test_trial_spec_depends_on_seed_and_trial_only():
-    a, b = trial_spec(3, 7, 2, 3), trial_spec(3, 7, 2, 3)
-    assert a == b and len(a.reset_seeds) == 3
-    tasks = [trial_spec(0, i, 3, 1).task for i in range(300)]
-    assert set(tasks) == {0, 1, 2} and abs(np.mean(np.array(tasks) == 0) - 1 / 3) < 0.1
-    assert [trial_spec(1, i, 3, 1).task for i in range(300)] != tasks
+# ---------------------------------------------------------------------------------- the protocol
+def test_trial_specs_are_task_balanced_and_seeded():
+    specs = trial_specs(3, eval_seed=0, secret="s", num_tasks=3, trials_per_task=4, episodes=2)
+    tasks = [sp.task for sp in specs]
+    assert sorted(tasks) == [0] * 4 + [1] * 4 + [2] * 4 and tasks != sorted(tasks)  # balanced, shuffled
+    assert specs == trial_specs(3, eval_seed=0, secret="s", num_tasks=3, trials_per_task=4, episodes=2)
+    assert len({sp.agent_seed for sp in specs}) == 12 and all(len(sp.reset_seeds) == 2 for sp in specs)
+    other_seed = trial_specs(4, eval_seed=0, secret="s", num_tasks=3, trials_per_task=4, episodes=2)
+    assert [sp.agent_seed for sp in other_seed] != [sp.agent_seed for sp in specs]
 
 
-def test_always_first_is_one_exactly_when_task_is_zero():
-    res = evaluate("always-first", ENV, episodes=2, trials=6, seeds=(0, 1), workers=1, progress=False, obs_type="state")
-    tasks, raw = _raw(res, "raw_tasks"), _raw(res)
-    assert raw.shape == (2, 6, 2)
-    expected = np.repeat((tasks == 0)[:, :, None], 2, axis=2).astype(int)
-    np.testing.assert_array_equal(raw, expected)
-    assert 0 < (tasks == 0).sum() < tasks.size  # the draws give both tasks
-    assert res["success_rate"] == pytest.approx([(tasks == 0).mean()] * 2)
-    assert res["bayes_optimal"] == [0.5, 1.0]
-    assert res["eligible"] and res["dataset_id"] is None
+@pytest.mark.parametrize("bad", [0, -1, 2.5, "3", True, None])
+def test_trials_per_task_must_be_a_positive_integer(bad):
+    with pytest.raises(ValueError, match="trials_per_task must be a positive integer"):
+        trial_specs(0, eval_seed=0, secret="s", num_tasks=2, trials_per_task=bad, episodes=1)
 
 
-def test_scripted_explorer_is_bayes_optimal_on_three_drawers():
-    res = evaluate(
-        "scripted-explorer", "RefExp/ThreeDrawer-v0", episodes=3, trials=6, seeds=(4,), workers=1,
-        progress=False, obs_type="state",
-    )
-    tasks, raw = _raw(res, "raw_tasks")[0], _raw(res)[0]
-    assert set(tasks) == {0, 1, 2}  # seed 4 draws every task in 6 trials
-    np.testing.assert_array_equal(raw[:, 0], (tasks == 0).astype(int))  # = always-first's episode 1
-    np.testing.assert_array_equal(raw[:, 1], (tasks <= 1).astype(int))
-    np.testing.assert_array_equal(raw[:, 2], np.ones(6, int))
-    assert res["bayes_optimal"] == pytest.approx([1 / 3, 2 / 3, 1.0])
+def test_secret_is_a_string_and_never_recorded(monkeypatch):
+    for bad in (5, b"bytes", ["x"]):
+        with pytest.raises(TypeError, match="must be a string"):
+            resolve_secret(bad)
+    with pytest.raises(ValueError, match="non-empty"):
+        resolve_secret("")
+    assert resolve_secret(None, environ={}) == protocol.PUBLIC_SECRET
+    assert resolve_secret(None, environ={"REFEXP_EVAL_SECRET": "env-secret"}) == "env-secret"
+    assert resolve_secret("given", environ={"REFEXP_EVAL_SECRET": "env-secret"}) == "given"
+    monkeypatch.setenv("REFEXP_EVAL_SECRET", "hush-hush-123")
+    res = evaluate("always-first", ENV, episodes=1, trials_per_task=1, **FAST)
+    assert res["secret_id"] == secret_id("hush-hush-123") and "hush-hush-123" not in json.dumps(res)
 
 
-def test_scripted_explorer_two_drawers_and_oracle():
-    res = evaluate("scripted-explorer", ENV, episodes=3, trials=6, seeds=(0,), workers=1, progress=False, obs_type="state")
-    raw, tasks = _raw(res)[0], _raw(res, "raw_tasks")[0]
-    np.testing.assert_array_equal(raw[:, 0], (tasks == 0).astype(int))
-    assert raw[:, 1:].all()
-    assert res["normalised_score"] == pytest.approx(((tasks == 0).mean() + 2) / 2.5)
-    oracle = evaluate("oracle", ENV, episodes=2, trials=3, seeds=(0,), workers=1, progress=False, obs_type="state")
-    assert _raw(oracle).all() and oracle["eligible"] is False
+def test_secret_changes_the_task_order_and_nothing_the_agent_sees():
+    def score(secret):
+        rec = Recorder()
+        res = evaluate(rec, ENV, episodes=2, trials_per_task=4, secret=secret, **FAST)
+        return rec, res
+
+    (a, ra), (b, rb) = score("one secret"), score("another secret")
+    assert a.seeds == b.seeds  # the agent's per-trial seeds
+    assert len(a.first_obs) == len(b.first_obs) == 16
+    for x, y in zip(a.first_obs, b.first_obs):  # the first observation of every episode
+        assert x.keys() == y.keys() and all(np.array_equal(x[k], y[k]) for k in x)
+    assert ra["raw_tasks"] != rb["raw_tasks"]  # a different task order ...
+    assert sorted(ra["raw_tasks"][0]) == sorted(rb["raw_tasks"][0])  # ... of the same balanced tasks
+    assert ra["secret_id"] != rb["secret_id"]
 
 
-def test_random_almost_never_succeeds():
-    res = evaluate("random", ENV, episodes=2, trials=8, seeds=(0,), workers=1, progress=False, obs_type="state")
-    assert np.mean(res["success_rate"]) <= 0.15
-    # Seeded per trial: trial i is the same whatever the number of trials around it.
-    again = evaluate("random", ENV, episodes=2, trials=3, seeds=(0,), workers=1, progress=False, obs_type="state")
-    assert again["raw_returns"][0] == res["raw_returns"][0][:3]
+@pytest.mark.parametrize("env_id", ["RefExp/TwoDrawer-v1", "RefExp/ThreeDrawer-v1"])
+def test_secret_independence_on_v1_pixels(env_id):
+    """Same agent-visible seeds and first frames under two secrets, on the v1 start distribution."""
+    if env_id not in gym.registry:
+        pytest.skip(f"{env_id} is not registered in this tree")
+    frames = []
+    for secret in ("a", "b"):
+        rec = Recorder()
+        res = evaluate(rec, env_id, episodes=1, trials_per_task=2, secret=secret, workers=1, progress=False)
+        frames.append((rec.seeds, [o["pixels"] for o in rec.first_obs], res["raw_tasks"]))
+    (sa, fa, ta), (sb, fb, tb) = frames
+    assert sa == sb and all(np.array_equal(x, y) for x, y in zip(fa, fb))
+    assert len({x.tobytes() for x in fa}) > 1  # v1: different starts
+    assert sorted(ta[0]) == sorted(tb[0])
 
 
+# --------------------------------------------------------------------------- closed-form scores
+@pytest.mark.parametrize("env_id,n", [(ENV, 2), ("RefExp/ThreeDrawer-v0", 3)])
+def test_exploration_score_is_zero_for_always_first_and_one_for_the_explorer(env_id, n):
+    first = evaluate("always-first", env_id, episodes=3, trials_per_task=2, training_seeds=(0, 1), **FAST)
+    tasks, raw = _raw(first, "raw_tasks"), _raw(first)
+    np.testing.assert_array_equal(raw, np.repeat((tasks == 0)[:, :, None], 3, axis=2).astype(int))
+    assert first["success_rate"] == pytest.approx([1 / n] * 3)
+    assert first["exploration_score"] == pytest.approx(0.0) and first["exploration_score_ci"] == pytest.approx([0, 0])
+    assert first["seeds_at_bayes_optimal"] == 0
+    explorer = evaluate("scripted-explorer", env_id, episodes=3, trials_per_task=2, training_seeds=(0, 1), **FAST)
+    assert explorer["success_rate"] == pytest.approx([min(1, k / n) for k in (1, 2, 3)])
+    assert explorer["exploration_score"] == pytest.approx(1.0)
+    assert explorer["seeds_at_bayes_optimal"] == 2
+    assert explorer["bayes_optimal"] == pytest.approx([min(1, k / n) for k in (1, 2, 3)])
+    assert explorer["eligible"] and explorer["dataset_id"] is None
+    # deterministic agents on v0's single start: every trial of a cell is the same rollout
+    assert all(c["distinct"] == 1 for c in explorer["distinct_rollouts"])
+
+
+def test_one_episode_has_no_exploration_score_and_the_oracle_is_not_eligible():
+    res = evaluate("oracle", ENV, episodes=1, trials_per_task=1, **FAST)
+    assert _raw(res).all() and res["eligible"] is False
+    assert res["exploration_score"] is None and res["exploration_score_ci"] is None
+
+
+def test_random_is_seeded_per_trial():
+    res = evaluate("random", ENV, episodes=2, trials_per_task=2, **FAST)
+    assert np.mean(res["success_rate"]) <= 0.25
+    again = evaluate("random", ENV, episodes=2, trials_per_task=2, **FAST)
+    assert again["raw_returns"] == res["raw_returns"] and again["raw_rollouts"] == res["raw_rollouts"]
+    assert len({r for row in res["raw_rollouts"] for r in row}) == 4  # random actions: distinct rollouts
+
+
+# ------------------------------------------------------------------------------- batched, workers
+def test_batched_and_one_at_a_time_give_the_same_trials():
+    kw = dict(episodes=3, trials_per_task=3, training_seeds=(0, 1), **FAST)
+    one = evaluate(BatchExplorer(), ENV, batch=1, **kw)
+    many = evaluate(BatchExplorer(), ENV, batch=4, **kw)  # chunks of 4 and 2 per seed
+    for key in ("raw_successes", "raw_tasks", "raw_returns", "raw_rollouts"):
+        assert one[key] == many[key], key
+    assert many["batch"] == 4 and many["exploration_score"] == pytest.approx(1.0)
+
+
+def test_act_batch_of_the_wrong_shape_is_refused():
+    with pytest.raises(ValueError, match=r"act_batch returned shape \(2, 2\) for 2 trials"):
+        evaluate(BatchExplorer(bad_shape=True), ENV, episodes=1, trials_per_task=1, batch=2, **FAST)
+
+
+@pytest.mark.slow
 def test_results_do_not_depend_on_worker_count(coin_agent):
-    kw = dict(episodes=1, trials=6, seeds=(0, 5), progress=False, obs_type="state")
+    kw = dict(episodes=1, trials_per_task=3, training_seeds=(0, 5), progress=False, obs_type="state")
     one = evaluate(coin_agent, ENV, workers=1, **kw)
-    two = evaluate(coin_agent, ENV, workers=2, **kw)
+    two = evaluate(coin_agent, ENV, workers=2, batch=2, **kw)
     assert two["workers"] == 2 and one["workers"] == 1
-    for key in ("raw_successes", "raw_tasks", "raw_returns", "success_rate", "normalised_score_ci"):
+    for key in ("raw_successes", "raw_tasks", "raw_returns", "raw_rollouts", "success_rate", "ci_low"):
         assert one[key] == two[key], key
-    # The coin's successes follow its per-trial seed, not the task: not a constant pattern.
-    raw = _raw(one).ravel()
+    raw = _raw(one).ravel()  # the coin's successes follow its per-trial seed, not the task
     assert 0 < raw.sum() < raw.size
     assert one["agent"] == "coin" and one["agent_version"] == "0.1"
 
 
+# ----------------------------------------------------------------------------------------- SB3
 def test_sb3_untrained_model(tmp_path):
     from stable_baselines3 import PPO
 
@@ -130,8 +245,7 @@ def test_sb3_untrained_model(tmp_path):
     path = tmp_path / "untrained.zip"
     model.save(path)
     env.close()
-    res = evaluate(str(path), ENV, episodes=1, trials=2, seeds=(0,), workers=1, progress=False, obs_type="state")
-    validate_results(res)
+    res = evaluate(str(path), ENV, episodes=1, trials_per_task=1, **FAST)
     assert res["agent"] == "sb3-PPO-untrained" and len(res["agent_version"]) == 12
     assert _raw(res).shape == (1, 2, 1)
 
@@ -162,17 +276,21 @@ def test_sb3_recurrent_state_spans_the_trial(tmp_path):
     for ep_start in (True, False, True, False):  # two episodes of one trial
         agent.act(obs, 0.0, ep_start)
     assert starts == [True, False, False, False]  # the LSTM is reset at the trial start only
-    assert agent._state is not None
 
 
-def test_json_round_trip(tmp_path):
-    res = evaluate("always-first", ENV, episodes=1, trials=2, seeds=(0, 1), workers=1, progress=False, obs_type="state")
+# --------------------------------------------------------------------------------- files, resume
+def test_json_round_trip_and_file_mode(tmp_path):
+    res = evaluate("always-first", ENV, episodes=1, trials_per_task=1, training_seeds=(0, 1), **FAST)
     path = tmp_path / "r.json"
-    write_json_atomic(path, res)
-    back = json.loads(path.read_text())
-    assert back == res
-    validate_results(back)
+    old = os.umask(0o022)
+    try:
+        write_json_atomic(path, res)
+    finally:
+        os.umask(old)
+    assert json.loads(path.read_text()) == res
+    validate_results(json.loads(path.read_text()))
     assert sorted(tmp_path.iterdir()) == [path]  # no temporary left behind
+    assert path.stat().st_mode & 0o777 == 0o644  # the umask's permissions, not mkstemp's 0600
 
 
 class _Interrupting:
@@ -195,63 +313,92 @@ class _Interrupting:
 
 def test_interrupted_run_keeps_finished_trials_and_resumes(tmp_path):
     ckpt = tmp_path / "run.partial.jsonl"
-    kw = dict(episodes=1, trials=5, seeds=(0,), workers=1, progress=False, obs_type="state", checkpoint_path=ckpt)
+    kw = dict(episodes=1, trials_per_task=3, checkpoint_path=ckpt, **FAST)
     with pytest.raises(KeyboardInterrupt):
-        evaluate(_Interrupting(at=3), ENV, **kw)
+        evaluate(_Interrupting(at=4), ENV, **kw)
     lines = ckpt.read_text().splitlines()
-    assert json.loads(lines[0])["kind"] == "header" and len(lines) == 1 + 3
-    # Mark a kept trial, so that the resumed results show it was read rather than rerun.
-    rec = json.loads(lines[1])
+    assert json.loads(lines[0])["kind"] == "header" and len(lines) == 1 + 4
+    rec = json.loads(lines[1])  # mark a kept trial, so the resumed results show it was read, not rerun
     rec["returns"] = [123.0]
     lines[1] = json.dumps(rec)
-    ckpt.write_text("\n".join(lines) + "\n" + '{"seed": 0, "tri')  # and a torn last line
-    resumed = _Interrupting(at=None)
-    res = evaluate(resumed, ENV, **kw)
+    ckpt.write_text("\n".join(lines) + "\n" + '{"training_seed": 0, "tri')  # and a torn last line
+    resumed, said = _Interrupting(at=None), []
+    res = evaluate(resumed, ENV, log=said.append, **kw)
     assert resumed.trials == 2  # only the two missing trials ran
+    assert said == [f"resuming: 4 of 6 trials already done (kept in {ckpt})"]
     assert res["raw_returns"][0][rec["trial"]] == [123.0]
-    assert _raw(res).shape == (1, 5, 1)
     kept = [json.loads(line) for line in ckpt.read_text().splitlines()]  # the torn line was dropped
-    assert len(kept) == 1 + 5 and sorted(r["trial"] for r in kept[1:]) == list(range(5))
+    assert len(kept) == 1 + 6 and sorted(r["trial"] for r in kept[1:]) == list(range(6))
 
 
-def test_checkpoint_of_another_run_is_refused(tmp_path):
+def test_trial_log_of_another_run_is_refused(tmp_path):
     ckpt = tmp_path / "x.partial.jsonl"
     ckpt.write_text(json.dumps({"kind": "header", "agent_spec": "random"}) + "\n")
     with pytest.raises(ValueError, match="another run"):
-        evaluate("always-first", ENV, episodes=1, trials=2, workers=1, progress=False, obs_type="state", checkpoint_path=ckpt)
+        evaluate("always-first", ENV, episodes=1, trials_per_task=1, checkpoint_path=ckpt, **FAST)
 
 
-def test_cli_writes_results_and_plot(tmp_path, capsys):
-    rc = run.main([
-        "--agent", "scripted-explorer", "--trials", "2", "--episodes", "2", "--seeds", "0", "--workers", "1",
-        "--obs-type", "state", "--out", str(tmp_path), "--plot", "--no-progress",
-    ])
-    assert rc == 0
+# ------------------------------------------------------------------------------------------- CLI
+CLI = ["--agent", "scripted-explorer", "--trials-per-task", "1", "--episodes", "2", "--workers", "1",
+       "--obs-type", "state", "--no-progress"]
+
+
+def test_cli_writes_results_and_plot_and_does_not_recompute_a_finished_run(tmp_path, capsys):
+    assert run.main(CLI + ["--out", str(tmp_path), "--plot"]) == 0
     out = capsys.readouterr().out
-    assert "Bayes-optimal" in out and "normalised score" in out
+    assert "Bayes-optimal" in out and "exploration score 1.000" in out and "(the default env)" in out
     files = sorted(p.name for p in tmp_path.iterdir())
-    assert files == ["scripted-explorer_twodrawer-v0_K2_n2_s0_state.json", "scripted-explorer_twodrawer-v0_K2_n2_s0_state.png"]
-    validate_results(json.loads((tmp_path / files[0]).read_text()))
+    assert files == ["scripted-explorer_twodrawer-v0_K2_tpt1_s0_state.json", "scripted-explorer_twodrawer-v0_K2_tpt1_s0_state.png"]
+    path = tmp_path / files[0]
+    validate_results(json.loads(path.read_text()))
+    before = path.read_bytes()
+    assert run.main(CLI + ["--out", str(tmp_path)]) == 0
+    assert "already scored" in capsys.readouterr().out and path.read_bytes() == before
+    assert run.main(CLI + ["--out", str(tmp_path), "--force"]) == 0
+    assert "already scored" not in capsys.readouterr().out
+    assert json.loads(path.read_text())["date"] >= json.loads(before)["date"]
 
     from benchmark import plot
 
     fig = tmp_path / "fig.png"
-    assert plot.main([str(tmp_path / files[0]), str(tmp_path / files[0]), "--out", str(fig)]) == 0
+    assert plot.main([str(path), str(path), "--out", str(fig)]) == 0
     assert fig.read_bytes()[:4] == b"\x89PNG"
-    assert plot.main([str(tmp_path / "missing.json"), "--out", str(fig)]) == 2
+    with pytest.raises(SystemExit) as exit_:
+        plot.main([str(tmp_path / "missing.json"), "--out", str(fig)])
+    assert exit_.value.code == 2
 
 
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["--agent", "nope"], "valid names"),
+        (["--agent", "nope"], "unknown agent 'nope'"),
         (["--agent", "random", "--seeds", "1", "1"], "distinct"),
-        (["--agent", "random", "--trials", "0"], "trials must be"),
+        (["--agent", "random", "--trials-per-task", "0"], "trials_per_task must be a positive integer"),
+        (["--agent", "random", "--trials-per-task", "x"], "invalid int value"),
         (["--agent", "random", "--env", "RefExp/Nope-v0"], "unknown env id"),
+        (["--agent", "random", "--batch", "0"], "batch must be a positive integer"),
+        (["--agent", "missing/agent.pt"], "no agent bundle"),
     ],
 )
-def test_cli_bad_input(argv, message, tmp_path, capsys):
-    rc = run.main(argv + ["--out", str(tmp_path), "--no-progress", "--obs-type", "state", "--workers", "1"])
-    assert rc != 0
-    assert message in capsys.readouterr().out
+def test_cli_usage_errors_exit_2(argv, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        run.main(argv + ["--out", str(tmp_path), "--no-progress", "--obs-type", "state", "--workers", "1"])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_cli_refuses_a_bad_name_before_importing_heavy_modules():
+    code = ("import sys\nfrom benchmark.run import main\ntry:\n    main(['--agent', 'nope'])\n"
+            "except SystemExit as e:\n    print(e.code, sorted(m for m in ('torch', 'mujoco', 'scipy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "2 []"
+    assert "unknown agent 'nope'" in out.stderr
+
+
+def test_cli_help_names_the_module_and_shows_defaults(capsys):
+    with pytest.raises(SystemExit):
+        run.main(["--help"])
+    text = capsys.readouterr().out
+    assert text.startswith("usage: python -m benchmark.run")
+    assert "(default: 50)" in text and "(default: 8)" in text

@@ -1,94 +1,128 @@
-"""benchmark.stats: Wilson and bootstrap intervals, the Bayes-optimal curve, the normalised score."""
+"""benchmark.stats: per-seed task-balanced curves, the bootstrap over training seeds (by hand and
+against rliable's own numbers), the exploration score, distinct rollouts."""
 
-from __future__ import annotations
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import stats as scipy_stats
 
 from benchmark import stats
 
-
-@pytest.mark.parametrize("k,n", [(0, 10), (10, 10), (5, 10), (1, 300), (150, 300), (299, 300), (37, 100)])
-def test_wilson_matches_scipy(k, n):
-    ref = scipy_stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
-    low, high = stats.wilson_interval(k, n)
-    assert low == pytest.approx(ref.low, abs=1e-9)
-    assert high == pytest.approx(ref.high, abs=1e-9)
-    assert low <= k / n <= high
+REFERENCE = json.loads((Path(__file__).parent / "data" / "rliable_reference.json").read_text())
 
 
-def test_wilson_boundaries_are_exact_and_closed_form():
-    z2 = 1.959963984540054**2
-    assert stats.wilson_interval(0, 10) == (0.0, pytest.approx(z2 / (10 + z2)))
-    assert stats.wilson_interval(10, 10) == (pytest.approx(10 / (10 + z2)), 1.0)
+def _constant_seeds(scores, trials=20, n=1):
+    """Raw successes (S, n*trials, 1) whose seed s succeeds in round(scores[s] * trials) trials of each task."""
+    raw, tasks = [], []
+    for sc in scores:
+        wins = int(round(sc * trials))
+        per_task = np.r_[np.ones(wins), np.zeros(trials - wins)]
+        raw.append(np.tile(per_task, n)[:, None])
+        tasks.append(np.repeat(np.arange(n), trials))
+    return np.asarray(raw, dtype=int), np.asarray(tasks)
 
 
-@pytest.mark.parametrize("k,n", [(-1, 10), (11, 10), (0, 0)])
-def test_wilson_bad_input(k, n):
-    with pytest.raises(ValueError):
-        stats.wilson_interval(k, n)
-
-
-def test_bayes_optimal():
+def test_bayes_optimal_and_exploration_score_closed_forms():
     assert stats.bayes_optimal_curve(3, 2) == [0.5, 1.0, 1.0]
     assert stats.bayes_optimal_curve(4, 3) == pytest.approx([1 / 3, 2 / 3, 1.0, 1.0])
-    assert stats.bayes_optimal(1, 1) == 1.0
     with pytest.raises(ValueError):
         stats.bayes_optimal(0, 2)
+    # N = 2, K = 3: never adapting has area 3/2, Bayes-optimal 5/2
+    assert stats.exploration_score([0.5, 0.5, 0.5], 2) == pytest.approx(0.0)
+    assert stats.exploration_score([0.5, 1.0, 1.0], 2) == pytest.approx(1.0)
+    assert stats.exploration_score([0.5, 0.75, 0.75], 2) == pytest.approx(0.5)
+    assert stats.exploration_score([0.0, 0.0, 0.0], 2) == pytest.approx(-1.5)  # worse than never adapting
+    # N = 3, K = 3: never adapting 1, Bayes-optimal 2
+    assert stats.exploration_score([1 / 3] * 3, 3) == pytest.approx(0.0)
+    assert stats.exploration_score([1 / 3, 2 / 3, 1.0], 3) == pytest.approx(1.0)
+    assert stats.exploration_score([1 / 3, 2 / 3, 2 / 3], 3) == pytest.approx(2 / 3)
+    assert stats.exploration_score([0.5, 1.0, 1.0, 1.0], 2) == pytest.approx(1.0)
+    assert stats.exploration_score([0.6, 1.0], 2) == pytest.approx(1.2)  # a lucky sample is not clipped
+    assert stats.exploration_score([0.5], 2) is None  # K = 1: both areas are 1/N
 
 
-def test_normalised_score():
-    assert stats.normalised_score([0.5, 1.0, 1.0], 2) == pytest.approx(1.0)
-    assert stats.normalised_score([0.5, 0.5, 0.5], 2) == pytest.approx(1.5 / 2.5)  # always-first
-    assert stats.normalised_score([0.0, 0.0, 0.0], 3) == 0.0
-    with pytest.raises(ValueError):
-        stats.normalised_score([], 2)
+def test_seed_curves_are_task_balanced():
+    # seed 0 drew task 0 three times and task 1 once: pooled 0.75, task-balanced 0.5
+    raw = np.array([[[1], [1], [1], [0]]])
+    tasks = np.array([[0, 0, 0, 1]])
+    assert stats.seed_curves(raw, tasks, 2).tolist() == [[0.5]]
+    with pytest.raises(ValueError, match="no trial of task"):
+        stats.seed_curves(raw, np.array([[0, 0, 0, 0]]), 2)
+    with pytest.raises(ValueError, match="0/1"):
+        stats.seed_curves(np.full((1, 4, 1), 0.5), tasks, 2)
 
 
-def test_stratified_bootstrap_keeps_strata():
-    # Seed 0 always succeeds, seed 1 never: resampling within seeds keeps the mean at exactly 0.5;
-    # a bootstrap that pooled the trials would not.
-    raw = np.zeros((2, 20, 1))
-    raw[0] = 1
-    low, high = stats.stratified_bootstrap(raw, lambda a: a.mean(), samples=200)
-    assert low == high == 0.5
+def test_bootstrap_by_hand_two_seeds():
+    """Seeds that always (1) and never (0) succeed, trials constant: a resample of 2 seeds has mean
+    0, 0.5 or 1 with probabilities 1/4, 1/2, 1/4, so the 95% percentile interval is [0, 1]."""
+    raw, tasks = _constant_seeds([1.0, 0.0])
+    boot = stats.bootstrap_curves(raw, tasks, 1, samples=20000, seed=1).mean(1)[:, 0]
+    values, counts = np.unique(boot, return_counts=True)
+    assert values.tolist() == [0.0, 0.5, 1.0]
+    np.testing.assert_allclose(counts / counts.sum(), [0.25, 0.5, 0.25], atol=0.01)
+    s = stats.summarise(raw, tasks, 1, samples=20000)
+    assert (s.ci_low, s.ci_high, s.success_rate) == ([0.0], [1.0], [0.5])
 
 
-def test_stratified_bootstrap_is_seeded_and_covers_the_mean():
-    rng = np.random.default_rng(1)
-    raw = (rng.random((3, 50, 3)) < 0.4).astype(float)
-    a = stats.stratified_bootstrap(raw, lambda x: x.mean(), samples=300)
-    b = stats.stratified_bootstrap(raw, lambda x: x.mean(), samples=300)
-    assert a == b
-    assert a[0] < raw.mean() < a[1]
-    assert a[1] - a[0] < 0.15
+def test_bootstrap_by_hand_trials_within_one_seed():
+    """One seed, 4 trials of which 2 succeed: the resampled mean is Binomial(4, 1/2) / 4, whose
+    2.5% and 97.5% quantiles are 0 (P = 1/16 > 2.5%) and 1."""
+    raw = np.array([[[1], [1], [0], [0]]])
+    tasks = np.zeros((1, 4), int)
+    boot = stats.bootstrap_curves(raw, tasks, 1, samples=40000, seed=0)[:, 0, 0]
+    values, counts = np.unique(boot, return_counts=True)
+    assert values.tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    np.testing.assert_allclose(counts / counts.sum(), np.array([1, 4, 6, 4, 1]) / 16, atol=0.01)
+    lo, hi = stats.percentile_interval(boot)
+    assert (lo, hi) == (0.0, 1.0)
 
 
-def test_summarise():
-    raw = np.zeros((2, 10, 3))
-    raw[:, :4, :] = 1  # 8 of 20 trials succeed in every episode
-    raw[:, :, 1:] = 1  # every trial succeeds from episode 2
-    s = stats.summarise(raw, num_drawers=2, bootstrap_samples=200)
-    assert s.success_rate == pytest.approx([0.4, 1.0, 1.0])
-    assert s.bayes_optimal == [0.5, 1.0, 1.0]
-    assert s.normalised_score == pytest.approx(2.4 / 2.5)
-    assert s.ci_low[1] == pytest.approx(stats.wilson_interval(20, 20)[0]) and s.ci_high[1] == 1.0
-    assert s.normalised_score_ci[0] <= s.normalised_score <= s.normalised_score_ci[1]
+def test_bootstrap_never_unbalances_the_tasks():
+    """Task 0 always succeeds, task 1 never: every resample keeps both tasks at their rates, so the
+    task-balanced mean is exactly 0.5 in every resample although half the trials fail."""
+    raw = np.array([[[1], [0], [1], [0], [1], [0]]] * 3)
+    tasks = np.array([[0, 1, 0, 1, 0, 1]] * 3)
+    boot = stats.bootstrap_curves(raw, tasks, 2, samples=500)
+    assert np.all(boot == 0.5)
 
 
-@pytest.mark.parametrize("bad", [np.zeros((2, 3)), np.full((1, 2, 3), 0.5), np.zeros((0, 2, 3))])
-def test_summarise_rejects_bad_raw(bad):
-    with pytest.raises(ValueError):
-        stats.summarise(bad, num_drawers=2)
+@pytest.mark.parametrize("case", sorted(REFERENCE["cases"]))
+def test_seed_bootstrap_matches_rliable(case):
+    """rliable's stratified bootstrap over runs (reference values from rliable 1.2.0, 50,000 reps)."""
+    ref = REFERENCE["cases"][case]
+    raw, tasks = _constant_seeds(ref["scores"])
+    curves = stats.seed_curves(raw, tasks, 1)[:, 0]
+    assert curves.mean() == pytest.approx(ref["mean"])
+    assert stats.iqm(curves) == pytest.approx(ref["iqm"])
+    boot = stats.bootstrap_curves(raw, tasks, 1, samples=50000, seed=3, resample_trials=False)[:, :, 0]
+    np.testing.assert_allclose(stats.percentile_interval(boot.mean(1)), ref["mean_ci"], atol=0.02)
+    np.testing.assert_allclose(stats.percentile_interval(stats.iqm(boot, axis=1)), ref["iqm_ci"], atol=0.03)
 
 
-def test_breakdown_by_seed_and_task_counts_distinct_outcomes():
-    from benchmark.stats import by_seed_and_task
+def test_summarise_scores_seeds_and_is_seeded():
+    # three seeds: two Bayes-optimal, one never adapts (N = 2, K = 3, 4 trials per task)
+    good = [[1, 1, 1]] * 4 + [[0, 1, 1]] * 4
+    flat = [[1, 1, 1]] * 4 + [[0, 0, 0]] * 4
+    raw = np.array([good, good, flat])
+    tasks = np.array([[0] * 4 + [1] * 4] * 3)
+    s = stats.summarise(raw, tasks, 2)
+    assert s.seed_curves == [[0.5, 1.0, 1.0], [0.5, 1.0, 1.0], [0.5, 0.5, 0.5]]
+    assert s.success_rate == pytest.approx([0.5, 5 / 6, 5 / 6])
+    assert s.seeds_at_bayes_optimal == 2 and s.iqm is None
+    assert s.seed_exploration_scores == pytest.approx([1.0, 1.0, 0.0])
+    assert s.exploration_score == pytest.approx(2 / 3)
+    assert s.exploration_score_ci[0] <= 2 / 3 <= s.exploration_score_ci[1]
+    assert s.exploration_score_ci == pytest.approx((0.0, 1.0))  # resamples of 3 seeds: all flat .. all good
+    assert stats.summarise(raw, tasks, 2) == s  # fixed generator seed
+    five = stats.summarise(np.concatenate([raw, raw[:2]]), np.concatenate([tasks, tasks[:2]]), 2)
+    assert five.iqm == pytest.approx([0.5, 1.0, 1.0])  # the flat seed is trimmed
 
-    raw = [[[0, 1], [1, 1], [0, 1], [1, 1]], [[1, 1], [1, 1], [0, 0], [0, 1]]]
-    tasks = [[0, 1, 0, 1], [0, 0, 1, 1]]
-    rows = by_seed_and_task(raw, tasks, seeds=[3, 7])
-    assert [(r["seed"], r["task"], r["trials"]) for r in rows] == [(3, 0, 2), (3, 1, 2), (7, 0, 2), (7, 1, 2)]
-    assert rows[0]["success_rate"] == [0.0, 1.0] and rows[0]["distinct_outcomes"] == 1
-    assert rows[3]["success_rate"] == [0.0, 0.5] and rows[3]["distinct_outcomes"] == 2
+
+def test_distinct_rollouts_per_cell():
+    rolls = [["a", "a", "b", "c"], ["d", "d", "d", "d"]]
+    tasks = [[0, 0, 1, 1], [0, 1, 0, 1]]
+    assert stats.distinct_rollouts(rolls, tasks, [3, 4]) == [
+        {"seed": 3, "task": 0, "trials": 2, "distinct": 1}, {"seed": 3, "task": 1, "trials": 2, "distinct": 2},
+        {"seed": 4, "task": 0, "trials": 2, "distinct": 1}, {"seed": 4, "task": 1, "trials": 2, "distinct": 1},
+    ]
