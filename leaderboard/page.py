@@ -179,7 +179,7 @@ def _table(proto: str, env: str, k: int, ranked, labels: list[str]) -> str:
     score_words = SCORE_WORDS[ranked[0][1]["score_name"]]
     head = [_th("rank", "num", "asc"), _th("agent", "text"), _th("version", "text", cls="wide"),
             _th(f"{score_words} [95% CI]", "num", "desc", cls="score"), _th("seeds at optimum", "num", "desc")]
-    head += [_th(f"ep {e}", "num", "desc") for e in range(1, k + 1)]
+    head += [_th(f"ep {e}", "num", "desc", cls="ep") for e in range(1, k + 1)]
     head += [_th("family", "text"), _th("data", "text", cls="wide"), _th("seeds × trials", "num", "desc"),
              _th("distinct rollouts", "num", "desc", cls="wide"), _th("status", "text"), _th("", None)]
     body = []
@@ -200,7 +200,7 @@ def _table(proto: str, env: str, k: int, ranked, labels: list[str]) -> str:
         rollouts = r["distinct_rollouts"]
         cells += [
             f'<td>{esc(r["family"])}</td>',
-            f'<td class="wide data">{esc(r["data"])}</td>',
+            f'<td class="wide data" title="{esc(r["data"])}">{"/<wbr>".join(esc(part) for part in r["data"].split("/"))}</td>',
             f'<td class="num" data-value="{total}">{r["n_seeds"]} × {r["trials_per_seed"]}</td>',
             f'<td class="num wide" data-value="{esc(rollouts or "-1")}">{esc(rollouts or "n/a")}</td>',
             f'<td data-value="{esc(r["verification"])}">{_badge(r["verification"])}</td>',

@@ -17,11 +17,9 @@ from benchmark.results import write_json_atomic
 from leaderboard import board, cli, signing
 from leaderboard import rows as R
 from leaderboard.check import check
+from leaderboard.screenshot import CHROMIUM, launch
 from test_leaderboard import REPO_BOARD, fake_results
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def _browser_or_skip():
@@ -69,12 +67,13 @@ def site(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow  # launches chromium
 def test_the_page_in_chromium(site, tmp_path):
     sync_playwright = _browser_or_skip()
     rows = R.read_rows(site / "results.csv")
     errors: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = launch(pw)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
@@ -124,6 +123,7 @@ def test_the_page_in_chromium(site, tmp_path):
         page.select_option("#f-family", "")
         assert visible.count() == len(rows)
 
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
         page.screenshot(path=str(tmp_path / "index-1280.png"), full_page=True)
         page.set_viewport_size({"width": 800, "height": 900})
         assert page.evaluate("document.documentElement.scrollWidth") <= 800  # no sideways scrolling

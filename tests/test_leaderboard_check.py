@@ -101,6 +101,7 @@ def test_check_catches_hand_edits(lb, tmp_path, edit, words):
     assert cli.main(["--dir", str(lb), "check"]) == 1
 
 
+@pytest.mark.slow  # spawns processes
 def test_concurrent_submits_from_several_processes_all_land(lb, tmp_path):
     """Four `python -m leaderboard submit` processes started at once: four rows, every file kept."""
     paths = []

@@ -80,6 +80,7 @@ def _cfg(path: Path, keys, **kw) -> VerifyConfig:
     return VerifyConfig(results=str(path), signing_key=str(keys[0]), workers=1, **kw)
 
 
+@pytest.mark.slow  # spawns processes
 def test_an_honest_row_is_verified_and_signed(tmp_path, keys):
     root = tmp_path / "board"
     data = evaluate("scripted-explorer", "RefExp/TwoDrawer-v0", episodes=2, trials_per_task=2, training_seeds=(0,),
@@ -109,6 +110,7 @@ def test_an_honest_row_is_verified_and_signed(tmp_path, keys):
     assert again["verification"] == "verified"
 
 
+@pytest.mark.slow  # spawns processes
 @pytest.mark.parametrize("cls, words, limit", [
     ("Crash", "boom: the agent crashed", 300.0),
     ("Hang", "exceeded the time limit of 25 s", 25.0),
