@@ -56,9 +56,9 @@ def plot_curves(curves: Sequence[Curve], out: str | Path, title: str | None = No
     if not curves:
         raise ValueError("nothing to plot: no curves")
     envs = list(dict.fromkeys(c.env_id for c in curves))
-    fig, axes = plt.subplots(1, len(envs), figsize=(4.6 * len(envs), 3.6), squeeze=False)
+    fig, axes = plt.subplots(len(envs), 1, figsize=(8.0, 3.4 * len(envs)), squeeze=False)
     cmap = plt.get_cmap("tab10")
-    for ax, env in zip(axes[0], envs):
+    for ax, env in zip(axes[:, 0], envs):
         mine = [c for c in curves if c.env_id == env]
         k_max = max(len(c.success_rate) for c in mine)
         longest = max(mine, key=lambda c: len(c.bayes_optimal))
@@ -75,8 +75,8 @@ def plot_curves(curves: Sequence[Curve], out: str | Path, title: str | None = No
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlim(0.8, k_max + 0.2)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
-    axes[0][0].set_ylabel("success rate")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)  # beside, never over, the curves
+        ax.set_ylabel("success rate")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -1,4 +1,6 @@
-"""Agent bundles: round trip through a file, the Agent protocol, resume of a stage, bad input errors."""
+"""Agent bundles: round trip through a file, the Agent protocol (one trial and batched), resume of a
+stage, which checkpoint a training seed and an env get, bad input errors, and training's evaluation
+through the harness."""
 
 import dataclasses
 import json
@@ -65,6 +67,21 @@ def test_bundle_round_trip(tmp_path, name):
     np.testing.assert_allclose(play(half, seq), x1, atol=0.05)
 
 
+def test_batched_actions_equal_one_trial_at_a_time():
+    """act_batch on B trials = act on each trial alone (within float tolerance), memory per slot."""
+    torch.manual_seed(0)
+    vae, filt, actor = build_modules(TINY, 2)
+    agent = BeliefAgent(make_bundle(TINY, 2, 50, vae, filt, actor))
+    seqs = [obs_seq(seed=i) for i in range(3)]
+    single = np.stack([play(agent, seq) for seq in seqs])  # (3 trials, 6 steps, 4)
+    agent.reset_batch([0, 1, 2])
+    batched = np.stack([agent.act_batch([seq[t] for seq in seqs], np.full(3, float(t % 2)), np.full(3, t % 3 == 0))
+                        for t in range(6)], axis=1)
+    np.testing.assert_allclose(batched, single, atol=1e-6)
+    with pytest.raises(ValueError, match="for 3 trials"):
+        agent.act_batch(seqs[0][:2], np.zeros(2), np.ones(2, bool))
+
+
 def test_bad_input_errors(tmp_path):
     with pytest.raises(ValueError, match="unknown agent"):
         load_pretrained("not-an-agent", "RefExp/TwoDrawer-v0")
@@ -114,40 +131,89 @@ def test_end_to_end_tiny_run_and_rerun(tmp_path):
            for t in (0, 1, 0, 1, 0, 1)]
     bufs = InMemoryTaskBuffers(eps, 2)
     cfg = dataclasses.replace(TINY, eval_trials=0, agent=dataclasses.replace(TINY.agent, steps=3, bc_steps=1))
-    res = run(cfg, buffers=bufs, runs_dir=str(tmp_path), device="cpu", progress=False, final_trials=0)
+    res = run(cfg, buffers=bufs, runs_dir=str(tmp_path), device="cpu", progress=False, final_trials_per_task=0)
     agent_dir = tmp_path / res["run_dir"].split(str(tmp_path) + "/")[1]
     assert (agent_dir / "agent.pt").exists() and (agent_dir / "state.pt").exists()
     assert set(res["stage_timing"]) == {"frames", "belief", "agent"}
     agent = load_pretrained(str(agent_dir / "agent.pt"), "RefExp/TwoDrawer-v0")
     assert play(agent, obs_seq()).shape == (6, 4)
-    res2 = run(cfg, buffers=bufs, runs_dir=str(tmp_path), device="cpu", progress=False, final_trials=0)
-    assert res2["wall_this_invocation_s"]["belief_s"] < 1.0  # finished stages are not retrained
+    stage_files = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in agent_dir.parent.rglob("*")
+                   if p.is_file() and p.parent.name.startswith(("frames-", "belief-"))}
+    assert len(stage_files) >= 4
+    res2 = run(cfg, buffers=bufs, runs_dir=str(tmp_path), device="cpu", progress=False, final_trials_per_task=0)
+    assert res2["run_dir"] == res["run_dir"]
+    for p, before in stage_files.items():  # finished frames and belief stages are not retrained: untouched
+        assert (p.stat().st_mtime_ns, p.read_bytes()) == before, p
 
 
-def test_shift_env_scores_the_unshifted_training_checkpoint():
-    from refexp_baselines.agent import load_pretrained
+def test_which_checkpoint_a_training_seed_and_an_env_get(tmp_path):
+    from refexp_baselines.agent import shipped_path
 
-    agent = load_pretrained("ours", "RefExp/TwoDrawerShift-v0")
-    assert agent.env_id == "RefExp/TwoDrawer-v0" and agent.eligible
-    with pytest.raises(FileNotFoundError, match="no shipped checkpoint"):
+    shift = load_pretrained("ours", "RefExp/TwoDrawerShift-v0", seed=2)  # a robustness study: the unshifted run
+    assert shift.trained_env_id == "RefExp/TwoDrawer-v0" and shift.version == _sha(shipped_path("ours", "RefExp/TwoDrawer-v0", 2))
+    assert load_pretrained("ours").trained_env_id == "RefExp/TwoDrawer-v0"  # no env: the one it was trained on
+    assert load_pretrained("ours-aug").trained_env_id == "RefExp/TwoDrawerShift-v0"
+    three = load_pretrained("ours", "RefExp/ThreeDrawer-v0", seed=1)
+    assert three.version == _sha(shipped_path("ours", "RefExp/ThreeDrawer-v0", 1))
+    with pytest.raises(FileNotFoundError, match=r"no shipped checkpoint of 'ours' for training seed 7 .*shipped training seeds: \[0, 1, 2\]"):
+        load_pretrained("ours", "RefExp/TwoDrawer-v0", seed=7)  # never another seed's checkpoint
+    with pytest.raises(FileNotFoundError, match="trained on RefExp/ThreeDrawer-v0.*--allow-env-mismatch"):
         load_pretrained("no-cql", "RefExp/ThreeDrawer-v0")
-    three = load_pretrained("ours", "RefExp/ThreeDrawer-v0")
-    assert three.env_id == "RefExp/ThreeDrawer-v0" and three.cfg.belief.steps == 4000
+    with pytest.raises(FileNotFoundError, match="trained on RefExp/TwoDrawer-v0"):
+        load_pretrained("ours-aug", "RefExp/TwoDrawer-v0")
+    assert load_pretrained("ours-aug", "RefExp/TwoDrawer-v0", allow_env_mismatch=True).trained_env_id == "RefExp/TwoDrawerShift-v0"
+    # a bundle is one training run: scored as its own seed, on its own env (or explicitly elsewhere)
+    vae, filt, actor = build_modules(dataclasses.replace(TINY, seed=3), 2)
+    path = tmp_path / "agent.pt"
+    torch.save(make_bundle(dataclasses.replace(TINY, seed=3), 2, 50, vae, filt, actor), path)
+    assert load_pretrained(str(path), seed=3).trained_env_id == "RefExp/TwoDrawer-v0"
+    with pytest.raises(ValueError, match="training seed 3's checkpoint, not seed 0's; score it with --seeds 3"):
+        load_pretrained(str(path), seed=0)
+    with pytest.raises(ValueError, match="trained on RefExp/TwoDrawer-v0, not RefExp/TwoDrawerShift-v1"):
+        load_pretrained(str(path), "RefExp/TwoDrawerShift-v1", seed=3)
+    assert load_pretrained(str(path), "RefExp/TwoDrawerShift-v1", seed=3, allow_env_mismatch=True)
 
 
-def test_results_name_every_seed_checkpoint_they_scored():
-    """`--seeds 0 1` loads a different shipped checkpoint per seed; the version must name both."""
+def _sha(path):
     import hashlib
 
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+@pytest.mark.slow
+def test_results_name_every_seed_checkpoint_they_scored():
+    """`--seeds 0 1` loads a different shipped checkpoint per training seed; the version names both."""
     from benchmark.run import evaluate
     from refexp_baselines.agent import shipped_path
 
-    res = evaluate("ours", "RefExp/TwoDrawer-v0", episodes=1, trials=1, seeds=(0, 1), workers=1, progress=False)
-    want = [hashlib.sha256(shipped_path("ours", "RefExp/TwoDrawer-v0", s).read_bytes()).hexdigest()[:12]
-            for s in (None, 1)]
-    assert res["agent_version"] == "/".join(want)
-    one = evaluate("ours", "RefExp/TwoDrawer-v0", episodes=1, trials=1, seeds=(0,), workers=1, progress=False)
-    assert one["agent_version"] == want[0]
+    res = evaluate("ours", "RefExp/TwoDrawer-v0", episodes=1, trials_per_task=1, training_seeds=(0, 1), workers=1,
+                   progress=False)
+    want = [_sha(shipped_path("ours", "RefExp/TwoDrawer-v0", s)) for s in (0, 1)]
+    assert res["agent_version"] == "/".join(want) and res["trained_env_id"] == "RefExp/TwoDrawer-v0"
+    assert not res["env_mismatch_allowed"]
+
+
+@pytest.mark.slow
+def test_periodic_evaluation_writes_what_the_harness_gives_for_the_same_checkpoint(tmp_path):
+    """Training's evaluation is a harness run: the last periodic evaluation (at the final weights)
+    equals `benchmark.run.evaluate` on the agent.pt it wrote, trial for trial."""
+    from benchmark.run import evaluate
+    from refexp_baselines.train import PERIODIC_EVAL_SEED, run
+
+    g = np.random.default_rng(2)
+    eps = [Episode(g.integers(0, 255, (5, 64, 64, 3), dtype=np.uint8), g.normal(size=(5, 4)).astype(np.float32),
+                   g.uniform(-1, 1, (4, 4)).astype(np.float32), (g.random(4) > 0.5).astype(np.float32), t)
+           for t in (0, 1, 0, 1)]
+    cfg = dataclasses.replace(TINY, eval_trials=1, eval_every=3, agent=dataclasses.replace(TINY.agent, steps=3, bc_steps=1))
+    res = run(cfg, buffers=InMemoryTaskBuffers(eps, 2), runs_dir=str(tmp_path), device="cpu", progress=False,
+              final_trials_per_task=0)
+    evals = json.loads((tmp_path / res["run_dir"].split(str(tmp_path) + "/")[1] / "timing.json").read_text())["evals"]
+    last = evals[-1]
+    assert last["step"] == 3 and last["eval_seed"] == PERIODIC_EVAL_SEED and last["training_seeds"] == [0]
+    harness = evaluate(f"{res['run_dir']}/agent.pt", "RefExp/TwoDrawer-v0", episodes=3, trials_per_task=1,
+                       training_seeds=(0,), eval_seed=PERIODIC_EVAL_SEED, workers=1, progress=False)
+    for key in ("raw_successes", "raw_tasks", "success_rate", "secret_id"):
+        assert last[key] == harness[key], key
 
 
 def test_frame_augmentation_perturbs_and_is_an_opt_in_stage_option():

@@ -52,7 +52,7 @@ def test_unknown_env_is_clear():
 
 
 def test_missing_sb3_zip_is_clear(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no Stable-Baselines3 model"):
+    with pytest.raises(ValueError, match="no Stable-Baselines3 model"):
         load_agent(str(tmp_path / "missing.zip"), ENV)
 
 
@@ -95,11 +95,14 @@ def test_reference_names_need_refexp_baselines(monkeypatch):
         load_agent("ours", ENV)
 
 
-def test_reference_names_forward_to_load_pretrained(monkeypatch):
+def test_reference_names_and_bundles_resolve_through_the_entry_point(monkeypatch, tmp_path):
     calls = []
 
     class Fake:
-        name, version, eligible = "ours", "abc", True
+        name, version, eligible, trained_env_id = "ours", "abc", True, ENV
+
+        def __init__(self, **kwargs):
+            calls.append(kwargs)
 
         def reset(self):
             pass
@@ -107,36 +110,54 @@ def test_reference_names_forward_to_load_pretrained(monkeypatch):
         def act(self, obs, reward, episode_start):
             return np.zeros(4, np.float32)
 
-    def load_pretrained(name, env_id, device="cpu", seed=0):
-        calls.append((name, env_id, device, seed))
-        return Fake()
-
     fake = types.ModuleType("refexp_baselines.agent")
-    fake.load_pretrained = load_pretrained
+    fake.PretrainedAgent = Fake
     import refexp_baselines
 
     monkeypatch.setitem(sys.modules, "refexp_baselines.agent", fake)
     monkeypatch.setattr(refexp_baselines, "agent", fake, raising=False)
     agent = load_agent("no-cql", ENV, seed=3, device="cpu")
-    assert calls == [("no-cql", ENV, "cpu", 3)]
-    assert agent_metadata(agent, "no-cql")["version"] == "abc"
+    bundle = tmp_path / "agent.pt"
+    bundle.write_bytes(b"x")
+    load_agent(str(bundle), None, seed=1, allow_env_mismatch=True)
+    assert calls == [
+        {"env_id": ENV, "seed": 3, "device": "cpu", "allow_env_mismatch": False, "name": "no-cql"},
+        {"env_id": None, "seed": 1, "device": "cpu", "allow_env_mismatch": True, "checkpoint": str(bundle)},
+    ]
+    meta = agent_metadata(agent, "no-cql")
+    assert meta["version"] == "abc" and meta["trained_env_id"] == ENV
 
 
 def test_scripted_explorer_tries_drawers_in_turn_then_repeats():
+    """Its actions are drawer i's scripted policy's: 0, then 1 (0 never paid), then 1 again (it paid)."""
+    from refexp_envs.policies import ScriptedDrawerPolicy
+
     agent = ScriptedExplorerAgent("RefExp/ThreeDrawer-v0")
     obs = {"proprio": np.array([0.0, 0.55, 0.2, 1.0], np.float32)}
+    drawer = [ScriptedDrawerPolicy(i, 3)(obs) for i in range(3)]
+    assert not np.allclose(drawer[0], drawer[1])  # the three policies are told apart by their actions
+
+    def opens(a):
+        return [i for i in range(3) if np.allclose(a, drawer[i])]
+
     agent.reset()
-    agent.act(obs, 0.0, True)
-    assert agent._current == 0
+    assert opens(agent.act(obs, 0.0, True)) == [0]
     agent.act(obs, 0.0, False)  # drawer 0 never pays
-    agent.act(obs, 0.0, True)
-    assert agent._current == 1
+    assert opens(agent.act(obs, 0.0, True)) == [1]
     agent.act(obs, 1.0, False)  # drawer 1 pays
-    agent.act(obs, 0.0, True)
-    assert agent._current == 1  # exploit
+    assert opens(agent.act(obs, 0.0, True)) == [1]  # exploit
     agent.reset()  # a new trial forgets
-    agent.act(obs, 0.0, True)
-    assert agent._current == 0
+    assert opens(agent.act(obs, 0.0, True)) == [0]
+
+
+def test_agent_specs_are_checked_without_imports(tmp_path):
+    from benchmark.agents import check_agent_spec
+
+    assert check_agent_spec(" ours ") == "ours"
+    for bad, msg in [("", "non-empty"), ("nope", "unknown agent"), (str(tmp_path / "x.pt"), "no agent bundle"),
+                     (str(tmp_path / "x.zip"), "no Stable-Baselines3 model"), (":Cls", "package.module:Class")]:
+        with pytest.raises(ValueError, match=msg):
+            check_agent_spec(bad)
 
 
 def test_prev_reward_wrapper_and_augment():

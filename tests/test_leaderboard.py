@@ -26,6 +26,7 @@ REPO_BOARD = Path(board.__file__).resolve().parent
 def fake_results(
     agent="my-agent", version="1", p=(0.5, 1.0, 1.0), trials_per_task=50, seeds=(0,), env="RefExp/TwoDrawer-v0",
     eligible=True, obs_type="pixels", dataset="refexp/two-drawer/expert-v0", seed=0, eval_seed=0, spec=None,
+    mismatch=False,
 ) -> dict:
     """A schema-valid (schema 2) results dict from synthetic raw successes (no env is run)."""
     n = KNOWN_ENVS[env]
@@ -34,12 +35,12 @@ def fake_results(
     tasks = np.stack([rng.permutation(np.repeat(np.arange(n), trials_per_task)) for _ in seeds])
     raw = (rng.random((len(seeds), t, len(p))) < np.asarray(p)).astype(int)
     rollouts = [[f"{rng.integers(1 << 60):016x}" for _ in range(t)] for _ in seeds]
-    meta = {"name": agent, "version": version, "eligible": eligible}
+    meta = {"name": agent, "version": version, "eligible": eligible, "trained_env_id": env}
     return make_results(
         meta=meta, agent_spec=spec or agent, env_id=env, num_drawers=n, obs_type=obs_type, dataset_id=dataset,
         training_seeds=seeds, eval_seed=eval_seed, secret_id=secret_id(PUBLIC_SECRET), trials_per_task=trials_per_task,
         raw_successes=raw.tolist(), raw_tasks=tasks.tolist(), raw_returns=(raw * 20.0).tolist(), raw_rollouts=rollouts,
-        wall_time_s=1.0, workers=1, batch=1, date="2026-11-26T00:00:00+00:00", bootstrap_samples=200,
+        wall_time_s=1.0, workers=1, batch=1, env_mismatch_allowed=mismatch, date="2026-11-26T00:00:00+00:00", bootstrap_samples=200,
         packages={"python": "3.11"}, machine_info={"platform": "test", "cpu": "test-cpu", "cpu_count": 2},
     )
 
@@ -112,6 +113,10 @@ def _mutate(data: dict, how: str) -> dict:
         d["success_rate"][0] = 0.9
     elif how == "tampered-score":
         d["exploration_score"] = 0.99
+    elif how == "tampered-balance":
+        d["raw_tasks"][0][0] = 1 - d["raw_tasks"][0][0]
+    elif how == "secret-in-clear":
+        d["secret_id"] = "my secret"
     elif how == "oracle-marked-eligible":
         d["agent"] = "oracle"
     elif how == "wrong-schema-version":
@@ -128,10 +133,13 @@ REJECTIONS = {
     "missing-field": (lambda: _mutate(fake_results(agent="x"), "missing-field"), "missing field 'raw_successes'"),
     "tampered-rate": (lambda: _mutate(fake_results(agent="x"), "tampered-rate"), "but the raw data give"),
     "tampered-score": (lambda: _mutate(fake_results(agent="x"), "tampered-score"), "exploration_score 0.99 but the raw data give"),
+    "tampered-balance": (lambda: _mutate(fake_results(agent="x"), "tampered-balance"), "task-balanced"),
+    "secret-in-clear": (lambda: _mutate(fake_results(agent="x"), "secret-in-clear"), "never the secret"),
+    "env-mismatch": (lambda: fake_results(agent="x", mismatch=True), "--allow-env-mismatch"),
     "wrong-schema-version": (lambda: _mutate(fake_results(agent="x"), "wrong-schema-version"), "unknown schema_version 99"),
     "unknown-env": (lambda: _mutate(fake_results(agent="x"), "unknown-env"), "unknown env_id"),
     "unknown-dataset": (lambda: _mutate(fake_results(agent="x"), "unknown-dataset"), "unknown dataset_id"),
-    "too-few-trials": (lambda: fake_results(agent="x", trials_per_task=15, seeds=(0, 1, 2)), "at least 100"),
+    "too-few-trials": (lambda: fake_results(agent="x", trials_per_task=15, seeds=(0, 1, 2)), "--trials-per-task 17"),
     "schema-1-file": (lambda: json.loads(next((REPO_BOARD / "submissions").glob("*.json")).read_text()), "no longer accepted"),
     "oracle": (lambda: fake_results(agent="oracle", eligible=False), "not eligible"),
     "oracle-marked-eligible": (lambda: _mutate(fake_results(agent="x"), "oracle-marked-eligible"), "cannot be marked eligible"),
@@ -214,6 +222,22 @@ def test_schema_round_trip_and_bad_types():
     bad["extra"] = 1
     with pytest.raises(SchemaError, match="unknown fields"):
         validate_results(bad)
+
+
+def test_rebuild_rederives_an_older_csv_from_its_kept_files(tmp_path):
+    """A CSV of an earlier layout (the schema-1 era's columns) is re-derived row by row from
+    submissions/ by `rebuild`, under the current statistics, in its order."""
+    root = tmp_path / "old"
+    shutil.copytree(REPO_BOARD / "submissions", root / "submissions")
+    shas = [r["results_sha256"] for r in R.read_rows(REPO_BOARD / "results.csv")]
+    old_columns = ["env_id", "episodes", "agent", "agent_version", "normalised_score", "results_sha256", "schema_version"]
+    (root / "results.csv").write_text(",".join(old_columns) + "\n" + "".join(f"x,3,x,x,0.5,{s},1\n" for s in shas))
+    assert cli.main(["--dir", str(root), "rebuild"]) == 0
+    rows = R.read_rows(root / "results.csv")
+    assert [r["results_sha256"] for r in rows] == shas and all(r["protocol"] == "v0" for r in rows)
+    first = next(r for r in rows if r["agent"] == "always-first")
+    assert float(first["score"]) == pytest.approx(0.0) and first["score_name"] == "exploration"  # never adapts
+    assert check(board.Paths(root)) == []
 
 
 def test_the_shipped_leaderboard_passes_check_and_keeps_its_v0_rows():
