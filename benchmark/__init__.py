@@ -1,4 +1,6 @@
-"""Scoring anything on RefExp: `agents` (the Agent protocol, built-ins, SB3 and import-path loaders),
-`run` (trials x episodes in parallel -> results JSON; `python -m benchmark.run`), `stats`
-(confidence intervals, Bayes-optimal curve, normalised score), `plot` (the Figure-2 style plot;
-`python -m benchmark.plot`). Importing this package imports nothing heavy."""
+"""Scoring anything on RefExp: `protocol` (the Agent protocol, trial specification keyed by the
+evaluation secret, running trials; numpy only), `agents` (built-ins, SB3 and import-path loaders;
+the reference method by entry-point string), `workers` (in-process or spawned, batched, resumable),
+`results` and `schema` (the results file), `run` (`python -m benchmark.run`), `stats` (intervals
+over training seeds, Bayes-optimal curve, exploration score), `plot` (`python -m benchmark.plot`),
+`eval_speed` (`python -m benchmark.eval_speed`). Importing this package imports nothing heavy."""

@@ -43,7 +43,8 @@ def env_slug(env_id: str) -> str:
 def agent_features(belief: torch.Tensor, proprio_norm: torch.Tensor, step: torch.Tensor, episode: torch.Tensor,
                    T: int, K: int, task_onehot: torch.Tensor | None = None) -> torch.Tensor:
     """Agent input: belief [h, mean, std], normalised proprio, in-episode time, episode index (+ task)."""
-    time = torch.stack([step.float() / T, episode.clamp(max=K - 1).float() / max(K - 1, 1)], -1)
+    dt = belief.dtype
+    time = torch.stack([step.to(dt) / T, episode.clamp(max=K - 1).to(dt) / max(K - 1, 1)], -1)
     parts = [belief, proprio_norm, time]
     if task_onehot is not None:
         parts.append(task_onehot)
@@ -93,8 +94,10 @@ class BeliefAgent:
         self.vae.load_state_dict(f32(bundle["frames"]), strict=False)
         self.filter.load_state_dict(f32(bundle["belief"]), strict=False)
         self.actor.load_state_dict(f32(bundle["actor"]))
+        # float64 inference: a trial's actions then do not depend on which other trials share its batch
+        # (float32 batched matrix products differ in the last bits, and a closed loop amplifies that)
         for m in (self.vae, self.filter, self.actor):
-            m.to(self.device).eval()
+            m.to(self.device, torch.float64).eval()
         self.uses_task = bool(self.cfg.agent.oracle)
         self.eligible = bool(ELIGIBLE.get(self.name, False)) and not self.uses_task
         self.meta = bundle.get("meta", {})
@@ -112,8 +115,8 @@ class BeliefAgent:
     def reset_batch(self, seeds) -> None:
         """Start len(seeds) trials; the agent is deterministic, so the seeds are not used."""
         b = len(seeds)
-        self.h, self.s = self.filter.initial(b, self.device)
-        self.prev_action = torch.zeros(b, 4, device=self.device)
+        self.h, self.s = (x.double() for x in self.filter.initial(b, self.device))
+        self.prev_action = torch.zeros(b, 4, device=self.device, dtype=torch.float64)
         self.step_in_ep = torch.zeros(b, dtype=torch.long, device=self.device)
         self.episode = torch.full((b,), -1, dtype=torch.long, device=self.device)
 
@@ -134,17 +137,17 @@ class BeliefAgent:
         self.episode = self.episode + new_ep.long()
         self.step_in_ep = torch.where(new_ep, torch.zeros_like(self.step_in_ep), self.step_in_ep)
         pixels = torch.as_tensor(np.stack([np.asarray(o["pixels"]) for o in obs]), device=dev)
-        latent = self.vae.encode(self.vae.preprocess(pixels))[0]
-        proprio = torch.as_tensor(np.stack([np.asarray(o["proprio"], dtype=np.float32) for o in obs]), device=dev)
-        start = (self.step_in_ep == 0).float()
-        rew = torch.as_tensor(np.asarray(rewards, dtype=np.float32), device=dev)
+        latent = self.vae.encode(self.vae.preprocess(pixels).double())[0]
+        proprio = torch.as_tensor(np.stack([np.asarray(o["proprio"], dtype=np.float64) for o in obs]), device=dev)
+        start = (self.step_in_ep == 0).double()
+        rew = torch.as_tensor(np.asarray(rewards, dtype=np.float64), device=dev)
         self.h, self.s, _, post = self.filter.step(self.h, self.s, latent, proprio, self.prev_action, rew, start,
                                                    sample=False)
         onehot = None
         if self.uses_task:
             if self.task is None:
                 raise RuntimeError("the oracle-task agent needs set_task(task) before act()")
-            onehot = torch.zeros(b, self.num_tasks, device=dev)
+            onehot = torch.zeros(b, self.num_tasks, device=dev, dtype=torch.float64)
             onehot[:, self.task] = 1.0
         pn = (proprio - self.filter.obs_mean[-4:]) / self.filter.obs_std[-4:]
         feat = agent_features(self.filter.belief(self.h, post), pn, self.step_in_ep, self.episode, self.T, self.K, onehot)

@@ -1,0 +1,137 @@
+"""Harness throughput: one trial at a time (the harness before batching) vs batched, side by side.
+
+    python -m benchmark.eval_speed --agent ours --trials-per-task 10 --batch 8
+
+Runs the same trials twice through `benchmark.run.evaluate` in one process (`--workers` each): with
+`batch=1` (every trial alone, `agent.act` per step) and with `--batch` trials stepped together
+(`agent.act_batch`, one env per trial). Reports trials/s and env steps/s of each and the speed-up,
+checks that both give the same successes and returns, and compares the actions of a few trials
+(maximum absolute difference; batched matrix products may differ in the last bits).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from typing import Sequence
+
+import numpy as np
+
+
+class _ActionLog:
+    """Forwards to an agent and keeps every action it returns, per trial slot."""
+
+    def __init__(self, agent):
+        self.agent, self.actions = agent, []
+
+    def __getattr__(self, name):
+        return getattr(self.agent, name)
+
+    def reset(self):
+        self.agent.reset()
+        self.actions.append([])
+
+    def act(self, obs, reward, episode_start):
+        a = self.agent.act(obs, reward, episode_start)
+        self.actions[-1].append(np.asarray(a, dtype=np.float64))
+        return a
+
+    def reset_batch(self, seeds):
+        self.agent.reset_batch(seeds)
+        self._base = len(self.actions)
+        self.actions += [[] for _ in seeds]
+
+    def act_batch(self, obs, rewards, starts):
+        a = self.agent.act_batch(obs, rewards, starts)
+        for i, row in enumerate(np.asarray(a, dtype=np.float64)):
+            self.actions[self._base + i].append(row)
+        return a
+
+
+def compare_actions(agent_spec: str, env_id: str, episodes: int, n_trials: int, obs_type: str) -> float:
+    """Max |action difference| between `run_trial` one at a time and `run_trials` on the same trials
+    (finished trials' extra batched actions are not compared)."""
+    import gymnasium as gym
+
+    from benchmark.agents import load_agent, num_drawers
+    from benchmark.protocol import PUBLIC_SECRET, run_trial, run_trials, trial_specs
+
+    specs = trial_specs(0, eval_seed=0, secret=PUBLIC_SECRET, num_tasks=num_drawers(env_id),
+                        trials_per_task=max(1, n_trials // num_drawers(env_id)), episodes=episodes)
+    envs = [gym.make(env_id, obs_type=obs_type, disable_env_checker=True) for _ in specs]
+    one, many = _ActionLog(load_agent(agent_spec, env_id)), _ActionLog(load_agent(agent_spec, env_id))
+    for spec in specs:
+        run_trial(envs[0], one, spec)
+    run_trials(envs, many, specs)
+    for env in envs:
+        env.close()
+    worst = 0.0
+    for a, b in zip(one.actions, many.actions):
+        a, b = np.stack(a), np.stack(b)[: len(a)]
+        worst = max(worst, float(np.abs(a - b).max()))
+    return worst
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmark.eval_speed", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--agent", default="ours", help="an agent with act_batch (the reference BeliefAgent has it)")
+    p.add_argument("--env", default=None, help="env id (default: the env the agent was trained on)")
+    p.add_argument("--episodes", type=int, default=3, help="episodes K per trial")
+    p.add_argument("--trials-per-task", type=int, default=10, help="trials of each task (one training seed)")
+    p.add_argument("--batch", type=int, default=8, help="trials stepped at once in the batched run")
+    p.add_argument("--workers", type=int, default=1, help="worker processes of each run (1 = in-process)")
+    p.add_argument("--obs-type", choices=("pixels", "state"), default="pixels", help="observations")
+    p.add_argument("--compare-trials", type=int, default=4, help="trials whose actions are compared one by one")
+    p.add_argument("--json", default=None, help="also write the measurements to this JSON file")
+    a = p.parse_args(argv)
+    from benchmark.agents import check_agent_spec, num_drawers
+
+    try:
+        check_agent_spec(a.agent)
+        if a.env is not None:
+            num_drawers(a.env)
+        for name in ("episodes", "trials_per_task", "batch", "workers", "compare_trials"):
+            if getattr(a, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
+    except ValueError as exc:
+        p.error(str(exc))
+    import torch
+
+    from benchmark.run import evaluate
+
+    torch.set_num_threads(1)  # as in the harness's workers
+    kw = dict(episodes=a.episodes, trials_per_task=a.trials_per_task, training_seeds=(0,), workers=a.workers,
+              device="cpu", progress=False, obs_type=a.obs_type)
+    runs = {}
+    for label, batch in (("one trial at a time", 1), (f"batched ({a.batch})", a.batch)):
+        t0 = time.perf_counter()
+        res = evaluate(a.agent, a.env, batch=batch, **kw)
+        runs[label] = (res, time.perf_counter() - t0)
+    (r1, w1), (r2, w2) = runs.values()
+    env_id = r1["env_id"]
+    trials = len(r1["raw_tasks"][0])
+    steps = trials * a.episodes * r1["protocol"]["horizon"]
+    same = all(r1[k] == r2[k] for k in ("raw_successes", "raw_tasks", "raw_returns"))
+    worst = compare_actions(a.agent, env_id, a.episodes, a.compare_trials, a.obs_type)
+    print(f"{a.agent} on {env_id} ({a.obs_type}), {trials} trials x {a.episodes} episodes = {steps} env steps, "
+          f"{a.workers} worker(s); {platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(f"{'path':<24}{'wall s':>10}{'trials/s':>10}{'steps/s':>10}")
+    for label, (res, wall) in runs.items():
+        print(f"{label:<24}{wall:>10.1f}{trials / wall:>10.2f}{steps / wall:>10.1f}")
+    print(f"speed-up {w1 / w2:.2f}x; same successes, tasks and returns: {same}; "
+          f"max |action difference| over {a.compare_trials} trials: {worst:.2e}")
+    if a.json:
+        out = {"agent": a.agent, "env_id": env_id, "obs_type": a.obs_type, "trials": trials, "episodes": a.episodes,
+               "workers": a.workers, "batch": a.batch, "wall_one_s": w1, "wall_batched_s": w2, "speedup": w1 / w2,
+               "same_results": same, "max_action_diff": worst, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        with open(a.json, "w") as fh:
+            json.dump(out, fh, indent=1)
+    return 0 if same and worst <= 1e-6 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
