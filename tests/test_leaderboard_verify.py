@@ -168,3 +168,17 @@ def test_verify_refuses_without_changing_files(tmp_path, keys, capsys):
         verify(VerifyConfig(results=str(path), signing_key=str(wrong / "k.pem")), root, secret=SECRET,
                public_key_path=keys[1])
     assert snapshot(root) == before
+
+
+def test_compare_verifies_overlap_and_flags_disagreement():
+    from leaderboard.verify import compare
+
+    sub = fake_results(agent="a", version="v1", p=(0.5, 1.0, 1.0), seeds=(0, 1, 2))
+    same = fake_results(agent="a", version="v1", p=(0.5, 1.0, 1.0), seeds=(0, 1, 2), seed=9, eval_seed=5)
+    worse = fake_results(agent="a", version="v1", p=(0.5, 0.5, 0.5), seeds=(0, 1, 2), seed=9, eval_seed=5)
+    other = fake_results(agent="a", version="v2", p=(0.5, 1.0, 1.0), seeds=(0, 1, 2), seed=9, eval_seed=5)
+    assert compare(sub, same).status == "verified"
+    out = compare(sub, worse)
+    assert out.status == "disagrees" and "does not overlap" in out.reason
+    assert out.rerun["score"] < 0.5 < float(R.row_from_results(sub, "0" * 64)["score"])  # both numbers kept
+    assert compare(sub, other).status == "disagrees" and "agent version v2" in compare(sub, other).reason
