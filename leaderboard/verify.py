@@ -51,9 +51,9 @@ class VerifyConfig:
     results: str = field(metadata={"help": "the results JSON of a row on the board (or its copy under submissions/)"})
     time_limit_s: float = field(default=3600.0, metadata={"help": "wall-clock limit of the re-run, seconds"})
     memory_limit_gb: float = field(default=16.0, metadata={"help": "address-space limit of the re-run process (RLIMIT_AS), GiB"})
-    eval_seed: int | None = field(default=None, metadata={"help": "evaluation seed of the re-run (default: fresh from the OS)"})
-    artifacts: str | None = field(default=None, metadata={"help": "folder with the agent's code and weights and submission.json (agents not shipped here)"})
-    signing_key: str | None = field(default=None, metadata={"help": f"maintainers' Ed25519 private key (default: ${signing.PRIVATE_KEY_ENV})"})
+    eval_seed: int | None = field(default=None, metadata={"help": "evaluation seed of the re-run; None: a fresh one from the OS"})
+    artifacts: str | None = field(default=None, metadata={"help": "folder with the agent's code, weights and submission.json (for agents not shipped here); None: a shipped agent"})
+    signing_key: str | None = field(default=None, metadata={"help": f"maintainers' Ed25519 private key (PEM); None: ${signing.PRIVATE_KEY_ENV}"})
     workers: int = field(default=2, metadata={"help": "harness workers of the re-run (spawned workers receive task ids, never the secret)"})
 
     def __post_init__(self):
