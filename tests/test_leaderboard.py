@@ -261,3 +261,15 @@ def test_withdraw_removes_a_version_and_nothing_else(lb, tmp_path, capsys):
     assert cli.main(["--dir", str(lb), "withdraw", "first", "nope"]) == 1
     assert "no row for first version nope" in capsys.readouterr().err
     assert snapshot(lb) == before
+
+
+def test_agent_styles_are_fixed_when_rows_are_added():
+    from leaderboard.plots import COLOURS, styles
+
+    names = ["ours", "scripted-explorer", "always-first", "random", "no-expl", "no-cql", "ours-aug"]
+    before = styles(names)
+    after = styles(names + ["newcomer", "another"])
+    assert all(after[n] == before[n] for n in names)  # a new agent never restyles an earlier one
+    assert len({s.colour for s in after.values()}) == len(after)  # distinct colours while there are enough
+    many = styles([f"agent-{i}" for i in range(25)])
+    assert len({(s.colour, s.marker) for s in many.values()}) == 25 and len(COLOURS) < 25
