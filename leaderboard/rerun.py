@@ -4,15 +4,22 @@
 
 The secret never appears in this process's command line or environment (both readable by any
 process of the same user, and inherited by the harness's spawned workers); it reaches the harness
-as an argument of `benchmark.run.main` in memory only.
+as an argument of `benchmark.run.main` in memory only. (The guard matters: spawned workers import
+this module again, as `__mp_main__`.)
 """
 
 import sys
 
-from benchmark.run import main
 
-secret = sys.stdin.readline().rstrip("\n")
-if not secret:
-    print("error: no evaluation secret on stdin", file=sys.stderr)
-    sys.exit(2)
-sys.exit(main(sys.argv[1:] + ["--eval-secret", secret]))
+def main() -> int:
+    from benchmark.run import main as harness
+
+    secret = sys.stdin.readline().rstrip("\n")
+    if not secret:
+        print("error: no evaluation secret on stdin", file=sys.stderr)
+        return 2
+    return harness(sys.argv[1:] + ["--eval-secret", secret])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -169,7 +169,7 @@ def rerun(data: dict, cfg: VerifyConfig, secret: str, eval_seed: int) -> Outcome
         if R.seed_setting(again) != R.seed_setting(data) or again["env_id"] != data["env_id"] or again["episodes"] != data["episodes"]:
             return Outcome("failed-verification", "the re-run scored other settings than the submission")
         out = compare(data, again)
-        return dataclasses.replace(out, rerun={**(out.rerun or {}), "eval_seed": eval_seed,
+        return dataclasses.replace(out, rerun={**(out.rerun or {}), "eval_seed": eval_seed, "workers": again["workers"],
                                                "results_sha256": hashlib.sha256(found[0].read_bytes()).hexdigest()})
 
 

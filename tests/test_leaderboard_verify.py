@@ -77,23 +77,25 @@ def _put(root: Path, data: dict, path: Path) -> dict[str, str]:
 
 
 def _cfg(path: Path, keys, **kw) -> VerifyConfig:
-    return VerifyConfig(results=str(path), signing_key=str(keys[0]), workers=1, **kw)
+    return VerifyConfig(results=str(path), signing_key=str(keys[0]), **({"workers": 1} | kw))
 
 
 @pytest.mark.slow  # spawns processes
 def test_an_honest_row_is_verified_and_signed(tmp_path, keys):
     root = tmp_path / "board"
-    data = evaluate("scripted-explorer", "RefExp/TwoDrawer-v0", episodes=2, trials_per_task=2, training_seeds=(0,),
+    data = evaluate("scripted-explorer", "RefExp/TwoDrawer-v0", episodes=2, trials_per_task=8, training_seeds=(0, 1),
                     workers=1, progress=False, obs_type="state")
     path = tmp_path / "explorer.json"
     row = _put(root, data, path)
     before = snapshot(root)
-    updated, outcome = verify(_cfg(path, keys, eval_seed=123), root, secret=SECRET, public_key_path=keys[1])
+    # two spawned harness workers, as maintainers run it (the workers re-import the launcher)
+    updated, outcome = verify(_cfg(path, keys, eval_seed=123, workers=2), root, secret=SECRET, public_key_path=keys[1])
     assert outcome.status == "verified", outcome.reason
     assert updated["verification"] == "verified"
     signed = json.loads((root / "verifications" / f"{row['row_id']}.json").read_text())
     record = signing.verified_record(signed, signing.load_public(keys[1]))
     assert record["results_sha256"] == row["results_sha256"] and record["rerun"]["eval_seed"] == 123
+    assert record["rerun"]["workers"] == 2
     assert record["secret_id"] != data["secret_id"]  # re-run with the maintainers' secret, not the public one
     assert SECRET not in json.dumps(signed)
     after = snapshot(root)
