@@ -165,8 +165,16 @@ STATUS_WORDS = {
 }
 
 
-def _badge(status: str) -> str:
-    return f'<span class="badge {esc(status)}">{esc(STATUS_WORDS.get(status, status))}</span>'
+def _badge(status: str, signed: dict | None = None) -> str:
+    """The status badge; a verified, disagreeing or failed row's badge carries the record's outcome
+    (with the re-run's score) as its tooltip, and a disagreeing row shows the re-run score too."""
+    words = esc(STATUS_WORDS.get(status, status))
+    if signed is None:
+        return f'<span class="badge {esc(status)}">{words}</span>'
+    rec = signed["record"]
+    rerun = rec.get("rerun") or {}
+    extra = f" (re-run {_cell(rerun['score'], *rerun['ci'])})" if status == "disagrees" and "score" in rerun else ""
+    return f'<span class="badge {esc(status)}" title="{esc(rec.get("reason", ""))}">{words}{esc(extra)}</span>'
 
 
 def _th(label: str, sort: str | None, first: str = "asc", cls: str = "") -> str:
@@ -175,7 +183,7 @@ def _th(label: str, sort: str | None, first: str = "asc", cls: str = "") -> str:
     return f"<th{klass}{attrs}>{esc(label)}</th>"
 
 
-def _table(proto: str, env: str, k: int, ranked, labels: list[str]) -> str:
+def _table(proto: str, env: str, k: int, ranked, labels: list[str], records: dict) -> str:
     score_words = SCORE_WORDS[ranked[0][1]["score_name"]]
     head = [_th("rank", "num", "asc"), _th("agent", "text"), _th("version", "text", cls="wide"),
             _th(f"{score_words} [95% CI]", "num", "desc", cls="score"), _th("seeds at optimum", "num", "desc")]
@@ -202,8 +210,9 @@ def _table(proto: str, env: str, k: int, ranked, labels: list[str]) -> str:
             f'<td>{esc(r["family"])}</td>',
             f'<td class="wide data" title="{esc(r["data"])}">{"/<wbr>".join(esc(part) for part in r["data"].split("/"))}</td>',
             f'<td class="num" data-value="{total}">{r["n_seeds"]} × {r["trials_per_seed"]}</td>',
-            f'<td class="num wide" data-value="{esc(rollouts or "-1")}">{esc(rollouts or "n/a")}</td>',
-            f'<td data-value="{esc(r["verification"])}">{_badge(r["verification"])}</td>',
+            f'<td class="num wide" data-value="{esc(rollouts or "-1")}" title="distinct action sequences among the '
+            f'row\'s {total} trials">{esc(f"{rollouts}/{total}" if rollouts else "n/a")}</td>',
+            f'<td data-value="{esc(r["verification"])}">{_badge(r["verification"], records.get(r["row_id"]))}</td>',
             f'<td><a class="detail" href="rows/{esc(r["row_id"])}.html">details</a></td>',
         ]
         attrs = (f'data-row="{esc(r["row_id"])}" data-env-version="{esc(r["env_version"])}" '
@@ -246,7 +255,7 @@ def index_html(state, grouped) -> str:
                  "re-ran the agent with the secret and fresh seeds, and the intervals overlap (signed record).</p>")
     if not v1:
         parts.append("<p class=\"none\"><em>No protocol-v1 rows yet.</em></p>")
-    parts += [_env_section(g) for g in v1]
+    parts += [_env_section(g, state.records) for g in v1]
     parts.append("</section>")
     if v0:
         parts.append('<section class="protocol" id="protocol-v0"><h2>Protocol v0 (earlier results)</h2>'
@@ -256,18 +265,18 @@ def index_html(state, grouped) -> str:
                      "(per-seed task-balanced rates, intervals over seeds, the exploration score); the detail page "
                      "also shows the normalised score as submitted. Ranked only among themselves, never against "
                      "protocol v1; they cannot be verified.</p>")
-        parts += [_env_section(g) for g in v0]
+        parts += [_env_section(g, state.records) for g in v0]
         parts.append("</section>")
     parts.append(_how_to_submit_html())
     parts.append('</main><script src="assets/leaderboard.js"></script></body></html>\n')
     return "\n".join(parts)
 
 
-def _env_section(group) -> str:
+def _env_section(group, records: dict) -> str:
     proto, env, k, ranked = group
     anchor = f"{proto}-{slug(short_env(env))}-k{k}"
     return (f'<section class="env" id="{anchor}"><h3>{esc(env)}, K = {k}</h3>'
-            f'<div class="tablewrap">{_table(proto, env, k, ranked, _labels(ranked))}</div>'
+            f'<div class="tablewrap">{_table(proto, env, k, ranked, _labels(ranked), records)}</div>'
             f'<figure><img src="{esc(plot_path(proto, env, k))}" alt="{esc(env)}: success per episode, protocol {proto}" '
             f'width="640" loading="lazy"><figcaption>{esc(_interval_words(proto))}; error bars are 95% intervals; '
             "curves are offset sideways a little so that equal curves stay visible.</figcaption></figure></section>")
@@ -312,7 +321,7 @@ def detail_html(r: dict[str, str], data: dict, signed: dict | None) -> str:
     parts = [HEAD.format(title=f"{esc(r['agent'])} on {esc(r['env_id'])}: RefExp leaderboard", assets="../"),
              '<p><a href="../index.html">&larr; the leaderboard</a></p>',
              f"<h1>{esc(r['agent'])} on {esc(r['env_id'])}, K = {k}</h1>",
-             f"<p>{_badge(r['verification'])}</p>", _verification_html(r, signed),
+             f"<p>{_badge(r['verification'], signed)}</p>", _verification_html(r, signed),
              '<table class="facts"><tbody>' + "".join(f"<tr><th>{esc(a)}</th><td>{esc(str(b))}</td></tr>" for a, b in facts)
              + "</tbody></table>",
              f"<h2>Success per episode</h2><p>{esc(_interval_words(r['protocol']))}.</p>",
@@ -341,6 +350,7 @@ def _verification_html(r: dict[str, str], signed: dict | None) -> str:
     if rerun:
         rows.append(("re-run score", _cell(rerun["score"], *rerun["ci"])))
         rows.append(("re-run evaluation seed", str(rerun.get("eval_seed", ""))))
+    rows.append(("secret id of the re-run", rec.get("secret_id", "")))
     return ('<table class="facts verification"><tbody>'
             + "".join(f"<tr><th>{esc(a)}</th><td>{esc(str(b))}</td></tr>" for a, b in rows) + "</tbody></table>")
 

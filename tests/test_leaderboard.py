@@ -234,7 +234,9 @@ def test_rebuild_rederives_an_older_csv_from_its_kept_files(tmp_path):
     (root / "results.csv").write_text(",".join(old_columns) + "\n" + "".join(f"x,3,x,x,0.5,{s},1\n" for s in shas))
     assert cli.main(["--dir", str(root), "rebuild"]) == 0
     rows = R.read_rows(root / "results.csv")
-    assert [r["results_sha256"] for r in rows] == shas and all(r["protocol"] == "v0" for r in rows)
+    assert [r["results_sha256"] for r in rows] == shas
+    assert all(r["protocol"] == ("v0" if r["schema_version"] == "1" else "v1") for r in rows)
+    assert any(r["protocol"] == "v0" for r in rows)
     first = next(r for r in rows if r["agent"] == "always-first")
     assert float(first["score"]) == pytest.approx(0.0) and first["score_name"] == "exploration"  # never adapts
     assert check(board.Paths(root)) == []

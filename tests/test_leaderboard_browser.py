@@ -45,8 +45,11 @@ def site(tmp_path_factory):
     (a record signed by a throwaway key)."""
     tmp = tmp_path_factory.mktemp("site")
     root = tmp / "board"
-    shutil.copytree(REPO_BOARD / "submissions", root / "submissions")
-    shutil.copy(REPO_BOARD / "results.csv", root / "results.csv")
+    v0 = [r for r in R.read_rows(REPO_BOARD / "results.csv") if r["protocol"] == "v0"]
+    (root / "submissions").mkdir(parents=True)
+    for r in v0:
+        shutil.copy(REPO_BOARD / "submissions" / f"{r['row_id']}.json", root / "submissions")
+    (root / "results.csv").write_text(R.rows_to_csv(v0))
     specs = [("explorer", (0.5, 1.0, 1.0), "RefExp/TwoDrawer-v0", None),
              ("fixed", (0.5, 0.5, 0.5), "RefExp/TwoDrawer-v0", None),
              ("never", (0.0, 0.02, 0.0), "RefExp/TwoDrawer-v0", "refexp/two-drawer/expert-v0"),
