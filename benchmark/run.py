@@ -17,7 +17,9 @@ unless `--force` is given.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import os
 import sys
 import threading
 import time
@@ -25,7 +27,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from benchmark.protocol import DEFAULT_ENV_ID, check_count, resolve_secret, secret_id, trial_specs
+from benchmark.protocol import (
+    DEFAULT_ENV_ID,
+    PUBLIC_SECRET,
+    SECRET_ENV_VAR,
+    check_count,
+    resolve_secret,
+    secret_id,
+    trial_specs,
+)
 
 OBS_TYPES = ("pixels", "state")
 DEVICES = ("auto", "cpu", "cuda")
@@ -95,6 +105,48 @@ def _progress_bar(enabled: bool):
                     TimeRemainingColumn(), disable=not enabled)
 
 
+@contextlib.contextmanager
+def secret_out_of_environ():
+    """Take `$REFEXP_EVAL_SECRET` out of this process's environment while scoring (so spawned
+    workers never inherit it), yielding its value; restored afterwards."""
+    saved = os.environ.pop(SECRET_ENV_VAR, None)
+    try:
+        yield saved
+    finally:
+        if saved is not None:
+            os.environ[SECRET_ENV_VAR] = saved
+
+
+def describe_agent(agent_spec: str, env_id: str | None, seeds: Sequence[int], device: str, allow_env_mismatch: bool) -> dict:
+    """The agent's metadata for the results (its version names every training seed's checkpoint, in
+    seed order; a seed without one fails here) and the env to score (`env_id`, or the one it was
+    trained on, or `DEFAULT_ENV_ID`)."""
+    from benchmark.agents import agent_metadata, load_agent
+
+    agents = [load_agent(agent_spec, env_id, seed=s, device=device, allow_env_mismatch=allow_env_mismatch) for s in seeds]
+    metas = [agent_metadata(a, agent_spec) for a in agents]
+    meta = dict(metas[0])
+    versions = [m["version"] for m in metas]
+    if len(set(versions)) > 1:
+        meta["version"] = "/".join(versions)
+    meta["env_id"] = env_id or meta["trained_env_id"] or DEFAULT_ENV_ID
+    for a in agents:
+        close = getattr(a, "close", None)
+        if callable(close):
+            close()
+    return meta
+
+
+def describe_agent_isolated(agent_spec: str, env_id: str | None, seeds: Sequence[int], device: str,
+                            allow_env_mismatch: bool) -> dict:
+    """`describe_agent` in a spawned process: agent code never runs beside a private secret."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+        return pool.submit(describe_agent, agent_spec, env_id, tuple(seeds), device, allow_env_mismatch).result()
+
+
 def _header(agent_spec: str, meta: dict, env_id: str, episodes: int, trials_per_task: int, eval_seed: int,
             sid: str, obs_type: str, allow: bool) -> dict:
     from benchmark.schema import SCHEMA_VERSION
@@ -132,42 +184,51 @@ def evaluate(
     `$REFEXP_EVAL_SECRET`, else uses the public secret. With `checkpoint_path`, finished trials are
     appended there and a rerun resumes from them (`log` is told how many). Workers are spawned, so a
     script calling this with workers != 1 needs the usual `if __name__ == "__main__":` guard.
+
+    A secret other than the public one never shares a process with agent code given by a spec
+    string: `$REFEXP_EVAL_SECRET` is taken out of the environment while scoring, and the agent is
+    described and run in spawned workers only (even with `workers=1`).
     """
+    cfg = RunConfig(agent=agent if isinstance(agent, str) else type(agent).__name__, env=env_id, episodes=episodes,
+                    trials_per_task=trials_per_task, seeds=tuple(int(s) for s in training_seeds), eval_seed=int(eval_seed),
+                    workers=workers, batch=batch, device=device, dataset=dataset_id, obs_type=obs_type,
+                    allow_env_mismatch=allow_env_mismatch, progress=progress)
+    with secret_out_of_environ() as env_secret:
+        secret = resolve_secret(secret if secret is not None else env_secret)
+        return _evaluate(agent, cfg, secret, checkpoint_path, log)
+
+
+def _evaluate(agent, cfg: RunConfig, secret: str, checkpoint_path, log) -> dict:
     from benchmark.agents import agent_metadata, load_agent, num_drawers
     from benchmark.results import make_results
     from benchmark.schema import DEFAULT_DATASET
     from benchmark.workers import TrialLog, TrialRunner, chunks, read_trial_log, resolve_workers, run_parallel
 
-    cfg = RunConfig(agent=agent if isinstance(agent, str) else type(agent).__name__, env=env_id, episodes=episodes,
-                    trials_per_task=trials_per_task, seeds=tuple(int(s) for s in training_seeds), eval_seed=int(eval_seed),
-                    workers=workers, batch=batch, device=device, dataset=dataset_id, obs_type=obs_type,
-                    allow_env_mismatch=allow_env_mismatch, progress=progress)
-    secret = resolve_secret(secret)
+    env_id, episodes, trials_per_task, obs_type = cfg.env, cfg.episodes, cfg.trials_per_task, cfg.obs_type
+    allow_env_mismatch = cfg.allow_env_mismatch
     sid = secret_id(secret)
-    dev = resolve_device(device)
+    dev = resolve_device(cfg.device)
+    # A private secret never shares a process with agent code: the agent is described, and its
+    # trials run, in spawned workers only (an Agent instance, for training, runs here by necessity).
+    isolate = isinstance(agent, str) and secret != PUBLIC_SECRET
     t0 = time.perf_counter()
-
-    # The agent of the first training seed, built here for its metadata (and reused in-process).
+    if env_id is not None:
+        num_drawers(env_id)  # an unknown env fails before any agent is built
+    probe = None
     if isinstance(agent, str):
-        if env_id is not None:
-            num_drawers(env_id)  # an unknown env fails before any agent is built
-        probe = load_agent(agent, env_id, seed=cfg.seeds[0], device=dev, allow_env_mismatch=allow_env_mismatch)
         agent_spec = agent
+        if isolate:
+            meta = describe_agent_isolated(agent, env_id, cfg.seeds, dev, allow_env_mismatch)
+        else:
+            meta = describe_agent(agent, env_id, cfg.seeds, dev, allow_env_mismatch)
+            probe = load_agent(agent, meta["env_id"], seed=cfg.seeds[0], device=dev, allow_env_mismatch=allow_env_mismatch)
     else:
         probe, agent_spec = agent, f"<instance of {type(agent).__module__}.{type(agent).__qualname__}>"
-    meta = agent_metadata(probe, agent_spec)
-    if env_id is None:
-        env_id = meta["trained_env_id"] or DEFAULT_ENV_ID
+        meta = agent_metadata(probe, agent_spec)
+        meta["env_id"] = env_id or meta["trained_env_id"] or DEFAULT_ENV_ID
+    env_id = meta.pop("env_id")
     n = num_drawers(env_id)
     mismatch = bool(meta["trained_env_id"]) and meta["trained_env_id"] != env_id and allow_env_mismatch
-    if isinstance(agent, str) and len(cfg.seeds) > 1:
-        # one checkpoint per training seed: a seed without one fails here, before any trial runs;
-        # the version names every checkpoint, in seed order
-        versions = [meta["version"]] + [
-            agent_metadata(load_agent(agent, env_id, seed=s, device=dev, allow_env_mismatch=allow_env_mismatch),
-                           agent_spec)["version"] for s in cfg.seeds[1:]]
-        if len(set(versions)) > 1:
-            meta["version"] = "/".join(versions)
     dataset = cfg.dataset if cfg.dataset is not None else (DEFAULT_DATASET.get(env_id) if meta["uses_dataset"] else None)
 
     header = _header(agent_spec, meta, env_id, episodes, trials_per_task, cfg.eval_seed, sid, obs_type, mismatch)
@@ -185,9 +246,10 @@ def evaluate(
         log(f"resuming: {len(specs) - len(todo)} of {len(specs)} trials already done (kept in {log_path})")
     todo_chunks = chunks(todo, cfg.batch)
     n_workers = 1 if not isinstance(agent, str) else resolve_workers(cfg.workers, len(todo_chunks))
+    in_process = not isinstance(agent, str) or (n_workers == 1 and not isolate)
 
     trial_log = TrialLog(log_path, header, kept=list(done.values()))
-    prog = _progress_bar(progress)
+    prog = _progress_bar(cfg.progress)
     try:
         with prog:
             bar = prog.add_task(f"{meta['name']} on {env_id}", total=len(specs), completed=len(specs) - len(todo))
@@ -197,7 +259,7 @@ def evaluate(
                 trial_log.add(res)
                 prog.advance(bar)
 
-            if n_workers == 1:
+            if in_process:
                 runner = TrialRunner(agent, env_id, obs_type, dev, allow_env_mismatch)
                 runner.add_agent(cfg.seeds[0], probe)
                 try:
@@ -273,8 +335,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = config_from_args(argv)
     from rich.console import Console
 
-    from benchmark.results import breakdown_table, duplicate_cells, output_stem, results_table, write_json_atomic
-
     console = Console()
 
     def _terminate(signum, frame):  # a kill cleans up like Ctrl-C: workers stopped, trials kept
@@ -284,18 +344,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         import signal
 
         signal.signal(signal.SIGTERM, _terminate)
-    env_id, why = cfg.env, ""
-    if env_id is None:  # the env the agent was trained on: known once its first checkpoint is read
-        try:
-            from benchmark.agents import load_agent
+    with secret_out_of_environ() as env_secret:
+        secret = resolve_secret(cfg.eval_secret if cfg.eval_secret is not None else env_secret)
+        return _main(cfg, secret, console)
 
-            probe = load_agent(cfg.agent, None, seed=cfg.seeds[0], device="cpu")
+
+def _main(cfg: RunConfig, secret: str, console) -> int:
+    from benchmark.results import breakdown_table, duplicate_cells, output_stem, results_table, write_json_atomic
+
+    env_id, why = cfg.env, ""
+    if env_id is None:  # the env the agent was trained on: known once its checkpoints are read
+        describe = describe_agent if secret == PUBLIC_SECRET else describe_agent_isolated
+        try:
+            meta = describe(cfg.agent, None, cfg.seeds, "cpu", cfg.allow_env_mismatch)
         except (ValueError, FileNotFoundError) as exc:
             build_parser().error(str(exc))
-        trained = getattr(probe, "trained_env_id", None)
-        env_id = trained or DEFAULT_ENV_ID
-        why = " (the env its checkpoint was trained on)" if trained else " (the default env)"
-        del probe
+        env_id = meta["env_id"]
+        why = " (the env its checkpoint was trained on)" if meta["trained_env_id"] else " (the default env)"
     out_dir = Path(cfg.out)
     stem = output_stem(cfg.agent, env_id, cfg.episodes, cfg.trials_per_task, cfg.seeds, cfg.eval_seed, cfg.obs_type)
     json_path = out_dir / f"{stem}.json"
@@ -304,8 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         import json
 
         old = json.loads(json_path.read_text())
-        sid = secret_id(resolve_secret(cfg.eval_secret))
-        if old.get("secret_id") == sid:
+        if old.get("secret_id") == secret_id(secret):
             console.print(f"already scored: {json_path} (finished {old.get('date')}); not recomputed. "
                           "Pass --force to recompute and overwrite it.")
             console.print(results_table(old))
@@ -316,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         results = evaluate(
             cfg.agent, env_id, episodes=cfg.episodes, trials_per_task=cfg.trials_per_task, training_seeds=cfg.seeds,
-            eval_seed=cfg.eval_seed, secret=cfg.eval_secret, workers=cfg.workers, batch=cfg.batch, device=cfg.device,
+            eval_seed=cfg.eval_seed, secret=secret, workers=cfg.workers, batch=cfg.batch, device=cfg.device,
             progress=cfg.progress, checkpoint_path=partial, obs_type=cfg.obs_type, dataset_id=cfg.dataset,
             allow_env_mismatch=cfg.allow_env_mismatch, log=console.print,
         )

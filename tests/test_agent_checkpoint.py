@@ -102,6 +102,7 @@ def test_bad_input_errors(tmp_path):
         main(["--agent", "bogus"])
 
 
+@pytest.mark.slow
 def test_stage_resume(tmp_path):
     g = np.random.default_rng(0)
     eps = [Episode(g.integers(0, 255, (4, 64, 64, 3), dtype=np.uint8), np.zeros((4, 4), np.float32),
@@ -121,6 +122,7 @@ def test_stage_resume(tmp_path):
     assert json.loads((tmp_path / "timing.json").read_text())["train_s"] > 0
 
 
+@pytest.mark.slow
 def test_end_to_end_tiny_run_and_rerun(tmp_path):
     """All three stages on synthetic buffers; a rerun finds every stage finished."""
     from refexp_baselines.train import run
@@ -236,3 +238,16 @@ def test_frame_augmentation_perturbs_and_is_an_opt_in_stage_option():
     assert not base.frames.augment
     assert "augment" not in C.canonical(C.to_dict(base))["frames"]
     assert C.stage_keys(aug)["frames"] != C.stage_keys(base)["frames"]
+
+
+@pytest.mark.slow
+def test_shipped_agent_batched_equals_one_trial_at_a_time():
+    """The shipped `ours` on pixels: the same trials, successes and returns (and action digests)
+    whether its trials run alone or two at a time."""
+    from benchmark.run import evaluate
+
+    kw = dict(episodes=2, trials_per_task=1, training_seeds=(0,), workers=1, progress=False)
+    one = evaluate("ours", "RefExp/TwoDrawer-v0", batch=1, **kw)
+    two = evaluate("ours", "RefExp/TwoDrawer-v0", batch=2, **kw)
+    for key in ("raw_successes", "raw_tasks", "raw_returns", "raw_rollouts"):
+        assert one[key] == two[key], key

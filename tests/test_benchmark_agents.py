@@ -189,3 +189,22 @@ def test_trial_wrapper_runs_k_episodes_of_one_task():
     env.close()
     with pytest.raises(ValueError):
         TrialWrapper(gym.make(ENV, obs_type="state"), episodes=0)
+
+
+def test_benchmark_never_imports_the_method_or_the_leaderboard():
+    """Imports flow refexp_envs -> benchmark -> refexp_baselines / leaderboard: the reference agents
+    are an entry-point string, and benchmark.protocol needs numpy alone."""
+    import ast
+    from pathlib import Path
+
+    root = Path(agents.__file__).parent
+    for path in sorted(root.glob("*.py")):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module.split(".")[0])
+        assert not names & {"refexp_baselines", "leaderboard"}, path.name
+        if path.name == "protocol.py":
+            assert names <= {"__future__", "hashlib", "dataclasses", "typing", "numpy", "os"}, names
