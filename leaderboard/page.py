@@ -306,7 +306,8 @@ def detail_html(r: dict[str, str], data: dict, signed: dict | None) -> str:
         (SCORE_WORDS[r["score_name"]], score), ("seeds at the Bayes-optimal curve", f"{r['seeds_at_bayes_optimal']} of {r['n_seeds']}"),
         ("family", r["family"]), ("trained on", r["data"]),
         ("training seeds" if r["protocol"] == "v1" else "seeds", r["seeds"]), ("trials per seed", r["trials_per_seed"]),
-        ("distinct rollouts", r["distinct_rollouts"] or "not recorded (schema 1)"),
+        ("distinct rollouts", f"{r['distinct_rollouts']} of {int(r['n_seeds']) * int(r['trials_per_seed'])} trials"
+         if r["distinct_rollouts"] else "not recorded (schema 1)"),
         ("observations", r["obs_type"]), ("machine", r["machine"]), ("wall time", f"{float(r['wall_time_s']):.0f} s"),
         ("date", r["date"]), ("results SHA-256", r["results_sha256"]),
     ]
@@ -331,9 +332,16 @@ def detail_html(r: dict[str, str], data: dict, signed: dict | None) -> str:
              "and the Bayes-optimal curve (dashed).</figcaption></figure>",
              f'<h2>Evidence</h2><p>The results file: <a id="results-json" href="../submissions/{esc(r["row_id"])}.json">'
              f"submissions/{esc(r['row_id'])}.json</a> (raw successes of every trial).</p>",
-             f'<p>Reproduce (from a clone of the repository):</p><pre><code id="reproduce">{esc(cmd)}</code></pre>',
+             f'<p>Reproduce (from a clone of the repository{_secret_words(r)}):</p><pre><code id="reproduce">{esc(cmd)}</code></pre>',
              "</body></html>\n"]
     return "\n".join(parts)
+
+
+def _secret_words(r: dict[str, str]) -> str:
+    if r["protocol"] == "v0":
+        return (f", with the first harness (results schema 1): <code>git checkout {R.V0_HARNESS_COMMIT}</code>, the last "
+                "commit before the evaluation protocol; today's harness has other flags and seeding")
+    return ", with the public evaluation secret, the default: the submitter's run; a verification re-run uses the maintainers' secret"
 
 
 def _verification_html(r: dict[str, str], signed: dict | None) -> str:

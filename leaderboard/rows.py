@@ -35,6 +35,7 @@ FAMILIES = ("scripted", "offline", "online", "oracle")
 SELF_REPORTED = "self-reported"
 STATUSES = (SELF_REPORTED, "verified", "disagrees", "failed-verification")
 PROTOCOL_OF_SCHEMA = {1: "v0", 2: "v1"}
+V0_HARNESS_COMMIT = "1f6ea3a"  # the last commit whose harness wrote schema 1 (reproduces v0 rows)
 # The paper's env first; others follow in alphabetical order.
 ENV_ORDER = ("RefExp/TwoDrawer-v0", "RefExp/TwoDrawer-v1")
 
