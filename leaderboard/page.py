@@ -102,7 +102,7 @@ def build(root: Path, state, draw: bool = True) -> tuple[dict[Path, bytes], list
         curves = [(f"seed {s}", c) for s, c in R.per_seed_curves(data)]
         mean = _line(r, styles[r["agent"]], "mean over seeds")
         bayes = R.floats(r["bayes_optimal"])
-        title = f"{r['agent']} on {short_env(r['env_id'])}: per-seed success"
+        title = f"{r['agent']} on {short_env(r['env_id'])} (protocol {r['protocol']}): per-seed success"
         spec = {"v": P.PLOT_VERSION, "curves": curves, "mean": mean.__dict__ | {"style": mean.style.__dict__},
                 "bayes": bayes, "title": title}
         plot_jobs[row_plot_path(r["row_id"])] = (_hash_json(spec), lambda curves=curves, mean=mean, bayes=bayes, title=title:
