@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 
 from benchmark.schema import SchemaError, check_eligible, validate_results
@@ -23,6 +24,18 @@ from leaderboard.board import Paths, State
 # Files and folders that may sit in a leaderboard directory besides the data (the package's code).
 ALLOWED_TOP = {"results.csv", "README.md", "index.html", "render.json", "verify_key.pub", ".lock",
                "__pycache__", "assets", "static", "submissions", "verifications", "plots", "rows"}
+
+
+def _same(a: str, b: str) -> bool:
+    """Equal cells; numbers (and ';'-joined lists of them) equal to 1e-9, which absorbs summation-order
+    noise between numpy builds in re-derived statistics, never a hand edit."""
+    if a == b:
+        return True
+    try:
+        xs, ys = [float(x) for x in a.split(";")], [float(y) for y in b.split(";")]
+    except ValueError:
+        return False
+    return len(xs) == len(ys) and all(math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12) for x, y in zip(xs, ys))
 
 
 def check(paths: Paths, public_key_path: Path = signing.PUBLIC_KEY_PATH) -> list[str]:
@@ -80,10 +93,12 @@ def check(paths: Paths, public_key_path: Path = signing.PUBLIC_KEY_PATH) -> list
             status = record.get("status")
             state.records[rid] = signed
         expected = R.row_from_results(data, sha, status)
-        diff = [c for c in R.COLUMNS if expected[c] != row[c]]
+        diff = [c for c in R.COLUMNS if not _same(expected[c], row[c])]
         if diff:
+            hint = ("; if the statistics code changed (schema-1 rows are re-derived), run `python -m leaderboard "
+                    "rebuild`" if row["schema_version"] == "1" else "")
             problems.append(f"{where}: columns {diff} differ from what its results file and record give "
-                            f"(e.g. {diff[0]}: {row[diff[0]]!r}, expected {expected[diff[0]]!r})")
+                            f"(e.g. {diff[0]}: {row[diff[0]]!r}, expected {expected[diff[0]]!r}){hint}")
 
     for folder, what in ((paths.submissions, "results file"), (paths.verifications, "verification record")):
         if folder.is_dir():
