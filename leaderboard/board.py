@@ -1,6 +1,6 @@
 """The leaderboard's files and every change to them: submit, withdraw, render, record a verification.
 
-    python -m leaderboard submit results/scripted-explorer_twodrawer-v0_K3_n100_s0-1-2.json
+    python -m leaderboard submit results/scripted-explorer_twodrawer-v0_K3_tpt17_s0-1-2.json
     python -m leaderboard render
 
 Layout of a leaderboard directory (the package's own by default):
