@@ -184,3 +184,17 @@ def test_compare_verifies_overlap_and_flags_disagreement():
     assert out.status == "disagrees" and "does not overlap" in out.reason
     assert out.rerun["score"] < 0.5 < float(R.row_from_results(sub, "0" * 64)["score"])  # both numbers kept
     assert compare(sub, other).status == "disagrees" and "agent version v2" in compare(sub, other).reason
+
+
+def test_a_protocol_v0_row_cannot_be_verified(tmp_path, keys):
+    from test_leaderboard import REPO_BOARD
+
+    row = next(r for r in R.read_rows(REPO_BOARD / "results.csv") if r["protocol"] == "v0")
+    raw = (REPO_BOARD / "submissions" / f"{row['row_id']}.json").read_bytes()
+    root = tmp_path / "board"
+    board.add_row(root, json.loads(raw), raw)
+    before = snapshot(root)
+    path = root / "submissions" / f"{row['row_id']}.json"
+    with pytest.raises(board.Rejected, match="protocol v0 row"):
+        verify(_cfg(path, keys), root, secret=SECRET, public_key_path=keys[1])
+    assert snapshot(root) == before
