@@ -154,7 +154,8 @@ def read_rows(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as fh:
         reader = csv.DictReader(fh)
         if reader.fieldnames is not None and tuple(reader.fieldnames) != COLUMNS:
-            raise ValueError(f"{path} has columns {reader.fieldnames}, expected {list(COLUMNS)}")
+            raise ValueError(f"{path} has columns {reader.fieldnames}, expected {list(COLUMNS)}: an earlier layout "
+                             "is re-derived from the kept files by `python -m leaderboard rebuild`")
         return list(reader)
 
 
