@@ -21,6 +21,8 @@ from leaderboard import rows as R
 from benchmark.schema import SchemaError, validate_results
 
 REPO_BOARD = Path(board.__file__).resolve().parent
+# A schema-1 results file as the leaderboard kept it (always-first, 300 trials, 2026-11-24).
+SCHEMA1 = Path(__file__).parent / "data" / "schema1_always_first.json"
 
 
 def fake_results(
@@ -140,7 +142,7 @@ REJECTIONS = {
     "unknown-env": (lambda: _mutate(fake_results(agent="x"), "unknown-env"), "unknown env_id"),
     "unknown-dataset": (lambda: _mutate(fake_results(agent="x"), "unknown-dataset"), "unknown dataset_id"),
     "too-few-trials": (lambda: fake_results(agent="x", trials_per_task=15, seeds=(0, 1, 2)), "--trials-per-task 17"),
-    "schema-1-file": (lambda: json.loads(next((REPO_BOARD / "submissions").glob("*.json")).read_text()), "no longer accepted"),
+    "schema-1-file": (lambda: json.loads(SCHEMA1.read_text()), "no longer accepted"),
     "oracle": (lambda: fake_results(agent="oracle", eligible=False), "not eligible"),
     "oracle-marked-eligible": (lambda: _mutate(fake_results(agent="x"), "oracle-marked-eligible"), "cannot be marked eligible"),
     "user-agent-sees-task": (lambda: fake_results(agent="peeker", eligible=False), "not eligible"),
