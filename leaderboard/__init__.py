@@ -1,3 +1,3 @@
-"""The public RefExp leaderboard: `schema` (what a valid results file is), `board` (submit and render;
-`python -m leaderboard submit RESULTS.json`, `python -m leaderboard render`), and the generated
-`results.csv`, `README.md`, `index.html`, `plots/` and `submissions/`."""
+"""The public RefExp leaderboard: `rows` (a row per results file), `board` (every change, under a
+lock), `page` and `plots` (the generated site), `check` (CI's consistency check), `signing` and
+`verify` (signed re-runs), `cli` (`python -m leaderboard`)."""

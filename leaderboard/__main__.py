@@ -1,7 +1,7 @@
-"""`python -m leaderboard submit RESULTS.json` | `python -m leaderboard render` (see leaderboard.board)."""
+"""`python -m leaderboard COMMAND` (see leaderboard.cli)."""
 
 import sys
 
-from leaderboard.board import main
+from leaderboard.cli import main
 
 sys.exit(main())

@@ -1,0 +1,257 @@
+"""One leaderboard row per accepted results file: the CSV format and how a row is derived.
+
+A row is a pure function of its results file (kept under `submissions/`) and of its signed
+verification record, if any (`verifications/`): `check` re-derives every row and compares, so
+a hand edit of `results.csv` fails CI. Rows carry how much evidence they hold: seeds, trials per
+seed, distinct rollouts, env version, family, training data, verified or self-reported.
+
+Two protocols live side by side and are never ranked against each other:
+* `v0`: results schema 1 (tasks drawn from public seeds, so an agent could infer them; not
+  balanced per seed). Their files are kept as submitted; their rows are re-summarised from the raw
+  successes and tasks with the current statistics (`benchmark.stats.summarise`: per-seed
+  task-balanced curves, intervals over seeds, the exploration score), which is all the raw data
+  need. Shown in a section of their own, never verified.
+* `v1`: results schema 2 (tasks keyed by the evaluation secret, task-balanced trials, intervals
+  over training seeds, the exploration score). The only rows that can be verified.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+from typing import Sequence
+
+COLUMNS = (
+    "row_id", "protocol", "env_id", "env_version", "episodes", "agent", "agent_version", "agent_spec",
+    "family", "data", "score_name", "score", "score_ci_low", "score_ci_high", "success_rate", "ci_low",
+    "ci_high", "bayes_optimal", "seeds_at_bayes_optimal", "seeds", "n_seeds", "trials_per_seed", "distinct_rollouts", "obs_type",
+    "wall_time_s", "machine", "date", "results_sha256", "schema_version", "verification",
+)
+LIST_COLUMNS = ("success_rate", "ci_low", "ci_high", "bayes_optimal")
+SCRIPTED_AGENTS = frozenset({"random", "always-first", "scripted-explorer"})
+FAMILIES = ("scripted", "offline", "online", "oracle")
+SELF_REPORTED = "self-reported"
+STATUSES = (SELF_REPORTED, "verified", "disagrees", "failed-verification")
+PROTOCOL_OF_SCHEMA = {1: "v0", 2: "v1"}
+V0_HARNESS_COMMIT = "1f6ea3a"  # the last commit whose harness wrote schema 1 (reproduces v0 rows)
+# The paper's env first; others follow in alphabetical order.
+ENV_ORDER = ("RefExp/TwoDrawer-v0", "RefExp/TwoDrawer-v1")
+
+
+def row_id(sha256: str) -> str:
+    """A row's short id: the first 16 hex digits of its results file's SHA-256 (its file name)."""
+    return sha256[:16]
+
+
+def env_version(env_id: str) -> str:
+    m = re.search(r"-(v\d+)$", env_id)
+    return m.group(1) if m else "?"
+
+
+def family(data: dict) -> str:
+    """scripted / offline / online / oracle, from what the results file says about the agent."""
+    if not data.get("eligible", True):
+        return "oracle"
+    if data["agent"] in SCRIPTED_AGENTS and data.get("agent_spec", data["agent"]) == data["agent"]:
+        return "scripted"
+    return "offline" if data.get("dataset_id") else "online"
+
+
+def training_data(data: dict) -> str:
+    """What the agent was trained on: the dataset id, online steps where recorded, or none."""
+    if data.get("dataset_id"):
+        return data["dataset_id"]
+    steps = data.get("online_steps")
+    if family(data) == "scripted":
+        return "none"
+    return f"online, {steps} steps" if steps else "online (steps not reported)"
+
+
+def _fmt(x: float) -> str:
+    return repr(float(x))
+
+
+def _joined(xs: Sequence[float]) -> str:
+    return ";".join(_fmt(x) for x in xs)
+
+
+def floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(";")] if text else []
+
+
+def row_from_results(data: dict, sha256: str, verification: str = SELF_REPORTED) -> dict[str, str]:
+    """The CSV row of a validated results dict of either schema version."""
+    version = data["schema_version"]
+    if version not in PROTOCOL_OF_SCHEMA:
+        raise ValueError(f"schema_version {version} is not one the leaderboard reads: {sorted(PROTOCOL_OF_SCHEMA)}")
+    machine = data["machine"]
+    seeds = data.get("training_seeds", data.get("seeds"))
+    row = {
+        "row_id": row_id(sha256),
+        "protocol": PROTOCOL_OF_SCHEMA[version],
+        "env_id": data["env_id"],
+        "env_version": env_version(data["env_id"]),
+        "episodes": str(data["episodes"]),
+        "agent": data["agent"],
+        "agent_version": data["agent_version"],
+        "agent_spec": data["agent_spec"],
+        "family": family(data),
+        "data": training_data(data),
+        "seeds": " ".join(str(s) for s in seeds),
+        "n_seeds": str(len(seeds)),
+        "obs_type": data["obs_type"],
+        "wall_time_s": _fmt(data["wall_time_s"]),
+        "machine": f"{machine.get('cpu', '?')} x{machine.get('cpu_count', '?')}",
+        "date": data["date"],
+        "results_sha256": sha256,
+        "schema_version": str(version),
+        "verification": verification,
+    }
+    if version == 1:
+        row.update(_scores(_summary_v0(data)))
+        row.update({"trials_per_seed": str(data["trials"]), "distinct_rollouts": ""})  # schema 1 records no actions
+    else:
+        row.update(_scores(data))
+        row.update({"trials_per_seed": str(data["num_drawers"] * data["trials_per_task"]),
+                    "distinct_rollouts": str(sum(c["distinct"] for c in data["distinct_rollouts"]))})
+    return row
+
+
+def _summary_v0(data: dict) -> dict:
+    """The statistics of a schema-1 file, re-derived from its raw successes and tasks."""
+    from benchmark import stats
+
+    sm = stats.summarise(data["raw_successes"], data["raw_tasks"], data["num_drawers"])
+    return {"success_rate": sm.success_rate, "ci_low": sm.ci_low, "ci_high": sm.ci_high,
+            "bayes_optimal": sm.bayes_optimal, "exploration_score": sm.exploration_score,
+            "exploration_score_ci": sm.exploration_score_ci, "auc": sm.auc, "auc_ci": sm.auc_ci,
+            "seed_curves": sm.seed_curves, "seeds_at_bayes_optimal": sm.seeds_at_bayes_optimal}
+
+
+def _scores(summary: dict) -> dict[str, str]:
+    """The exploration score and its interval over seeds (the area under the curve where K = 1,
+    for which the exploration score is not defined), the curve and seeds at Bayes-optimal."""
+    if summary["exploration_score"] is not None:
+        name, score, ci = "exploration", summary["exploration_score"], summary["exploration_score_ci"]
+    else:
+        name, score, ci = "auc", summary["auc"], summary["auc_ci"]
+    return {
+        "score_name": name,
+        "score": _fmt(score),
+        "score_ci_low": _fmt(ci[0]),
+        "score_ci_high": _fmt(ci[1]),
+        **{c: _joined(summary[c]) for c in LIST_COLUMNS},
+        "seeds_at_bayes_optimal": str(summary["seeds_at_bayes_optimal"]),
+    }
+
+
+# ------------------------------------------------------------------------------------------ CSV
+def read_rows(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is not None and tuple(reader.fieldnames) != COLUMNS:
+            raise ValueError(f"{path} has columns {reader.fieldnames}, expected {list(COLUMNS)}: an earlier layout "
+                             "is re-derived from the kept files by `python -m leaderboard rebuild`")
+        return list(reader)
+
+
+def rows_to_csv(rows: Sequence[dict[str, str]]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: row[c] for c in COLUMNS})
+    return buf.getvalue()
+
+
+# -------------------------------------------------------------------------------------- ranking
+def ranks(rows: Sequence[dict[str, str]]) -> list[int]:
+    """rank = 1 + the number of rows whose interval's lower bound exceeds this row's upper bound.
+
+    Rows whose intervals cannot be told apart share a rank; ranks are computed within `rows` only
+    (one env, K and protocol: never across protocols)."""
+    lows = [float(r["score_ci_low"]) for r in rows]
+    highs = [float(r["score_ci_high"]) for r in rows]
+    return [1 + sum(lo > hi for lo in lows) for hi in highs]
+
+
+def env_sort_key(env_id: str) -> tuple[int, str]:
+    return (ENV_ORDER.index(env_id) if env_id in ENV_ORDER else len(ENV_ORDER), env_id)
+
+
+def groups(rows: Sequence[dict[str, str]]) -> list[tuple[str, str, int, list[tuple[int, dict[str, str]]]]]:
+    """(protocol, env, K, [(rank, row)] best first) with protocol v1 first, the paper's env first."""
+    keys = sorted({(r["protocol"], r["env_id"], int(r["episodes"])) for r in rows},
+                  key=lambda key: (-int(key[0][1:]), env_sort_key(key[1]), key[2]))
+    out = []
+    for proto, env, k in keys:
+        mine = [r for r in rows if (r["protocol"], r["env_id"], int(r["episodes"])) == (proto, env, k)]
+        ranked = sorted(zip(ranks(mine), mine), key=lambda t: (t[0], -float(t[1]["score"]), t[1]["agent"]))
+        out.append((proto, env, k, ranked))
+    return out
+
+
+def same_agent_version(a: dict[str, str], b: dict[str, str]) -> bool:
+    """Two rows of one agent version on one env, K and protocol: names equal, and the versions
+    share a checkpoint (a version scored over several seeds names each seed's checkpoint, 'a/b/c';
+    a run of seed 0 alone, 'a', is the same agent version)."""
+    if (a["agent"], a["env_id"], a["episodes"], a["protocol"]) != (b["agent"], b["env_id"], b["episodes"], b["protocol"]):
+        return False
+    return bool(set(a["agent_version"].split("/")) & set(b["agent_version"].split("/")))
+
+
+# --------------------------------------------------------------------------- per-seed, reproduce
+def per_seed_curves(data: dict) -> list[tuple[int, list[float]]]:
+    """(training seed, its task-balanced success rate per episode) for each seed of a results file."""
+    if data["schema_version"] == 1:
+        return list(zip(data["seeds"], _summary_v0(data)["seed_curves"]))
+    return [(int(s), [float(x) for x in c]) for s, c in zip(data["training_seeds"], data["seed_curves"])]
+
+
+def reproduce_command(data: dict) -> list[str]:
+    """The harness command that re-scores a results file's agent with the file's settings."""
+    cmd = ["python", "-m", "benchmark.run", "--agent", data["agent_spec"], "--env", data["env_id"],
+           "--episodes", str(data["episodes"])]
+    if data["schema_version"] == 1:
+        cmd += ["--trials", str(data["trials"]), "--seeds", *[str(s) for s in data["seeds"]]]
+    else:
+        cmd += _v1_command_args(data)
+    if data.get("dataset_id"):
+        cmd += ["--dataset", data["dataset_id"]]
+    if data["obs_type"] != "pixels":
+        cmd += ["--obs-type", data["obs_type"]]
+    return cmd
+
+
+def _v1_command_args(data: dict) -> list[str]:
+    return ["--trials-per-task", str(data["trials_per_task"]), "--seeds", *[str(s) for s in data["training_seeds"]],
+            *eval_seed_args(data["eval_seed"])]
+
+
+def eval_seed_args(eval_seed: int) -> list[str]:
+    """The harness flags that set a re-run's evaluation seed."""
+    return ["--eval-seed", str(int(eval_seed))]
+
+
+def without_eval_seed(args: list[str]) -> list[str]:
+    """Harness arguments with any `--eval-seed N` removed."""
+    out, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+        elif a == "--eval-seed":
+            skip = True
+        else:
+            out.append(a)
+    return out
+
+
+def seed_setting(data: dict) -> tuple:
+    """What a re-run must keep equal: the training seeds and the trials."""
+    if data["schema_version"] == 1:
+        return (tuple(data["seeds"]), data["trials"])
+    return (tuple(data["training_seeds"]), data["trials_per_task"])
