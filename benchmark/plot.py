@@ -37,7 +37,7 @@ def score_label(results: dict) -> str:
     if results.get("schema_version", 1) >= 2:
         ex = results["exploration_score"]
         return "n/a" if ex is None else f"{ex:.2f}"
-    return f"{results['normalised_score']:.2f} (v1 normalised)"
+    return f"normalised {results['normalised_score']:.2f}, results schema 1"
 
 
 def curve_from_results(results: dict, label: str | None = None) -> Curve:
