@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmark.eval_speed", description=__doc__.splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--agent", default="ours", help="an agent with act_batch (the reference BeliefAgent has it)")
-    p.add_argument("--env", default=None, help="env id (default: the env the agent was trained on)")
+    p.add_argument("--env", default=None, help="env id (if omitted: the env the agent was trained on)")
     p.add_argument("--episodes", type=int, default=3, help="episodes K per trial")
     p.add_argument("--trials-per-task", type=int, default=10, help="trials of each task (one training seed)")
     p.add_argument("--batch", type=int, default=8, help="trials stepped at once in the batched run")

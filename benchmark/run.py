@@ -49,19 +49,19 @@ class RunConfig:
     agent: str = field(metadata={"help": "built-in name, reference-method name, module:Class, a train.py "
                                          "bundle PATH.pt, or an SB3 PATH.zip"})
     env: str | None = field(default=None, metadata={
-        "help": f"a RefExp env id (default: the env the agent was trained on; {DEFAULT_ENV_ID} for agents that do not say)"})
+        "help": f"a RefExp env id (if omitted: the env the agent was trained on; {DEFAULT_ENV_ID} for agents that do not say)"})
     episodes: int = field(default=3, metadata={"help": "episodes K per trial (exploration episodes)"})
     trials_per_task: int = field(default=50, metadata={"help": "trials of each task per training seed"})
     seeds: tuple[int, ...] = field(default=(0,), metadata={"help": "training seeds: one checkpoint each; intervals are over these"})
     eval_seed: int = field(default=0, metadata={"help": "evaluation seed: env reset seeds and the agent's seeds"})
     eval_secret: str | None = field(default=None, metadata={
-        "help": "evaluation secret ordering the tasks (default: $REFEXP_EVAL_SECRET, else the public one)"})
+        "help": "evaluation secret ordering the tasks (if omitted: $REFEXP_EVAL_SECRET, else the public one)"})
     workers: int = field(default=0, metadata={"help": "worker processes (Ray actors with --backend ray); 0 = all cores "
                                                       "(of the cluster), 1 = in-process (one actor)"})
     batch: int = field(default=8, metadata={"help": "trials stepped at once per worker (agents with act_batch); 1 = one at a time"})
     device: str = field(default="auto", metadata={"help": "auto, cpu or cuda: for agents with networks"})
     dataset: str | None = field(default=None, metadata={
-        "help": "dataset id the agent was trained on (default: the env's, for agents that use data)"})
+        "help": "dataset id the agent was trained on (if omitted: the env's, for agents that use data)"})
     obs_type: str = field(default="pixels", metadata={"help": "pixels (the benchmark's) or state (fast; not ranked)"})
     allow_env_mismatch: bool = field(default=False, metadata={
         "help": "score a checkpoint on an env it was not trained on (recorded; never ranked)"})

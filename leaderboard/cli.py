@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("withdraw", formatter_class=fmt, help="remove an agent version's rows (a superseded checkpoint)")
     p.add_argument("agent")
     p.add_argument("version")
-    p.add_argument("--env", default=None, help="only this env's row (default: every env)")
+    p.add_argument("--env", default=None, help="only this env's row (if omitted: every env)")
     p = sub.add_parser("check", formatter_class=fmt, help="validate every leaderboard file against results.csv (CI runs it)")
     p.add_argument("--public-key", default=str(signing.PUBLIC_KEY_PATH), help="Ed25519 public key (PEM) of verification records")
     p = sub.add_parser("verify", formatter_class=fmt, help="re-run a row's agent with the secret key and fresh seeds; sign the outcome")

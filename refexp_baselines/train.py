@@ -34,12 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog="Exit status: 0 done, 2 usage error or bad input.")
     p.add_argument("--agent", default="ours", help=f"one of {list(C.AGENT_NAMES)}")
     p.add_argument("--env", default=C.RunConfig.env_id, help="env id to train for")
-    p.add_argument("--dataset", default=None, help="Minari id (default: the env's expert dataset) or local:<eps per task>")
+    p.add_argument("--dataset", default=None, help="Minari id (if omitted: the env's expert dataset) or local:<eps per task>")
     p.add_argument("--seed", type=int, default=0, help="training seed (one run; the harness's --seeds)")
     p.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda, cuda:1 ...")
     p.add_argument("--runs-dir", default="runs", help="root of the run directories")
     p.add_argument("--set", nargs="*", default=[], metavar="SECTION.FIELD=VALUE", help="config overrides")
-    p.add_argument("--eval-every", type=int, default=None, help="agent steps between periodic evaluations (default: the config's)")
+    p.add_argument("--eval-every", type=int, default=None, help="agent steps between periodic evaluations (if omitted: the config's)")
     p.add_argument("--eval-trials", type=int, default=None,
                    help="trials of each task per periodic evaluation (0: none; default: the config's)")
     p.add_argument("--final-trials-per-task", type=int, default=50,

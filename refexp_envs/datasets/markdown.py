@@ -11,7 +11,7 @@ from refexp_envs.datasets.registry import markdown_table
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m refexp_envs.datasets.markdown", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--version", type=int, default=None, help="only this dataset version (default: all)")
+    parser.add_argument("--version", type=int, default=None, help="only this dataset version (if omitted: all)")
     args = parser.parse_args(argv)
     print(markdown_table(args.version))
 
