@@ -17,6 +17,7 @@ from refexp_baselines.cql import CQL  # noqa: E402
 
 import pytest  # noqa: E402
 
+pytestmark = pytest.mark.slow  # optimisation loops
 
 @pytest.mark.parametrize("actor_loss", ["awr", "sac"])
 def test_cql_learns_belief_conditioned_choice(actor_loss):
