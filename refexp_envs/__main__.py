@@ -11,19 +11,7 @@ import argparse
 import sys
 
 import refexp_envs
-
-
-def _count(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-
-    return parse
+from refexp_envs.datasets.cli import int_at_least  # an argparse type: an int >= minimum
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -32,7 +20,7 @@ def make_parser() -> argparse.ArgumentParser:
         description="A short demo: each scripted policy tries to open its drawer on every env.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--episodes", type=_count(1), default=3, help="episodes per (env, policy, task)")
+    parser.add_argument("--episodes", type=int_at_least(1), default=3, help="episodes per (env, policy, task)")
     parser.add_argument("--noise", type=float, default=0.1, help="scripted policy action noise (>= 0)")
     parser.add_argument("--seed", type=int, default=0, help="episode e uses seed + e (env and policy noise)")
     parser.add_argument("--env", nargs="+", choices=refexp_envs.ENV_IDS, default=list(refexp_envs.LATEST_ENV_IDS),

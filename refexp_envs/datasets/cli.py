@@ -163,7 +163,7 @@ def cmd_bench(args) -> int:
     return 0
 
 
-def _count(minimum: int):
+def int_at_least(minimum: int):
     """An argparse type: an integer >= minimum (else a usage error, exit 2)."""
 
     def parse(text: str) -> int:
@@ -210,7 +210,7 @@ def make_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentP
         add(name, fn, text).add_argument("id", help=ID_HELP)
     b = add("build", cmd_build, "regenerate from the generation seed (resumable)")
     b.add_argument("id", help=ID_HELP)
-    b.add_argument("--workers", type=_count(0), default=0, help="collector processes (0 = all cores)")
+    b.add_argument("--workers", type=int_at_least(0), default=0, help="collector processes (0 = all cores)")
     b.add_argument("--force", action="store_true", help="rebuild even if present")
     b.add_argument("--no-cache", action="store_true", help="skip building the pixel cache")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -225,9 +225,9 @@ def make_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentP
     d.add_argument("--quiet", action="store_true", help="no progress bars")
     m = add("bench", cmd_bench, "time sampling a batch of sequences")
     m.add_argument("id", help=ID_HELP)
-    m.add_argument("--batch", type=_count(1), default=32, help="sequences per batch")
-    m.add_argument("--steps", type=_count(1), default=150, help="steps per sequence")
-    m.add_argument("--reps", type=_count(1), default=20, help="batches timed")
+    m.add_argument("--batch", type=int_at_least(1), default=32, help="sequences per batch")
+    m.add_argument("--steps", type=int_at_least(1), default=150, help="steps per sequence")
+    m.add_argument("--reps", type=int_at_least(1), default=20, help="batches timed")
     m.add_argument("--no-cache", action="store_true", help="read from parquet instead of the cache")
     k = add("pack", cmd_pack, "maintainers: write the release archive of a local dataset")
     k.add_argument("id", help=ID_HELP)
