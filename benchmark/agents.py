@@ -86,10 +86,10 @@ class _ScriptedDrawers:
     uses_layout = True
 
     def __init__(self, env_id: str):
-        import gymnasium as gym
+        from refexp_envs.policies import behaviour_version
 
         self._n = num_drawers(env_id)
-        self._version = min(int(gym.spec(env_id).version or 0), 1)  # the env's behaviour version
+        self._version = behaviour_version(env_id)
         self.set_layout(None)
 
     def set_layout(self, handles: np.ndarray | None) -> None:

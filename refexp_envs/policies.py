@@ -24,6 +24,16 @@ SAFE_Z = 0.20  # above every drawer case (top at ~0.17 m)
 PULL_DISTANCE = 0.20  # pull target behind the handle's closed position
 
 
+def behaviour_version(env_id: str | None) -> int:
+    """The scripted behaviour version of an env id: that of the env, capped at the newest (1);
+    0 for an unregistered env (no id)."""
+    if env_id is None:
+        return 0
+    import gymnasium as gym
+
+    return min(int(gym.spec(env_id).version or 0), 1)
+
+
 class ScriptedDrawerPolicy:
     """Opens drawer `drawer` of an env with `num_drawers` drawers."""
 
@@ -56,9 +66,8 @@ class ScriptedDrawerPolicy:
         the behaviour version of the env's version (read from `env.spec.id`, 0 if none)."""
         base = env.unwrapped
         spec = getattr(env, "spec", None)
-        version = spec.version if spec is not None and spec.version is not None else 0
         return cls(drawer, base.num_drawers, noise, seed, handle=base.handle_positions()[drawer],
-                   version=min(int(version), 1))
+                   version=behaviour_version(spec.id if spec is not None else None))
 
     def __call__(self, obs: dict) -> np.ndarray:
         return self.act(obs["proprio"])
