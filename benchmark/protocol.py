@@ -31,6 +31,11 @@ import numpy as np
 # a leaderboard that must not be gamed scores submissions with its own secret (REFEXP_EVAL_SECRET).
 PUBLIC_SECRET = "refexp-public-v1"
 SECRET_ENV_VAR = "REFEXP_EVAL_SECRET"
+# The development secret: what training's own evaluations and every choice of hyperparameters use
+# (with evaluation seeds >= DEV_EVAL_SEED), so that reported numbers (public secret, eval seed 0)
+# come from a task order and rollouts that no choice was made on.
+DEV_SECRET = "refexp-dev-v1"
+DEV_EVAL_SEED = 1000
 # The env scored, and trained on, by default for agents that do not name the env they were trained
 # on (built-ins, import paths, SB3 models). The one place to flip when a new env version is default.
 DEFAULT_ENV_ID = "RefExp/TwoDrawer-v1"

@@ -69,8 +69,8 @@ class AgentConfig:
     target_entropy: float = -4.0
     backup_entropy: bool = False  # soft (entropy) term in the TD target
     n_step: int = 8  # n-step TD targets along the meta-trajectory (1: the paper's one-step backup)
-    backup: str = "policy"  # TD target action: "policy" a' ~ pi(b') (the paper), "data": a_{t+n} of the data
-    actor_loss: str = "sac"  # "sac": maximise Q (the paper); "awr": advantage-weighted regression
+    backup: str = "data"  # TD target action: "data" a_{t+n} of the data (in-sample), "policy": a' ~ pi(b') (the paper)
+    actor_loss: str = "awr"  # "awr": advantage-weighted regression (in-sample); "sac": maximise Q (the paper)
     awr_temperature: float = 2.0
     awr_max_weight: float = 50.0
     bc_steps: int = 2000  # actor warm-up by behaviour cloning (CQL's policy_eval_start)
@@ -93,7 +93,11 @@ class RunConfig:
 
 
 ELIGIBLE = {"ours": True, "no-expl": True, "no-cql": True, "no-reward-belief": True, "oracle-task": False,
-            "ours-aug": True}
+            "ours-aug": True, "ours-sac": True, "no-cql-sac": True}
+# The paper's actor-critic (backup a' ~ pi(b'), Q-maximising actor): the default until 0.2.0 (the v0
+# checkpoints); on v1 it collapsed on the development evaluation (docs/method.md), so the in-sample
+# backup + AWR actor became the default, and "*-sac" keeps the paper's for the comparison.
+PAPER_ACTOR_CRITIC = {"backup": "policy", "actor_loss": "sac"}
 AGENT_NAMES = tuple(ELIGIBLE)
 
 
@@ -104,12 +108,14 @@ def variant(name: str, **overrides) -> RunConfig:
     belief, agent = BeliefConfig(), AgentConfig()
     if name == "no-expl":
         belief = dataclasses.replace(belief, naive=True)
-    elif name == "no-cql":
+    elif name in ("no-cql", "no-cql-sac"):
         agent = dataclasses.replace(agent, cql_alpha=0.0)
     elif name == "no-reward-belief":
         belief = dataclasses.replace(belief, reward_input=False)
     elif name == "oracle-task":
         agent = dataclasses.replace(agent, oracle=True)
+    if name.endswith("-sac"):
+        agent = dataclasses.replace(agent, **PAPER_ACTOR_CRITIC)
     frames = FramesConfig(augment=name == "ours-aug")  # "ours-aug": ours + frame augmentation (visual shift)
     cfg = RunConfig(agent_name=name, frames=frames, belief=belief, agent=agent)
     return dataclasses.replace(cfg, **overrides)

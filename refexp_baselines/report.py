@@ -1,109 +1,149 @@
-"""Figure-2 table and plot from the final evaluations of trained runs, with the harness's statistics.
+"""The method's result tables and figures, generated from the results files of its shipped agents.
 
-    python -m refexp_baselines.report --runs-dir runs --env RefExp/TwoDrawer-v0 --out docs/method_figure2.png
+    python -m refexp_baselines.report                                  # print every env's table
+    python -m refexp_baselines.report --write README.md docs/method.md # refresh their tables + figures
+    python -m refexp_baselines.report --check README.md docs/method.md # exit 1 where one is stale
 
-Collects every `runs/<env>/<dataset>/seed<k>/agent-<name>-*/final_eval_tpt<n>.json` (each a harness
-results file of one training seed, written by `train.py`), stacks the training seeds of each agent,
-and summarises them with `benchmark.stats` (means over training seeds, stratified-bootstrap 95%
-intervals, the exploration score); the plot is `benchmark.plot`'s. K and N come from the files.
+Reads every harness results file (schema 2) under `--results` (default `refexp_baselines/results/`:
+one file per agent and env, over all its training seeds, as `python -m refexp_baselines.sweep`
+merges them) and formats, per env, a markdown table of the stored statistics (means over training
+seeds, stratified-bootstrap 95% intervals, seeds at the Bayes-optimal curve, exploration score)
+and a `benchmark.plot` figure. A document takes a table where it holds the two marker lines
+
+    <!-- report:table RefExp/TwoDrawer-v1 -->
+    <!-- /report -->
+
+and `--write` replaces what lies between them (and redraws `docs/img/method_<env>.png`), so the
+numbers in README.md and docs/method.md are never typed by hand.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from benchmark import stats
-from benchmark.plot import Curve, plot_curves
-from refexp_baselines import configs as C
-from refexp_baselines.agent import env_slug
+DEFAULT_RESULTS = Path(__file__).resolve().parent / "results"
+FIGURE_DIR = Path("docs/img")
+BLOCK = re.compile(r"(<!-- report:table (?P<env>\S+) -->\n)(?P<body>.*?)(<!-- /report -->)", re.S)
 
 
-def collect(runs_dir: str, env_id: str) -> dict[str, list[dict]]:
-    """Agent label -> the harness results dicts of its training seeds (one final evaluation each)."""
+def collect(results_dir: str | Path = DEFAULT_RESULTS) -> dict[str, list[dict]]:
+    """env id -> its results dicts (schema 2), in the order of `configs.AGENT_NAMES`, then by name."""
+    from refexp_baselines import configs as C
+
     out: dict[str, list[dict]] = {}
-    for p in sorted(Path(runs_dir, env_slug(env_id)).glob("*/seed*/agent-*/final_eval_tpt*.json")):
-        name = p.parent.name[len("agent-"):].rsplit("-", 1)[0]
-        cfg = json.loads((p.parent / "config.json").read_text()) if (p.parent / "config.json").exists() else {}
-        default = C.variant(name).agent
-        ag = cfg.get("agent", {})
-        changed = [f"{k}={ag[k]}" for k in ("backup", "actor_loss", "cql_alpha") if k in ag and ag[k] != getattr(default, k)]
-        if changed:
-            name = f"{name} ({', '.join(changed)})"
-        out.setdefault(name, []).append(json.loads(p.read_text()))
+    for p in sorted(Path(results_dir).glob("*.json")):
+        res = json.loads(p.read_text())
+        if res.get("schema_version", 1) < 2:
+            raise ValueError(f"{p}: results schema {res.get('schema_version', 1)}; the report reads schema 2")
+        res["_path"] = str(p)
+        out.setdefault(res["env_id"], []).append(res)
+    order = {name: i for i, name in enumerate(C.AGENT_NAMES)}
+    for rows in out.values():
+        rows.sort(key=lambda r: (order.get(r["agent"], len(order)), r["agent"]))
+        names = [r["agent"] for r in rows]
+        if len(set(names)) != len(names):
+            raise ValueError(f"two results files for one agent on {rows[0]['env_id']}: {names}")
     return out
 
 
-def summarise(runs: list[dict]) -> tuple[list[int], stats.Summary, int]:
-    """Training seeds, the `benchmark.stats` summary over them, and trials per seed."""
-    shapes = {(r["episodes"], r["trials_per_task"], r["num_drawers"], r["eval_seed"], r["secret_id"]) for r in runs}
+def _interval(x: float, lo: float, hi: float) -> str:
+    return f"{x:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def table(rows: list[dict]) -> str:
+    """A markdown table of one env's results (every row must share K, N, the eval seed and the secret),
+    followed by a one-line caption saying what stands behind the numbers."""
+    from benchmark import stats
+
+    shapes = {(r["episodes"], r["num_drawers"], r["eval_seed"], r["secret_id"]) for r in rows}
     if len(shapes) != 1:
-        raise ValueError(f"final evaluations differ in (K, trials per task, N, eval seed, secret): {sorted(shapes)}; "
-                         "rerun them with one setting")
-    seeds = [s for r in runs for s in r["training_seeds"]]
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"a training seed appears twice: {seeds}")
-    raw = np.concatenate([np.asarray(r["raw_successes"]) for r in runs])
-    tasks = np.concatenate([np.asarray(r["raw_tasks"]) for r in runs])
-    return seeds, stats.summarise(raw, tasks, runs[0]["num_drawers"]), raw.shape[1]
+        raise ValueError(f"results of {rows[0]['env_id']} differ in (K, N, eval seed, secret id): {sorted(shapes)}")
+    k, n = rows[0]["episodes"], rows[0]["num_drawers"]
+    head = ("| agent | training seeds | trials per seed (distinct rollouts) | "
+            + " | ".join(f"episode {e + 1}" for e in range(k)) + " | seeds at Bayes-optimal | exploration score |")
+    lines = [head, "|---|---|---|" + "---|" * (k + 2)]
+    for r in rows:
+        seeds = r["training_seeds"]
+        trials = r["trials_per_task"] * r["num_drawers"]
+        distinct = sum(c["distinct"] for c in r["distinct_rollouts"]) / len(seeds)
+        cells = [_interval(*v) for v in zip(r["success_rate"], r["ci_low"], r["ci_high"])]
+        ex = "n/a" if r["exploration_score"] is None else _interval(r["exploration_score"], *r["exploration_score_ci"])
+        name = r["agent"] + ("" if r["eligible"] else " (ineligible: sees the task)")
+        lines.append(f"| {name} | {len(seeds)} ({','.join(map(str, seeds))}) | {trials} ({distinct:.0f}) | "
+                     + " | ".join(cells) + f" | {r['seeds_at_bayes_optimal']} of {len(seeds)} | {ex} |")
+    lines.append("| Bayes-optimal | - | - | " + " | ".join(f"{b:.2f}" for b in stats.bayes_optimal_curve(k, n))
+                 + " | | 1 |")
+    dates = sorted(r["date"][:10] for r in rows)
+    cpus = sorted({f"{r['machine'].get('cpu', '?')} x{r['machine'].get('cpu_count', '?')}" for r in rows})
+    lines += ["", f"*{rows[0]['env_id']}, K = {k}: means over training seeds, 95% stratified-bootstrap intervals "
+              f"over seeds then trials; eval seed {rows[0]['eval_seed']}, secret id {rows[0]['secret_id']}; scored "
+              f"{dates[0]}{'' if dates[0] == dates[-1] else ' to ' + dates[-1]} on {', '.join(cpus)}. Generated by "
+              f"`python -m refexp_baselines.report --write README.md docs/method.md` from "
+              f"`refexp_baselines/results/`; figure: `{figure_path(rows[0]['env_id'])}`.*"]
+    return "\n".join(lines) + "\n"
 
 
-def table(results: dict[str, list[dict]]) -> str:
-    """A markdown table: success per episode [95% CI] over training seeds, exploration score, Bayes-optimal."""
-    if not results:
-        return "(no final evaluations found)"
-    first = next(iter(results.values()))[0]
-    k, n = first["episodes"], first["num_drawers"]
-    lines = ["| agent | training seeds | trials per seed | " + " | ".join(f"episode {e + 1}" for e in range(k))
-             + " | seeds at Bayes-optimal | exploration score |", "|---|---|---|" + "---|" * (k + 2)]
-    for name, runs in results.items():
-        seeds, s, t = summarise(runs)
-        cells = [f"{r:.2f} [{lo:.2f}, {hi:.2f}]" for r, lo, hi in zip(s.success_rate, s.ci_low, s.ci_high)]
-        ex = "n/a" if s.exploration_score is None else (
-            f"{s.exploration_score:.2f} [{s.exploration_score_ci[0]:.2f}, {s.exploration_score_ci[1]:.2f}]")
-        lines.append(f"| {name} | {','.join(map(str, seeds))} | {t} | " + " | ".join(cells)
-                     + f" | {s.seeds_at_bayes_optimal} of {len(seeds)} | {ex} |")
-    bayes = stats.bayes_optimal_curve(k, n)
-    lines.append("| Bayes-optimal | - | - | " + " | ".join(f"{b:.2f}" for b in bayes) + " | | 1 |")
-    return "\n".join(lines)
+def figure_path(env_id: str) -> Path:
+    return FIGURE_DIR / f"method_{env_id.split('/')[-1].lower()}.png"
 
 
-def plot(results: dict[str, list[dict]], out: str, title: str = "") -> Path:
-    curves = []
-    for name, runs in results.items():
-        seeds, s, _ = summarise(runs)
-        curves.append(Curve(label=f"{name} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})", env_id=runs[0]["env_id"],
-                            success_rate=s.success_rate, ci_low=s.ci_low, ci_high=s.ci_high, bayes_optimal=s.bayes_optimal))
-    return plot_curves(curves, out, title or None)
+def plot(rows: list[dict], out: str | Path) -> Path:
+    from benchmark.plot import curve_from_results, plot_curves
+
+    curves = [curve_from_results(r, f"{r['agent']} ({len(r['training_seeds'])} seeds)") for r in rows]
+    return plot_curves(curves, out, f"{rows[0]['env_id']}: success per exploration episode, 95% intervals over seeds")
+
+
+def render(text: str, results: dict[str, list[dict]], source: str = "") -> str:
+    """`text` with every report block replaced by its env's table."""
+    def sub(m: re.Match) -> str:
+        env = m.group("env")
+        if env not in results:
+            raise ValueError(f"{source}: a report block names {env}, which has no results file")
+        return m.group(1) + table(results[env]) + m.group(4)
+
+    return BLOCK.sub(sub, text)
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m refexp_baselines.report", description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--runs-dir", default="runs", help="root of train.py's run directories")
-    p.add_argument("--env", default=C.RunConfig.env_id, help="env id whose runs to report")
-    p.add_argument("--out", default="docs/method_figure2.png", help="output PNG")
-    p.add_argument("--agents", nargs="*", default=["ours", "no-expl", "no-cql"],
-                   help="rows to show (labels as in the table; empty: every agent found)")
+    p = argparse.ArgumentParser(prog="python -m refexp_baselines.report", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                                epilog="Exit status: 0 done (or up to date), 1 --check found a stale document, 2 usage error.")
+    p.add_argument("--results", default=str(DEFAULT_RESULTS), help="folder of results files (schema 2)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--write", nargs="+", metavar="DOC", help="documents whose report blocks to refresh (and redraw figures)")
+    mode.add_argument("--check", nargs="+", metavar="DOC", help="documents to compare with what --write would make")
     a = p.parse_args(argv)
-    import refexp_envs
-
-    if a.env not in refexp_envs.ENV_IDS:
-        p.error(f"unknown env {a.env!r}; expected one of {list(refexp_envs.ENV_IDS)}")
-    res = collect(a.runs_dir, a.env)
-    if a.agents:
-        res = {k: v for k, v in res.items() if k in a.agents}
-    if not res:
-        p.error(f"no final evaluations (final_eval_tpt*.json) under {a.runs_dir}/{env_slug(a.env)} for agents {a.agents}")
     try:
-        print(table(res))
-    except ValueError as exc:
+        results = collect(a.results)
+        if not results:
+            raise ValueError(f"no results files under {a.results}")
+        docs = a.write or a.check or []
+        stale = []
+        for doc in docs:
+            old = Path(doc).read_text()
+            new = render(old, results, doc)
+            if not BLOCK.search(old):
+                raise ValueError(f"{doc} has no report block (<!-- report:table ENV --> ... <!-- /report -->)")
+            if a.write and new != old:
+                Path(doc).write_text(new)
+            if a.check and new != old:
+                stale.append(doc)
+    except (ValueError, OSError, KeyError) as exc:
         p.error(str(exc))
-    print(f"plot: {plot(res, a.out, title=a.env)}")
+    if a.check:
+        for doc in stale:
+            print(f"stale: {doc} (run python -m refexp_baselines.report --write {' '.join(a.check)})", file=sys.stderr)
+        return 1 if stale else 0
+    for env, rows in results.items():
+        if a.write:
+            print(f"figure: {plot(rows, figure_path(env))}")
+        else:
+            print(f"## {env}\n\n{table(rows)}")
     return 0
 
 

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from benchmark.protocol import DEFAULT_ENV_ID
 from refexp_envs.backend import Backend, add_backend_args, backend_from_args
 
 STATES = ("waiting", "running", "done", "skipped", "failed")  # skipped: done by an earlier invocation
@@ -48,7 +49,7 @@ class SweepConfig:
     """One sweep; each field is the CLI flag of the same name."""
 
     agents: tuple[str, ...] = field(default=("ours",), metadata={"help": "agent variants (configs.AGENT_NAMES)"})
-    envs: tuple[str, ...] = field(default=("RefExp/TwoDrawer-v0",), metadata={"help": "env ids"})
+    envs: tuple[str, ...] = field(default=(DEFAULT_ENV_ID,), metadata={"help": "env ids"})
     seeds: tuple[int, ...] = field(default=(0,), metadata={"help": "training seeds"})
     grid: tuple[str, ...] = field(default=(), metadata={
         "help": "config grids SECTION.FIELD=V1,V2,...: every combination is a variant"})
@@ -60,6 +61,7 @@ class SweepConfig:
     threads: int = field(default=1, metadata={"help": "torch threads per stage"})
     trials_per_task: int = field(default=50, metadata={"help": "harness trials of each task per training seed (0: no scoring)"})
     eval_seed: int = field(default=0, metadata={"help": "the harness's evaluation seed"})
+    ship: bool = field(default=False, metadata={"help": "write each agent's small bundle into refexp_baselines/checkpoints/ (train --ship)"})
     progress: bool = field(default=True, metadata={"help": "show the live table of stage states"})
 
 
@@ -143,10 +145,17 @@ def already_done(sc: SweepConfig, node: Node) -> bool:
         return False  # cheap when present: every invocation checks the data (open_buffers)
     if node.kind == "score":
         return seed_result_path(sc, node).exists()
+    if node.kind == "agent" and sc.ship:
+        from refexp_baselines.agent import shipped_path
+
+        cfg = node.cfg
+        if not shipped_path(cfg.agent_name, cfg.env_id, cfg.seed if cfg.seed != 0 else None).exists():
+            return False  # trained, not shipped yet: the node reruns, skipping the finished training
     return stage_done(node.kind, Path(node.key))
 
 
-def run_node(kind: str, cfg, runs_dir: str, device: str, threads: int, trials_per_task: int, eval_seed: int) -> dict:
+def run_node(kind: str, cfg, runs_dir: str, device: str, threads: int, trials_per_task: int, eval_seed: int,
+             ship: bool = False) -> dict:
     """Run one stage in this process (a Ray task or the local loop). Returns what the driver logs
     (and, for score, the harness results dict)."""
     import torch
@@ -163,7 +172,8 @@ def run_node(kind: str, cfg, runs_dir: str, device: str, threads: int, trials_pe
     elif kind in ("frames", "belief", "agent"):
         from refexp_baselines.train import run
 
-        run(cfg, runs_dir=runs_dir, device=device, progress=False, final_trials_per_task=0, workers=1, until=kind)
+        run(cfg, runs_dir=runs_dir, device=device, progress=False, final_trials_per_task=0, workers=1, until=kind,
+            ship=ship and kind == "agent", command=f"python -m refexp_baselines.sweep ({cfg.agent_name}, seed {cfg.seed})")
     elif kind == "score":
         from benchmark.run import evaluate
         from refexp_baselines.train import stage_dirs
@@ -245,7 +255,7 @@ def run_sweep(sc: SweepConfig, backend: Backend = Backend(), log: Callable[[str]
             n.state = "skipped"
     ran: list[str] = []
     log_path = out / "sweep_log.jsonl"
-    args = (sc.runs_dir, sc.device, sc.threads, sc.trials_per_task, sc.eval_seed)
+    args = (sc.runs_dir, sc.device, sc.threads, sc.trials_per_task, sc.eval_seed, sc.ship)
 
     def finish(n: Node, res: dict) -> None:
         n.state, n.wall_s = "done", res["wall_s"]

@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+import refexp_envs  # light (ids only); registers the envs and sets MUJOCO_GL before mujoco
 from refexp_baselines import configs as C
 
 
@@ -42,8 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int, default=None, help="agent steps between periodic evaluations (if omitted: the config's)")
     p.add_argument("--eval-trials", type=int, default=None,
                    help="trials of each task per periodic evaluation (0: none; default: the config's)")
-    p.add_argument("--final-trials-per-task", type=int, default=50,
-                   help="trials of each task in the final evaluation (the harness's protocol; 0: none)")
+    p.add_argument("--final-trials-per-task", type=int, default=0,
+                   help="trials of each task in a final evaluation on the development secret (0: none; "
+                        "reported numbers come from `python -m benchmark.run` on the public secret)")
     p.add_argument("--ship", action="store_true", help="write the inference bundle to refexp_baselines/checkpoints/")
     p.add_argument("--ship-precision", choices=("fp16", "fp32"), default="fp16",
                    help="weights of the shipped bundle (fp16: half the size; fp32 where rounding flips a decision)")
@@ -75,7 +77,7 @@ if __name__ == "__main__":  # refuse a usage error in well under a second, befor
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-import refexp_envs  # noqa: E402,F401  (MUJOCO_GL before mujoco; registers ids)
+from benchmark.protocol import DEV_EVAL_SEED  # noqa: E402
 from refexp_baselines.agent import BeliefAgent, agent_features, env_slug, make_bundle, shipped_path  # noqa: E402
 from refexp_baselines.belief import BeliefFilter, to_tensors  # noqa: E402
 from refexp_baselines.cql import CQL  # noqa: E402
@@ -438,14 +440,17 @@ def train_agent(cfg: C.RunConfig, vae, filt, codes: dict, stage_dir: Path, devic
 
 
 def evaluate_checkpoint(agent, cfg: C.RunConfig, trials_per_task: int, eval_seed: int, device, progress=False) -> dict:
-    """The harness's results dict for `agent` (training seed `cfg.seed`'s current weights) on its env:
-    the numbers `python -m benchmark.run --agent <its agent.pt> --seeds <seed> --eval-seed <eval_seed>` gives."""
+    """The harness's results dict for `agent` (training seed `cfg.seed`'s current weights) on its env,
+    on the development secret: the numbers `python -m benchmark.run --agent <its agent.pt> --seeds <seed>
+    --eval-seed <eval_seed> --eval-secret refexp-dev-v1` gives. Reported numbers come from the harness
+    on the public secret and eval seed 0, which nothing in training looks at."""
+    from benchmark.protocol import DEV_SECRET
     from benchmark.run import evaluate
 
     dataset = cfg.dataset if cfg.dataset and not cfg.dataset.startswith("local:") else None
     return evaluate(agent, cfg.env_id, episodes=cfg.belief.k, trials_per_task=trials_per_task,
-                    training_seeds=(cfg.seed,), eval_seed=eval_seed, workers=1, device=str(device), progress=progress,
-                    dataset_id=dataset)
+                    training_seeds=(cfg.seed,), eval_seed=eval_seed, secret=DEV_SECRET, workers=1, device=str(device),
+                    progress=progress, dataset_id=dataset)
 
 
 def eval_summary(res: dict) -> dict:
@@ -455,7 +460,7 @@ def eval_summary(res: dict) -> dict:
     return {k: res[k] for k in keep}
 
 
-PERIODIC_EVAL_SEED = 1000  # the final evaluation uses eval seed 0, as the harness's default does
+PERIODIC_EVAL_SEED = DEV_EVAL_SEED  # periodic evaluations; the final one uses DEV_EVAL_SEED + 1
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -478,7 +483,7 @@ def stage_done(stage: str, stage_dir: Path) -> bool:
     return (Path(stage_dir) / STAGE_OUTPUT[stage]).exists()
 
 
-def run(cfg: C.RunConfig, buffers=None, runs_dir="runs", device="cpu", progress=True, final_trials_per_task=50,
+def run(cfg: C.RunConfig, buffers=None, runs_dir="runs", device="cpu", progress=True, final_trials_per_task=0,
         ship=False, workers=2, command: str | None = None, ship_precision: str = "fp16", until: str = "agent") -> dict:
     """Train (or resume, or skip when done) the stages of `cfg` up to and including `until`."""
     if until not in STAGES:
@@ -532,14 +537,14 @@ def run(cfg: C.RunConfig, buffers=None, runs_dir="runs", device="cpu", progress=
         if p.exists():
             result["stage_timing"][s] = json.loads(p.read_text())
     if final_trials_per_task > 0:
-        final_path = dirs["agent"] / f"final_eval_tpt{final_trials_per_task}.json"
+        final_path = dirs["agent"] / f"final_dev_eval_tpt{final_trials_per_task}.json"
         if final_path.exists():
             res = json.loads(final_path.read_text())
         else:
-            res = evaluate_checkpoint(BeliefAgent(bundle, device), cfg, final_trials_per_task, 0, device, progress)
+            res = evaluate_checkpoint(BeliefAgent(bundle, device), cfg, final_trials_per_task, DEV_EVAL_SEED + 1, device, progress)
             write_json(res, final_path)
-        result["final_eval"] = eval_summary(res)
-        log(f"final eval ({final_trials_per_task} trials per task, harness protocol): success {res['success_rate']} "
+        result["final_dev_eval"] = eval_summary(res)
+        log(f"final dev eval ({final_trials_per_task} trials per task, harness protocol, development secret): success {res['success_rate']} "
             f"95% CI {list(zip(res['ci_low'], res['ci_high']))}")
     if ship:
         # seed 0 is the default file; other training seeds ship beside it for `--seeds 0 1 2` scoring
@@ -548,7 +553,7 @@ def run(cfg: C.RunConfig, buffers=None, runs_dir="runs", device="cpu", progress=
         from refexp_baselines.data import ENV_DATASETS
 
         meta = {"dataset": cfg.dataset or ENV_DATASETS[cfg.env_id], "seed": cfg.seed, "command": command, "precision": ship_precision,
-                "stage_timing": result["stage_timing"], "final_eval": result.get("final_eval"),
+                "stage_timing": result["stage_timing"], "final_dev_eval": result.get("final_dev_eval"),
                 "eligible": C.ELIGIBLE[cfg.agent_name], "torch": torch.__version__}
         small = make_bundle(cfg, int(codes["num_tasks"]), int(codes["actions"].shape[1]), fr["vae"], filt,
                             BeliefAgent(bundle, "cpu").actor, meta, half=ship_precision == "fp16")

@@ -208,3 +208,10 @@ def test_benchmark_never_imports_the_method_or_the_leaderboard():
         assert not names & {"refexp_baselines", "leaderboard"}, path.name
         if path.name == "protocol.py":
             assert names <= {"__future__", "hashlib", "dataclasses", "typing", "numpy", "os"}, names
+
+
+def test_the_harness_knows_every_reference_agent_the_method_defines():
+    """benchmark never imports refexp_baselines, so its list of names is a copy: they must agree."""
+    from refexp_baselines.configs import AGENT_NAMES
+
+    assert set(REFERENCE_AGENTS) == set(AGENT_NAMES)

@@ -136,3 +136,13 @@ def test_demo_shows_progress_and_prints_the_table():
     rows = [line for line in plain(out).splitlines() if "RefExp/TwoDrawer-v0" in line]
     assert len(rows) == 4  # (policy, task) in {0, 1}^2
     assert [r.split("│")[4].strip() for r in rows] == ["1.00", "0.00", "0.00", "1.00"]
+
+
+@pytest.mark.parametrize("module", ["refexp_baselines.train", "refexp_baselines.sweep"])
+def test_training_clis_run_as_typed_and_refuse_an_unknown_env(module):
+    """`python -m` runs the module as __main__, whose usage checks run before the heavy imports."""
+    rc, out, err = run(module, "--help")
+    assert rc == 0 and f"python -m {module}" in out
+    flag = "--env" if module.endswith("train") else "--envs"
+    rc, _, err = run(module, flag, "RefExp/Nope-v9")
+    assert rc == 2 and "RefExp/Nope-v9" in err

@@ -1,6 +1,8 @@
-"""refexp_baselines.report: the Figure-2 table and plot of trained runs, with the harness's statistics."""
+"""refexp_baselines.report: tables and figures generated from results files, and the shipped ones
+match what README.md and docs/method.md show."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,43 +10,73 @@ import pytest
 from benchmark.results import make_results
 from refexp_baselines import report
 
+ROOT = Path(__file__).resolve().parents[1]
 
-def _final_eval(root, seed, p, n=3, k=2, tpt=4):
-    """A train.py-style final evaluation (a harness results file) of one training seed."""
-    rng = np.random.default_rng(seed)
+
+def _results(folder, agent, p, seeds=(0, 1), n=3, k=2, tpt=4, eval_seed=0):
+    """A results file of `agent` over `seeds`, each succeeding with probability p[e] in episode e."""
+    rng = np.random.default_rng(len(agent))
     t = n * tpt
-    raw = (rng.random((1, t, k)) < np.asarray(p)).astype(int)
-    tasks = [rng.permutation(np.repeat(np.arange(n), tpt)).tolist()]
-    res = make_results(meta={"name": "ours", "version": "x", "eligible": True}, agent_spec="ours",
-                       env_id="RefExp/ThreeDrawer-v0", num_drawers=n, obs_type="pixels", dataset_id=None,
-                       training_seeds=(seed,), eval_seed=0, secret_id="0123456789abcdef", trials_per_task=tpt,
+    raw = (rng.random((len(seeds), t, k)) < np.asarray(p)).astype(int)
+    tasks = [rng.permutation(np.repeat(np.arange(n), tpt)).tolist() for _ in seeds]
+    res = make_results(meta={"name": agent, "version": "x", "eligible": agent != "oracle-task"}, agent_spec=agent,
+                       env_id="RefExp/ThreeDrawer-v1", num_drawers=n, obs_type="pixels", dataset_id=None,
+                       training_seeds=seeds, eval_seed=eval_seed, secret_id="0123456789abcdef", trials_per_task=tpt,
                        raw_successes=raw.tolist(), raw_tasks=tasks, raw_returns=raw.astype(float).tolist(),
-                       raw_rollouts=[[str(i) for i in range(t)]], wall_time_s=1.0, workers=1, batch=1,
-                       bootstrap_samples=100, packages={}, machine_info={})
-    d = root / "three-drawer-v0" / "default" / f"seed{seed}" / "agent-ours-abc"
-    d.mkdir(parents=True)
-    (d / "final_eval_tpt4.json").write_text(json.dumps(res))
+                       raw_rollouts=[[f"{s}-{i}" for i in range(t)] for s in seeds], wall_time_s=1.0, workers=1,
+                       batch=1, bootstrap_samples=100, packages={}, machine_info={"cpu": "cpu", "cpu_count": 2})
+    folder.mkdir(exist_ok=True)
+    (folder / f"{agent}.json").write_text(json.dumps(res))
     return res
 
 
-def test_report_takes_k_and_n_from_the_files(tmp_path):
-    runs = [_final_eval(tmp_path, s, p) for s, p in ((0, (0.3, 0.7)), (1, (0.3, 0.6)))]
-    found = report.collect(str(tmp_path), "RefExp/ThreeDrawer-v0")
-    assert list(found) == ["ours"] and len(found["ours"]) == 2
-    text = report.table(found)
+def test_table_shows_the_stored_statistics_with_k_and_n_from_the_files(tmp_path):
+    ours = _results(tmp_path, "ours", (0.3, 0.7))
+    _results(tmp_path, "oracle-task", (0.9, 0.9))
+    found = report.collect(tmp_path)
+    assert list(found) == ["RefExp/ThreeDrawer-v1"]
+    rows = found["RefExp/ThreeDrawer-v1"]
+    assert [r["agent"] for r in rows] == ["ours", "oracle-task"]  # configs.AGENT_NAMES order
+    text = report.table(rows)
     assert "episode 2 |" in text and "episode 3" not in text  # K = 2 from the files
     assert "| Bayes-optimal | - | - | 0.33 | 0.67 |" in text  # N = 3 from the files
-    seeds, s, trials = report.summarise(found["ours"])
-    curves = [np.mean([np.asarray(r["raw_successes"][0])[np.asarray(r["raw_tasks"][0]) == task].mean(0)
-                       for task in range(3)], axis=0) for r in runs]
-    assert seeds == [0, 1] and trials == 12
-    assert s.success_rate == pytest.approx(np.mean(curves, axis=0))
-    png = report.plot(found, str(tmp_path / "fig.png"))
-    assert png.read_bytes()[:4] == b"\x89PNG"
+    lo, hi = ours["ci_low"][1], ours["ci_high"][1]
+    assert f"| ours | 2 (0,1) | 12 (12) | {ours['success_rate'][0]:.2f}" in text
+    assert f"{ours['success_rate'][1]:.2f} [{lo:.2f}, {hi:.2f}]" in text
+    assert "oracle-task (ineligible: sees the task)" in text
 
 
-def test_report_refuses_evaluations_of_different_settings(tmp_path):
-    _final_eval(tmp_path, 0, (0.3, 0.7))
-    _final_eval(tmp_path, 1, (0.3, 0.7), tpt=2)
+def test_write_fills_report_blocks_and_check_sees_a_stale_one(tmp_path):
+    res = tmp_path / "res"
+    _results(res, "ours", (0.3, 0.7))
+    doc = tmp_path / "doc.md"
+    doc.write_text("# t\n<!-- report:table RefExp/ThreeDrawer-v1 -->\nold numbers\n<!-- /report -->\nafter\n")
+    args = ["--results", str(res)]
+    assert report.main([*args, "--check", str(doc)]) == 1
+    fig = ROOT / report.figure_path("RefExp/ThreeDrawer-v1")
+    before = fig.read_bytes() if fig.exists() else None
+    try:
+        assert report.main([*args, "--write", str(doc)]) == 0
+        assert fig.read_bytes()[:4] == b"\x89PNG"
+    finally:  # the test must not leave its figure in the repository's docs
+        fig.write_bytes(before) if before is not None else fig.unlink()
+    text = doc.read_text()
+    assert "old numbers" not in text and "| ours |" in text and text.endswith("<!-- /report -->\nafter\n")
+    assert report.main([*args, "--check", str(doc)]) == 0
+
+
+def test_results_of_different_settings_are_refused(tmp_path):
+    _results(tmp_path, "ours", (0.3, 0.7))
+    _results(tmp_path, "no-cql", (0.3, 0.7), eval_seed=5)
     with pytest.raises(ValueError, match="differ"):
-        report.table(report.collect(str(tmp_path), "RefExp/ThreeDrawer-v0"))
+        report.table(report.collect(tmp_path)["RefExp/ThreeDrawer-v1"])
+
+
+def test_readme_and_method_tables_are_what_the_report_makes_of_the_shipped_results():
+    results = report.collect()
+    if not results:
+        pytest.skip("no shipped results files yet")
+    for doc in ("README.md", "docs/method.md"):
+        text = (ROOT / doc).read_text()
+        assert report.BLOCK.search(text), f"{doc} has no report block"
+        assert report.render(text, results, doc) == text, f"{doc} is stale: run python -m refexp_baselines.report --write"
