@@ -215,3 +215,21 @@ def test_the_harness_knows_every_reference_agent_the_method_defines():
     from refexp_baselines.configs import AGENT_NAMES
 
     assert set(REFERENCE_AGENTS) == set(AGENT_NAMES)
+
+
+def test_no_module_imports_another_modules_private_names():
+    """A name with a leading underscore is private to its module: no module of the four packages
+    imports one from another module (issue 10: also not inside refexp_envs/datasets/)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(agents.__file__).parents[1]
+    packages = ("refexp_envs", "benchmark", "refexp_baselines", "leaderboard")
+    offences = []
+    for pkg in packages:
+        for path in sorted((root / pkg).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in packages:
+                    offences += [f"{path.relative_to(root)}: from {node.module} import {a.name}"
+                                 for a in node.names if a.name.startswith("_")]
+    assert not offences, offences

@@ -49,7 +49,8 @@ class CacheDamagedWarning(UserWarning):
     """The pixel cache did not match its own record and was rebuilt from the dataset."""
 
 
-def _require(dataset_id: str) -> Path:
+def require_local(dataset_id: str) -> Path:
+    """The local folder of `dataset_id`, or DatasetNotFoundError saying how to build or download it."""
     path = ck.dataset_path(dataset_id)
     if not (path / "data" / "metadata.json").is_file():
         raise DatasetNotFoundError(
@@ -192,7 +193,7 @@ def build_cache(dataset_id: str, progress: bool = False, batch: int = 50, check:
 
     check: verify a present cache's full checksums (else sizes and samples); a damaged cache is
     reported (`CacheDamagedWarning`) and rebuilt."""
-    path = _require(dataset_id)
+    path = require_local(dataset_id)
     cdir = ck.cache_path(dataset_id)
     _rebuild_if_damaged(dataset_id, check, progress)
     if cache_is_valid(dataset_id):
@@ -224,9 +225,9 @@ def build_cache(dataset_id: str, progress: bool = False, batch: int = 50, check:
     actions = np.zeros((int(step_off[-1]), 4), np.float32)
     rewards = np.zeros(int(step_off[-1]), np.float32)
     tasks = np.zeros(n, np.int64)
-    from refexp_envs.datasets.build import _progress
+    from refexp_envs.datasets.build import progress_bar
 
-    with _progress(progress) as bar:
+    with progress_bar(progress) as bar:
         t = bar.add_task(f"cache   {dataset_id}", total=n)
         for start in range(0, n, batch):
             ids = list(range(start, min(start + batch, n)))
@@ -291,7 +292,7 @@ class MinariTaskBuffers:
 
     def __init__(self, dataset_id: str, cache: bool = True):
         self.dataset_id = dataset_id
-        self.path = _require(dataset_id)
+        self.path = require_local(dataset_id)
         self._storage = None
         self._cached = False
         if cache:

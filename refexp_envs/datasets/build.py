@@ -96,7 +96,8 @@ def _shard_file(shards_dir: Path, shard: int) -> Path:
     return shards_dir / f"shard_{shard:05d}.npz"
 
 
-def _progress(enabled: bool):
+def progress_bar(enabled: bool):
+    """The rich progress bar of dataset work (builds, cache fills); a silent one when not `enabled`."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -127,7 +128,7 @@ def _collect(spec: DatasetSpec, stage: Path, workers: int, shard_size: int, prog
     todo = [k for k in range(len(plan)) if not _shard_file(shards_dir, k).is_file()]
     done_eps = spec.num_episodes - sum(len(plan[k]) for k in todo)
     jobs = [(spec, k, plan[k], str(_shard_file(shards_dir, k))) for k in todo]
-    with _progress(progress) as bar:
+    with progress_bar(progress) as bar:
         task = bar.add_task(f"collect {spec.dataset_id}", total=spec.num_episodes, completed=done_eps)
         if not jobs:
             return
@@ -218,7 +219,7 @@ def _assemble(spec: DatasetSpec, stage: Path, shard_size: int, progress: bool) -
 
     episode_meta, ids = [], []
     successes = np.zeros(spec.num_tasks, dtype=np.int64)
-    with _progress(progress) as bar:
+    with progress_bar(progress) as bar:
         task_bar = bar.add_task(f"write   {spec.dataset_id}", total=spec.num_episodes)
         batch: list = []
 

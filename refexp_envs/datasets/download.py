@@ -54,10 +54,10 @@ class VerifyResult:
 
 def verify_dataset(dataset_id: str) -> VerifyResult:
     """Recompute a local dataset's SHA-256 and compare it with the registry (else its build record)."""
-    from refexp_envs.datasets.buffers import _require
+    from refexp_envs.datasets.buffers import require_local
 
     spec = get_spec(dataset_id)
-    path = _require(spec.dataset_id)
+    path = require_local(spec.dataset_id)
     actual = ck.checksum_dir(path)
     if spec.sha256:
         expected, source = spec.sha256, "registry"
