@@ -18,7 +18,8 @@ A rerun resumes: finished stages are skipped, unfinished ones resume from their 
 (train.py), scored seeds are read back from `<out>/seeds/`. The live table shows every node's state;
 `<out>/sweep_log.jsonl` records each finished node with the Ray node id and process it ran on.
 The sweep ends by scoring every agent through the harness (`benchmark.run.evaluate`, the
-protocol's trials) and writes, per variant and env, one results JSON over all its training seeds
+protocol's trials; with `--ship` the shipped fp16 bundle, i.e. what `python -m benchmark.run --agent
+NAME --seeds ...` gives from a clone) and writes, per variant and env, one results JSON over all its training seeds
 (intervals over seeds) into `<out>/`.
 
 Ray Tune is not used: a grid whose points share trained stages is a graph, not independent trials;
@@ -138,6 +139,13 @@ def seed_result_path(sc: SweepConfig, node: Node) -> Path:
     return Path(sc.out) / "seeds" / f"{slug(node.variant)}_{slug(cfg.env_id)}_s{cfg.seed}.json"
 
 
+def shipped_bundle(cfg) -> Path:
+    """Where `train --ship` writes the bundle of `cfg` (seed 0: the unsuffixed default file)."""
+    from refexp_baselines.agent import shipped_path
+
+    return shipped_path(cfg.agent_name, cfg.env_id, cfg.seed if cfg.seed != 0 else None)
+
+
 def already_done(sc: SweepConfig, node: Node) -> bool:
     from refexp_baselines.train import stage_done
 
@@ -145,12 +153,8 @@ def already_done(sc: SweepConfig, node: Node) -> bool:
         return False  # cheap when present: every invocation checks the data (open_buffers)
     if node.kind == "score":
         return seed_result_path(sc, node).exists()
-    if node.kind == "agent" and sc.ship:
-        from refexp_baselines.agent import shipped_path
-
-        cfg = node.cfg
-        if not shipped_path(cfg.agent_name, cfg.env_id, cfg.seed if cfg.seed != 0 else None).exists():
-            return False  # trained, not shipped yet: the node reruns, skipping the finished training
+    if node.kind == "agent" and sc.ship and not shipped_bundle(node.cfg).exists():
+        return False  # trained, not shipped yet: the node reruns, skipping the finished training
     return stage_done(node.kind, Path(node.key))
 
 
@@ -180,10 +184,13 @@ def run_node(kind: str, cfg, runs_dir: str, device: str, threads: int, trials_pe
 
         agent_dir = stage_dirs(cfg, runs_dir)["agent"]
         dataset = cfg.dataset if cfg.dataset and not cfg.dataset.startswith("local:") else None
-        out["results"] = evaluate(str(agent_dir / "agent.pt"), cfg.env_id, episodes=cfg.belief.k,
+        # with --ship the shipped (fp16) bundle is scored: what `benchmark.run --agent NAME` gives from a clone
+        bundle = shipped_bundle(cfg) if ship else agent_dir / "agent.pt"
+        tag = "shipped" if ship else "run"
+        out["results"] = evaluate(str(bundle), cfg.env_id, episodes=cfg.belief.k,
                                   trials_per_task=trials_per_task, training_seeds=(cfg.seed,), eval_seed=eval_seed,
                                   workers=1, device=device, progress=False, dataset_id=dataset,
-                                  checkpoint_path=agent_dir / f"sweep_score_tpt{trials_per_task}_e{eval_seed}.partial.jsonl")
+                                  checkpoint_path=agent_dir / f"sweep_score_{tag}_tpt{trials_per_task}_e{eval_seed}.partial.jsonl")
     else:
         raise ValueError(f"unknown stage kind {kind!r}")
     out["wall_s"] = time.time() - t

@@ -415,7 +415,9 @@ def train_agent(cfg: C.RunConfig, vae, filt, codes: dict, stage_dir: Path, devic
             agg = {}
             if eval_fn is not None and (step % evaluate_every == 0 or step == ac.steps):
                 te = time.time()
-                res = eval_fn(BeliefAgent(bundle(), device))
+                # building the evaluated agent draws initial weights: the training stream must not see it
+                with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                    res = eval_fn(BeliefAgent(bundle(), device))
                 timing["eval_s"] += time.time() - te
                 evals.append({"step": step, **res})
                 row.update({f"success_ep{i + 1}": s for i, s in enumerate(res["success_rate"])})

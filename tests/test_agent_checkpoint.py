@@ -153,7 +153,8 @@ def test_which_checkpoint_a_training_seed_and_an_env_get(tmp_path):
 
     shift = load_pretrained("ours", "RefExp/TwoDrawerShift-v0", seed=2)  # a robustness study: the unshifted run
     assert shift.trained_env_id == "RefExp/TwoDrawer-v0" and shift.version == _sha(shipped_path("ours", "RefExp/TwoDrawer-v0", 2))
-    assert load_pretrained("ours").trained_env_id == "RefExp/TwoDrawer-v0"  # no env: the one it was trained on
+    assert load_pretrained("ours").trained_env_id == "RefExp/TwoDrawer-v1"  # no env: the default, where it was trained
+    assert load_pretrained("ours", "RefExp/TwoDrawer-v0").trained_env_id == "RefExp/TwoDrawer-v0"  # v0 stays shipped
     assert load_pretrained("ours-aug").trained_env_id == "RefExp/TwoDrawerShift-v0"
     three = load_pretrained("ours", "RefExp/ThreeDrawer-v0", seed=1)
     assert three.version == _sha(shipped_path("ours", "RefExp/ThreeDrawer-v0", 1))
@@ -201,6 +202,7 @@ def test_periodic_evaluation_writes_what_the_harness_gives_for_the_same_checkpoi
     """Training's evaluation is a harness run: the last periodic evaluation (at the final weights)
     equals `benchmark.run.evaluate` on the agent.pt it wrote, trial for trial."""
     from benchmark.run import evaluate
+    from benchmark.protocol import DEV_SECRET, secret_id
     from refexp_baselines.train import PERIODIC_EVAL_SEED, run
 
     g = np.random.default_rng(2)
@@ -214,7 +216,8 @@ def test_periodic_evaluation_writes_what_the_harness_gives_for_the_same_checkpoi
     last = evals[-1]
     assert last["step"] == 3 and last["eval_seed"] == PERIODIC_EVAL_SEED and last["training_seeds"] == [0]
     harness = evaluate(f"{res['run_dir']}/agent.pt", cfg.env_id, episodes=3, trials_per_task=1,
-                       training_seeds=(0,), eval_seed=PERIODIC_EVAL_SEED, workers=1, progress=False)
+                       training_seeds=(0,), eval_seed=PERIODIC_EVAL_SEED, secret=DEV_SECRET, workers=1, progress=False)
+    assert last["secret_id"] == secret_id(DEV_SECRET)  # training never evaluates on the public secret
     for key in ("raw_successes", "raw_tasks", "success_rate", "secret_id"):
         assert last[key] == harness[key], key
 
@@ -252,3 +255,39 @@ def test_shipped_agent_batched_equals_one_trial_at_a_time():
     two = evaluate("ours", "RefExp/TwoDrawer-v0", batch=2, **kw)
     for key in ("raw_successes", "raw_tasks", "raw_returns", "raw_rollouts"):
         assert one[key] == two[key], key
+
+
+@pytest.mark.slow
+def test_shipped_v1_ours_explores_better_than_any_fixed_choice():
+    """A behavioural check, not a stored number: on a handful of fresh v1 trials (distinct starts)
+    the shipped seed-0 `ours` succeeds in episode 2 more often than the best agent that never adapts
+    (0.5 on two drawers), and its episode 2 beats its own episode 1."""
+    from benchmark.run import evaluate
+
+    res = evaluate("ours", "RefExp/TwoDrawer-v1", episodes=2, trials_per_task=6, training_seeds=(0,), eval_seed=7,
+                   workers=1, progress=False)
+    assert res["trained_env_id"] == "RefExp/TwoDrawer-v1"
+    assert all(c["distinct"] == c["trials"] for c in res["distinct_rollouts"])
+    ep1, ep2 = res["success_rate"]
+    assert ep2 > 0.5 and ep2 > ep1, res["success_rate"]
+
+
+@pytest.mark.slow
+def test_periodic_evaluations_do_not_change_the_trained_weights(tmp_path):
+    """Evaluating during training (which builds an agent, drawing initial weights) leaves the
+    training's random stream alone: the same weights with and without periodic evaluations."""
+    from refexp_baselines.train import run
+
+    g = np.random.default_rng(2)
+    eps = [Episode(g.integers(0, 255, (5, 64, 64, 3), dtype=np.uint8), g.normal(size=(5, 4)).astype(np.float32),
+                   g.uniform(-1, 1, (4, 4)).astype(np.float32), (g.random(4) > 0.5).astype(np.float32), t)
+           for t in (0, 1, 0, 1)]
+    weights = []
+    for trials in (0, 1):
+        cfg = dataclasses.replace(TINY, eval_trials=trials, eval_every=500,
+                                  agent=dataclasses.replace(TINY.agent, steps=510, bc_steps=1))  # evaluated at 500
+        res = run(cfg, buffers=InMemoryTaskBuffers(eps, 2), runs_dir=str(tmp_path / str(trials)), device="cpu",
+                  progress=False)
+        weights.append(torch.load(f"{res['run_dir']}/agent.pt", weights_only=False)["actor"])
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
