@@ -25,8 +25,9 @@ import re
 import sys
 from pathlib import Path
 
-DEFAULT_RESULTS = Path(__file__).resolve().parent / "results"
-FIGURE_DIR = Path("docs/img")
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_RESULTS = ROOT / "refexp_baselines" / "results"
+FIGURE_DIR = Path("docs/img")  # relative to ROOT
 BLOCK = re.compile(r"(<!-- report:table (?P<env>\S+) -->\n)(?P<body>.*?)(<!-- /report -->)", re.S)
 
 
@@ -141,7 +142,7 @@ def main(argv=None) -> int:
         return 1 if stale else 0
     for env, rows in results.items():
         if a.write:
-            print(f"figure: {plot(rows, figure_path(env))}")
+            print(f"figure: {plot(rows, ROOT / figure_path(env))}")
         else:
             print(f"## {env}\n\n{table(rows)}")
     return 0

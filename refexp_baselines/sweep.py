@@ -223,6 +223,7 @@ def _seed_results_done(sc: SweepConfig, node: Node, res: dict) -> None:
 def merge_results(sc: SweepConfig, nodes: dict[str, Node]) -> list[Path]:
     """One results JSON per (variant, env) over all its training seeds, from the per-seed harness results."""
     from benchmark.results import make_results, slug, write_json_atomic
+    from refexp_baselines.configs import AGENT_NAMES as REFERENCE_NAMES
 
     groups: dict[tuple[str, str], list[Node]] = {}
     for n in nodes.values():
@@ -237,8 +238,10 @@ def merge_results(sc: SweepConfig, nodes: dict[str, Node]) -> list[Path]:
         meta = {"name": variant, "version": "/".join(versions), "eligible": first["eligible"],
                 "uses_dataset": first.get("dataset_id") is not None, "trained_env_id": first.get("trained_env_id")}
         raw = {k: [r[k][0] for r in per_seed] for k in ("raw_successes", "raw_tasks", "raw_returns", "raw_rollouts")}
+        # shipped agents are the harness's reference names: `verify` and `benchmark.run` reload them by it
+        spec = variant if sc.ship and variant in REFERENCE_NAMES else f"sweep:{variant}"
         res = make_results(
-            meta=meta, agent_spec=f"sweep:{variant}", env_id=env_id, num_drawers=first["num_drawers"],
+            meta=meta, agent_spec=spec, env_id=env_id, num_drawers=first["num_drawers"],
             obs_type=first["obs_type"], dataset_id=first.get("dataset_id"),
             training_seeds=tuple(n.cfg.seed for n in group), eval_seed=first["eval_seed"], secret_id=first["secret_id"],
             trials_per_task=first["trials_per_task"], **raw, wall_time_s=sum(r["wall_time_s"] for r in per_seed),
