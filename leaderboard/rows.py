@@ -37,7 +37,6 @@ STATUSES = (SELF_REPORTED, "verified", "disagrees", "failed-verification")
 PROTOCOL_OF_SCHEMA = {1: "v0", 2: "v1"}
 V0_HARNESS_COMMIT = "1f6ea3a"  # the last commit whose harness wrote schema 1 (reproduces v0 rows)
 # The paper's env first; others follow in alphabetical order.
-ENV_ORDER = ("RefExp/TwoDrawer-v0", "RefExp/TwoDrawer-v1")
 
 
 def row_id(sha256: str) -> str:
@@ -180,7 +179,11 @@ def ranks(rows: Sequence[dict[str, str]]) -> list[int]:
 
 
 def env_sort_key(env_id: str) -> tuple[int, str]:
-    return (ENV_ORDER.index(env_id) if env_id in ENV_ORDER else len(ENV_ORDER), env_id)
+    """Sections in `refexp_envs.ENVS` order: the default (newest) paper env first, older versions last."""
+    import refexp_envs
+
+    order = list(refexp_envs.ENVS)
+    return (order.index(env_id) if env_id in order else len(order), env_id)
 
 
 def groups(rows: Sequence[dict[str, str]]) -> list[tuple[str, str, int, list[tuple[int, dict[str, str]]]]]:

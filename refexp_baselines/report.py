@@ -96,7 +96,7 @@ def plot(rows: list[dict], out: str | Path) -> Path:
     from benchmark.plot import curve_from_results, plot_curves
 
     curves = [curve_from_results(r, f"{r['agent']} ({len(r['training_seeds'])} seeds)") for r in rows]
-    return plot_curves(curves, out, f"{rows[0]['env_id']}: success per exploration episode, 95% intervals over seeds")
+    return plot_curves(curves, out, "success per exploration episode, 95% intervals over training seeds")
 
 
 def render(text: str, results: dict[str, list[dict]], source: str = "") -> str:

@@ -74,8 +74,7 @@ def test_results_of_different_settings_are_refused(tmp_path):
 
 def test_readme_and_method_tables_are_what_the_report_makes_of_the_shipped_results():
     results = report.collect()
-    if not results:
-        pytest.skip("no shipped results files yet")
+    assert "RefExp/TwoDrawer-v1" in results, "refexp_baselines/results/ lacks the shipped v1 results"
     for doc in ("README.md", "docs/method.md"):
         text = (ROOT / doc).read_text()
         assert report.BLOCK.search(text), f"{doc} has no report block"
