@@ -209,11 +209,13 @@ def _shipped_seeds(name: str, env_id: str) -> list[int]:
 
 def default_env_for(name: str, default_env: str) -> str:
     """The env a shipped agent is scored on when none is named: `default_env` if `name` was trained
-    on it, else the newest version of the same env that `name` was trained on."""
+    on it, else the newest version of the same env that `name` was trained on (or, trained on another
+    env only, that env at `default_env`'s version where there is one)."""
     envs = shipped_envs(name)
     if default_env in envs:
         return default_env
-    same = [e for e in envs if _family(e) == _family(default_env)] or envs
+    same = ([e for e in envs if _family(e) == _family(default_env)]
+            or [e for e in envs if _version(e) == _version(default_env)] or envs)
     if len({_family(e) for e in same}) != 1:
         raise FileNotFoundError(f"no shipped checkpoint of {name!r} for {default_env} or another version of it; "
                                 f"shipped for: {envs}; pass --env")

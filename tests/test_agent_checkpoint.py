@@ -155,7 +155,8 @@ def test_which_checkpoint_a_training_seed_and_an_env_get(tmp_path):
     assert shift.trained_env_id == "RefExp/TwoDrawer-v0" and shift.version == _sha(shipped_path("ours", "RefExp/TwoDrawer-v0", 2))
     assert load_pretrained("ours").trained_env_id == "RefExp/TwoDrawer-v1"  # no env: the default, where it was trained
     assert load_pretrained("ours", "RefExp/TwoDrawer-v0").trained_env_id == "RefExp/TwoDrawer-v0"  # v0 stays shipped
-    assert load_pretrained("ours-aug").trained_env_id == "RefExp/TwoDrawerShift-v0"
+    assert load_pretrained("ours-aug").trained_env_id == "RefExp/TwoDrawerShift-v1"  # the newest it was trained on
+    assert load_pretrained("ours-aug", "RefExp/TwoDrawerShift-v0").trained_env_id == "RefExp/TwoDrawerShift-v0"
     three = load_pretrained("ours", "RefExp/ThreeDrawer-v0", seed=1)
     assert three.version == _sha(shipped_path("ours", "RefExp/ThreeDrawer-v0", 1))
     with pytest.raises(FileNotFoundError, match=r"no shipped checkpoint of 'ours' for training seed 7 .*shipped training seeds: \[0, 1, 2\]"):
