@@ -140,10 +140,10 @@ def seed_result_path(sc: SweepConfig, node: Node) -> Path:
 
 
 def shipped_bundle(cfg) -> Path:
-    """Where `train --ship` writes the bundle of `cfg` (seed 0: the unsuffixed default file)."""
+    """Where `train --ship` writes the bundle of `cfg`."""
     from refexp_baselines.agent import shipped_path
 
-    return shipped_path(cfg.agent_name, cfg.env_id, cfg.seed if cfg.seed != 0 else None)
+    return shipped_path(cfg.agent_name, cfg.env_id, cfg.seed)
 
 
 def already_done(sc: SweepConfig, node: Node) -> bool:

@@ -550,7 +550,7 @@ def run(cfg: C.RunConfig, buffers=None, runs_dir="runs", device="cpu", progress=
             f"95% CI {list(zip(res['ci_low'], res['ci_high']))}")
     if ship:
         # seed 0 is the default file; other training seeds ship beside it for `--seeds 0 1 2` scoring
-        path = shipped_path(cfg.agent_name, cfg.env_id, cfg.seed if cfg.seed != 0 else None)
+        path = shipped_path(cfg.agent_name, cfg.env_id, cfg.seed)
         path.parent.mkdir(parents=True, exist_ok=True)
         from refexp_baselines.data import ENV_DATASETS
 

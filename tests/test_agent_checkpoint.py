@@ -262,8 +262,8 @@ def test_shipped_agent_batched_equals_one_trial_at_a_time():
 def test_shipped_v1_ours_explores_better_than_any_fixed_choice():
     """A behavioural check, not a stored number: on a handful of fresh v1 trials (distinct starts)
     a shipped `ours` succeeds in episode 2 more often than the best agent that never adapts (0.5 on
-    two drawers), and its episode 2 beats its own episode 1. Training seed 2: the seeds differ (the
-    README's table: 2 of the 5 explore, the others stay near 0.5), and this one explores."""
+    two drawers), and its episode 2 beats its own episode 1. Training seed 2: the seeds differ
+    (docs/method.md: 2 of the 5 explore, the others stay near 0.5), and this one explores."""
     from benchmark.run import evaluate
 
     res = evaluate("ours", "RefExp/TwoDrawer-v1", episodes=2, trials_per_task=8, training_seeds=(2,), eval_seed=7,
