@@ -36,7 +36,7 @@ class SpeedConfig:
     json_out: str | None = None  # also write the numbers here
 
 
-def _time_steps(env: gym.Env, steps: int, seed: int) -> float:
+def time_steps(env: gym.Env, steps: int, seed: int) -> float:
     """Random-action steps per second, resetting at episode ends (resets included)."""
     env.action_space.seed(seed)
     env.reset(seed=seed)
@@ -77,7 +77,7 @@ def measure(cfg: SpeedConfig) -> dict:
         for name, make in makers.items():
             env = make()
             steps = max(cfg.steps // 5, 50) if name.startswith("metaworld") else cfg.steps
-            per_round[name].append(_time_steps(env, steps, cfg.seed))
+            per_round[name].append(time_steps(env, steps, cfg.seed))
             env.close()
     return {name: float(np.median(v)) for name, v in per_round.items()} | {"per_round": per_round}
 

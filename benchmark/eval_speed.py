@@ -7,6 +7,10 @@ Runs the same trials twice through `benchmark.run.evaluate` in one process (`--w
 (`agent.act_batch`, one env per trial). Reports trials/s and env steps/s of each and the speed-up,
 checks that both give the same successes and returns, and compares the actions of a few trials
 (maximum absolute difference; batched matrix products may differ in the last bits).
+
+It also times the env alone (made once, random actions, the same number of steps and resets):
+batching can only shrink the agent's share of a step, so `one-at-a-time wall / env-alone wall` is the
+most any batching of agent calls could gain on this machine (the ceiling it prints).
 """
 
 from __future__ import annotations
@@ -76,6 +80,22 @@ def compare_actions(agent_spec: str, env_id: str, episodes: int, n_trials: int, 
     return worst
 
 
+def env_alone_seconds(env_id: str, obs_type: str, steps: int) -> float:
+    """Wall seconds to make one env and take `steps` random-action steps (episode resets included),
+    no agent: what the one-at-a-time path costs without its agent."""
+    import gymnasium as gym
+
+    from benchmark.env_speed import time_steps
+
+    t0 = time.perf_counter()
+    env = gym.make(env_id, obs_type=obs_type, disable_env_checker=True)
+    made = time.perf_counter() - t0
+    try:
+        return made + steps / time_steps(env, steps, seed=0)
+    finally:
+        env.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmark.eval_speed", description=__doc__.splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -119,17 +139,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     trials = len(r1["raw_tasks"][0])
     steps = trials * a.episodes * r1["protocol"]["horizon"]
     same = all(r1[k] == r2[k] for k in ("raw_successes", "raw_tasks", "raw_returns"))
+    env_wall = env_alone_seconds(env_id, a.obs_type, steps)
     worst = compare_actions(a.agent, env_id, a.episodes, a.compare_trials, a.obs_type, a.allow_env_mismatch)
     print(f"{a.agent} on {env_id} ({a.obs_type}), {trials} trials x {a.episodes} episodes = {steps} env steps, "
           f"{a.workers} worker(s); {platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"{'path':<24}{'wall s':>10}{'trials/s':>10}{'steps/s':>10}")
     for label, (res, wall) in runs.items():
         print(f"{label:<24}{wall:>10.1f}{trials / wall:>10.2f}{steps / wall:>10.1f}")
-    print(f"speed-up {w1 / w2:.2f}x; same successes, tasks and returns: {same}; "
+    print(f"{'env alone (no agent)':<24}{env_wall:>10.1f}{'':>10}{steps / env_wall:>10.1f}")
+    print(f"speed-up {w1 / w2:.2f}x (ceiling for batching agent calls: {w1 / env_wall:.2f}x, the env is "
+          f"{env_wall / w1:.0%} of the one-at-a-time wall time); same successes, tasks and returns: {same}; "
           f"max |action difference| over {a.compare_trials} trials: {worst:.2e}")
     if a.json:
         out = {"agent": a.agent, "env_id": env_id, "obs_type": a.obs_type, "trials": trials, "episodes": a.episodes,
                "workers": a.workers, "batch": a.batch, "wall_one_s": w1, "wall_batched_s": w2, "speedup": w1 / w2,
+               "wall_env_alone_s": env_wall, "ceiling": w1 / env_wall,
                "same_results": same, "max_action_diff": worst, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         with open(a.json, "w") as fh:
             json.dump(out, fh, indent=1)

@@ -115,6 +115,23 @@ def test_same_seed_same_observations():
     np.testing.assert_array_equal(rollout(), rollout())
 
 
+def test_envs_of_one_process_do_not_share_a_model():
+    """Models come from a per-process compile cache: each env must own its copy, since a v1 reset
+    moves the cabinet and jitters the lights in the env's model."""
+    action = np.zeros(4, dtype=np.float32)
+
+    def first_step(env, other=None):
+        env.reset(seed=1)
+        if other is not None:
+            other.reset(seed=2)  # another start: its own cabinet position and lights
+        return env.step(action)[0]["pixels"]
+
+    alone = first_step(gym.make("RefExp/TwoDrawer-v1"))
+    a, b = gym.make("RefExp/TwoDrawer-v1"), gym.make("RefExp/TwoDrawer-v1")
+    assert a.unwrapped.model is not b.unwrapped.model
+    np.testing.assert_array_equal(first_step(a, other=b), alone)
+
+
 def test_visual_shift_changes_pixels_not_dynamics():
     base = gym.make("RefExp/TwoDrawer-v0")
     shift = gym.make("RefExp/TwoDrawerShift-v0")
