@@ -18,7 +18,7 @@ from refexp_envs import scene
 import mujoco  # noqa: E402  (after render, which sets MUJOCO_GL)
 
 OBS_TYPES = ("pixels", "state")
-APPEARANCES = ("default", "shift")
+APPEARANCES = ("default", "shift", "random")
 SUCCESS_OPENING = 0.10
 INTERLOCK_OPENING = 0.02
 MAX_OPENING = 0.16
@@ -26,6 +26,10 @@ HAND_INIT = np.array([-0.05, 0.55, 0.2])
 MOCAP_LOW = np.array([-0.45, 0.40, 0.05])
 MOCAP_HIGH = np.array([0.45, 0.85, 0.35])
 GRIPPER_QUAT = np.array([1.0, 0.0, 1.0, 0.0])
+# appearance="random": drawn at every reset (see Starting State)
+RANDOM_LOOK_RGB = (0.1, 0.9)  # drawer colour and table tint: each channel uniform in this range
+RANDOM_LOOK_LIGHT = (0.7, 1.4)  # factor on every light's diffuse colour (after light_jitter's)
+RANDOM_LOOK_CAMERA = 0.04  # half-width (m) of the uniform camera offset along each axis; it keeps aiming at the drawers
 PROPRIO_LOW = np.array([-1.0, -1.0, -1.0, 0.0], dtype=np.float32)  # far outside the mocap box
 PROPRIO_HIGH = np.array([1.0, 2.0, 1.0, 1.0], dtype=np.float32)
 
@@ -51,7 +55,7 @@ class DrawersEnv(gym.Env):
     | `action_repeat` | 4           | physics control steps per agent step                           |
     | `frame_skip`    | 5           | physics steps of 2.5 ms per control step                       |
     | `action_scale`  | 0.01        | metres the mocap moves per control step at action 1            |
-    | `appearance`    | `"default"` | `"default"` (Metaworld's look) or `"shift"` (test-time visual shift) |
+    | `appearance`    | `"default"` | `"default"` (Metaworld's look), `"shift"` (test-time visual shift) or `"random"` (a look drawn at every reset, for training data) |
     | `arm_range`     | (0, 0, 0)   | half-widths (m) of the uniform arm start offset in x, y, z    |
     | `gripper_range` | 0.0         | width of the gripper start effort range [-1, -1 + range], in [0, 2] |
     | `cabinet_range` | (0, 0)      | (rx, ry) m: cabinet offset x in [-rx, rx], y in [-ry, 0]      |
@@ -93,6 +97,14 @@ class DrawersEnv(gym.Env):
     (0.06, 0.05, 0.04) m, gripper 2.0 (any effort from open to closed), cabinet (0.03, 0.05) m,
     light 0.15. v0 restores one fixed start state.
 
+    With `appearance="random"` (no registered id uses it: it is for training data that must not
+    depend on one look), the reset seed then also draws, in this order: the drawers' colour (RGB,
+    each channel ~ U(0.1, 0.9)); a tint of the table's wood texture (drawn as the drawers' colour;
+    MuJoCo multiplies the texture by it); a light factor ~ U(0.7, 1.4) on top of `light_jitter`'s; the camera's
+    offset ~ U(-0.04, 0.04) m along each axis, the camera still aiming at the same point. These
+    ranges contain the look of `TwoDrawerShift` (its colours, 1.35x light, ~4 cm camera move) as a
+    broad randomisation does; that exact look is drawn with probability 0.
+
     ## Episode End
     No termination; truncation after `horizon` steps (the registered ids also set
     `max_episode_steps` = 50 for v1, so `env.spec` carries it).
@@ -108,6 +120,7 @@ class DrawersEnv(gym.Env):
       from decimated visual meshes (~8,000 instead of ~69,000 triangles; collision and physics
       unchanged); `max_episode_steps=50` registered; the state observation gains `handles`.
     - v0: the initial release; one fixed start state.
+    - (no version change) `appearance="random"` added: the registered ids do not use it.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
@@ -168,6 +181,7 @@ class DrawersEnv(gym.Env):
         self.interlock = bool(interlock)
         self.render_mode = render_mode
         self._random_start = bool(arm.any() or gripper or cabinet.any() or jitter)
+        self._random_look = appearance == "random"
         look = scene.Appearance.shifted() if appearance == "shift" else scene.Appearance()
 
         self.model = scene.build_model(self.num_drawers, self.image_size, look, visual_meshes)
@@ -180,6 +194,12 @@ class DrawersEnv(gym.Env):
         self._drawer_bodies = np.array([self.model.body(scene.drawer_body_name(i)).id for i in range(self.num_drawers)])
         self._drawer_body_pos = self.model.body_pos[self._drawer_bodies].copy()
         self._light_diffuse = self.model.light_diffuse.copy()
+        self._light_factor = 1.0  # light_jitter's draw of this episode
+        names = [self.model.material(i).name for i in range(self.model.nmat)]
+        self._drawer_mats = [i for i, n in enumerate(names) if any(m in n for m in scene.DRAWER_MATERIALS)]
+        self._table_mat = names.index(scene.TABLE_MATERIAL)
+        self._camera = self.model.camera(scene.CAMERA_NAME).id
+        self._camera_pos = self.model.cam_pos[self._camera].copy()
         self._cabinet_offset = np.zeros(2)
         self._chosen: int | None = None  # the drawer that engaged the interlock this episode
         self._right = self.model.site("rightEndEffector").id
@@ -236,6 +256,8 @@ class DrawersEnv(gym.Env):
         self._chosen = None
         if self._random_start:
             self._draw_start()  # before the task draw: the start depends on the seed alone
+        if self._random_look:
+            self._draw_look()  # also before the task draw
         self._task = int(options["task"]) if "task" in options else int(self.np_random.integers(self.num_tasks))
         mujoco.mj_forward(self.model, self.data)
         self._t = 0
@@ -323,8 +345,23 @@ class DrawersEnv(gym.Env):
         self._cabinet_offset = rng.uniform(-self.cabinet_range, self.cabinet_range * np.array([1.0, 0.0]))
         light = rng.uniform(1.0 - self.light_jitter, 1.0 + self.light_jitter)
         self.model.body_pos[self._drawer_bodies] = self._drawer_body_pos + np.array([*self._cabinet_offset, 0.0])
+        self._light_factor = light
         self.model.light_diffuse[:] = np.clip(self._light_diffuse * light, 0.0, 1.0)
         self._drive_arm(target, effort)
+
+    def _draw_look(self) -> None:
+        """Draw this episode's look from `np_random` (appearance="random", see Starting State)."""
+        rng = self.np_random
+        drawer = rng.uniform(*RANDOM_LOOK_RGB, size=3)
+        table = rng.uniform(*RANDOM_LOOK_RGB, size=3)
+        light = rng.uniform(*RANDOM_LOOK_LIGHT)
+        offset = rng.uniform(-RANDOM_LOOK_CAMERA, RANDOM_LOOK_CAMERA, size=3)
+        self.model.mat_rgba[self._drawer_mats, :3] = drawer
+        self.model.mat_rgba[self._table_mat, :3] = table
+        self.model.light_diffuse[:] = np.clip(self._light_diffuse * self._light_factor * light, 0.0, 1.0)
+        pos = self._camera_pos + offset
+        self.model.cam_pos[self._camera] = pos
+        self.model.cam_quat[self._camera] = scene.camera_quat(pos)
 
     def _drive_arm(self, target: np.ndarray, effort: float) -> None:
         """Hold the mocap at `target` with gripper effort `effort` for 250 physics steps, then

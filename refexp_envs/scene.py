@@ -31,6 +31,9 @@ HANDLE_OFFSET = np.array([0.0, -0.16, 0.09])
 """Closed-drawer handle bar centre relative to the drawer body (case + link + bar offsets)."""
 DRAWER_SPACING = 0.25
 CAMERA_NAME = "refexp_cam"  # behind the drawers, facing the arm: no occlusion of the drawers
+CAMERA_TARGET = np.array([0.0, 0.6, 0.05])  # the point the camera looks at
+DRAWER_MATERIALS = ("drawer_beige", "drawer_red")  # what an appearance's drawer colour recolours
+TABLE_MATERIAL = "table_wood"  # what an appearance's table colour recolours (dropping its texture)
 VISUAL_MESHES = ("full", "decimated")
 DECIMATED_MESHES_NPZ = os.path.join(os.path.dirname(__file__), "assets", "visual_meshes_v1.npz")
 HIDDEN_GROUP = 3  # a geom group the default renderer options do not draw
@@ -80,6 +83,15 @@ def _look_at(pos: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.concatenate([x, y])
 
 
+def camera_quat(pos: np.ndarray) -> np.ndarray:
+    """MuJoCo quaternion of a camera at `pos` looking at `CAMERA_TARGET` (what `xyaxes` compiles to)."""
+    axes = _look_at(np.asarray(pos, dtype=np.float64), CAMERA_TARGET)
+    rot = np.column_stack([axes[:3], axes[3:], np.cross(axes[:3], axes[3:])])
+    quat = np.zeros(4)
+    mujoco.mju_mat2Quat(quat, rot.ravel())
+    return quat
+
+
 def drawer_body_name(i: int) -> str:
     """The root body of drawer i (case + sliding drawer); moving it moves the whole drawer."""
     return f"drawer{i}_drawer"
@@ -125,15 +137,15 @@ def _compile(num_drawers: int, image_size: int, appearance: Appearance, visual_m
     cam_pos = np.array([0.0, 1.25 + back, 0.9 + 0.7 * back]) + np.asarray(appearance.camera_offset)
     cam = spec.worldbody.add_camera(name=CAMERA_NAME, pos=cam_pos, fovy=50.0)
     cam.alt.type = mujoco.mjtOrientation.mjORIENTATION_XYAXES
-    cam.alt.xyaxes = _look_at(cam_pos, np.array([0.0, 0.6, 0.05]))
+    cam.alt.xyaxes = _look_at(cam_pos, CAMERA_TARGET)
 
     if appearance.drawer_rgba is not None:
         for mat in spec.materials:
-            if "drawer_beige" in mat.name or "drawer_red" in mat.name:
+            if any(name in mat.name for name in DRAWER_MATERIALS):
                 mat.rgba = appearance.drawer_rgba
     if appearance.table_rgba is not None:
         for mat in spec.materials:
-            if mat.name == "table_wood":
+            if mat.name == TABLE_MATERIAL:
                 mat.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = ""
                 mat.rgba = appearance.table_rgba
     if appearance.light_scale != 1.0:

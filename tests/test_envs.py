@@ -132,6 +132,25 @@ def test_envs_of_one_process_do_not_share_a_model():
     np.testing.assert_array_equal(first_step(a, other=b), alone)
 
 
+def test_random_appearance_varies_the_look_not_the_start():
+    """appearance="random": a look per reset seed, the same for every task, and the same start
+    state (arm, cabinet) as the default look; a default env made afterwards is unaffected."""
+    before = gym.make("RefExp/TwoDrawer-v1").reset(seed=4)[0]["pixels"]
+    env = gym.make("RefExp/TwoDrawer-v1", appearance="random")
+    check_env(env.unwrapped, skip_render_check=True)
+    firsts = [env.reset(seed=s)[0]["pixels"] for s in range(12)]
+    assert len({f.tobytes() for f in firsts}) == 12
+    for task in range(2):
+        np.testing.assert_array_equal(env.reset(seed=5, options={"task": task})[0]["pixels"], firsts[5])
+    looks = gym.make("RefExp/TwoDrawer-v1", appearance="random", obs_type="state")
+    plain = gym.make("RefExp/TwoDrawer-v1", obs_type="state")
+    for seed in (0, 7):
+        a, b = looks.reset(seed=seed)[0], plain.reset(seed=seed)[0]
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key])
+    np.testing.assert_array_equal(gym.make("RefExp/TwoDrawer-v1").reset(seed=4)[0]["pixels"], before)
+
+
 def test_visual_shift_changes_pixels_not_dynamics():
     base = gym.make("RefExp/TwoDrawer-v0")
     shift = gym.make("RefExp/TwoDrawerShift-v0")
