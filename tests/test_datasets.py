@@ -83,7 +83,11 @@ def test_registry_ids_and_pins():
         assert state.obs_type == "state" and state.seed == REGISTRY[f"refexp/{slug}/expert-v1"].seed
         assert f"refexp/{slug}/expert-state-v0" not in REGISTRY
     assert REGISTRY["refexp/two-drawer/noisy-v0"].noise > REGISTRY["refexp/two-drawer/expert-v0"].noise
-    assert len({(s.seed, s.obs_type) for s in REGISTRY.values()}) == len(REGISTRY)
+    for slug in ("two-drawer", "three-drawer"):  # the expert's episodes under a random look
+        look = REGISTRY[f"refexp/{slug}/expert-randlook-v1"]
+        assert look.seed == REGISTRY[f"refexp/{slug}/expert-v1"].seed and look.env_kwargs() == {"appearance": "random"}
+    assert "refexp/two-drawer-shift/expert-randlook-v1" not in REGISTRY  # the shift's look stays held out
+    assert len({(s.seed, s.obs_type, s.look) for s in REGISTRY.values()}) == len(REGISTRY)
     assert set(refexp_envs.ENV_IDS) == {s.env_id for s in REGISTRY.values()}
     # every v0 id keeps its pin; a pin is a SHA-256 or visibly absent (None), never a placeholder
     assert all(s.sha256 for s in REGISTRY.values() if s.version == 0)

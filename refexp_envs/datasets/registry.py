@@ -61,6 +61,7 @@ class DatasetSpec:
     obs_type: str = "pixels"  # "pixels" | "state" (the env's obs_type)
     image_size: int = 64
     horizon: int = HORIZON
+    look: str | None = None  # `appearance=` given to the env (None: the registered env's own)
     behaviour_success: float | None = None  # measured on the real build (fraction of episodes)
     size_bytes: int | None = None  # measured size of `data/` on disk
     description: str = ""
@@ -84,6 +85,8 @@ class DatasetSpec:
             kwargs["image_size"] = self.image_size
         if self.horizon != HORIZON:
             kwargs["horizon"] = self.horizon
+        if self.look is not None:
+            kwargs["appearance"] = self.look
         return kwargs
 
     def task_of(self, index: int) -> int:
@@ -145,6 +148,8 @@ _PUBLISHED: dict[str, tuple[str, float, int]] = {
         "8ec8dd48dc422c64e950a7cb44477b94511be99d072fd47974df13cf18eb6d81", 0.9937, 405621373),
     "refexp/two-drawer-shift/expert-v1": (
         "3c57f5546dcebb66ac4436e0b4aabdde3b8c6b67ce7416d91562950dcbd02f72", 0.995, 257454824),
+    "refexp/two-drawer/expert-randlook-v1": (
+        "f9ff1cdd3729d671766aca8db99c07eafc3e2b79037913cf46aea221179b2860", 0.9935, 269180023),
     "refexp/two-drawer/noisy-v1": (
         "e09075405c7b48af62568d14b8c468cdecaa398d48c51a8517946cc1c38df75d", 0.654, 279863180),
     "refexp/three-drawer/noisy-v1": (
@@ -158,8 +163,11 @@ _BEHAVIOURS = [  # (name in the id, action noise, episodes per task, obs_type, w
     ("noisy", NOISY_NOISE, FULL_EPISODES_PER_TASK, "pixels", "scripted experts with heavy action noise", 0),
     ("dev", EXPERT_NOISE, DEV_EPISODES_PER_TASK, "pixels", "small expert set for quick experiments", 0),
     ("expert-state", EXPERT_NOISE, FULL_EPISODES_PER_TASK, "state", "task-specific scripted experts", 1),
+    ("expert-randlook", EXPERT_NOISE, FULL_EPISODES_PER_TASK, "pixels", "task-specific scripted experts", 1),
 ]
-_SEED_OFFSET = {"expert": 0, "noisy": 1, "dev": 2, "expert-state": 0}  # state = expert's episodes
+# expert-state and expert-randlook replay the expert's episodes (same seeds: same starts and actions)
+_SEED_OFFSET = {"expert": 0, "noisy": 1, "dev": 2, "expert-state": 0, "expert-randlook": 0}
+_LOOK = {"expert-randlook": "random"}  # behaviours recorded under another `appearance=`
 
 
 def _description(env_id: str, behaviour: str, per_task: int, what: str, noise: float, obs_type: str,
@@ -179,6 +187,11 @@ def _description(env_id: str, behaviour: str, per_task: int, what: str, noise: f
         f"download {dataset_id}` or rebuild it from its seed with `python -m refexp_envs.datasets "
         f"build {dataset_id}`."
     )
+    if behaviour in _LOOK:
+        text += (" Recorded with appearance='random': every episode has its own look (drawer colour, table "
+                 "tint, light, camera offset) drawn from its seed; the episodes, starts and actions are "
+                 "those of the expert dataset of the same version. For training agents that must not "
+                 "depend on one look.")
     if "Shift" in env_id:
         text += (" For evaluation and analysis only: the method's robustness agents never train on the "
                  "shift's own appearance.")
@@ -189,7 +202,7 @@ def _make_registry() -> dict[str, DatasetSpec]:
     registry: dict[str, DatasetSpec] = {}
     for env_id, entry in ENVS.items():
         for behaviour, noise, per_task, obs_type, what, first in _BEHAVIOURS:
-            if entry.version < first:
+            if entry.version < first or (behaviour in _LOOK and entry.appearance != "default"):
                 continue
             dataset_id = f"refexp/{entry.slug}/{behaviour}-v{entry.version}"
             sha, success, size = _PUBLISHED.get(dataset_id, (None, None, None))
@@ -203,6 +216,7 @@ def _make_registry() -> dict[str, DatasetSpec]:
                 num_tasks=entry.num_drawers,
                 sha256=sha,
                 obs_type=obs_type,
+                look=_LOOK.get(behaviour),
                 behaviour_success=success,
                 size_bytes=size,
                 description=_description(env_id, behaviour, per_task, what, noise, obs_type,
