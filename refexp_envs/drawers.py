@@ -102,8 +102,8 @@ class DrawersEnv(gym.Env):
     each channel ~ U(0.1, 0.9)); a tint of the table's wood texture (drawn as the drawers' colour;
     MuJoCo multiplies the texture by it); a light factor ~ U(0.7, 1.4) on top of `light_jitter`'s; the camera's
     offset ~ U(-0.04, 0.04) m along each axis, the camera still aiming at the same point. These
-    ranges contain the look of `TwoDrawerShift` (its colours, 1.35x light, ~4 cm camera move) as a
-    broad randomisation does; that exact look is drawn with probability 0.
+    ranges contain `TwoDrawerShift`'s drawer colour, 1.35x light and ~4 cm camera move, as a broad
+    randomisation does (never its untextured table); that exact look is drawn with probability 0.
 
     ## Episode End
     No termination; truncation after `horizon` steps (the registered ids also set
