@@ -53,9 +53,10 @@ class BeliefConfig:
 
 @dataclass(frozen=True)
 class AgentConfig:
-    """CQL(H) with twin critics and a tanh-Gaussian actor on belief states."""
+    """An offline actor-critic on belief states: twin critics, a tanh-Gaussian actor, an optional
+    CQL(H) penalty (`cql_alpha`), and an in-sample backup with an advantage-weighted actor."""
 
-    cql_alpha: float = 5.0  # the paper's conservative weight beta; "no-cql" sets 0
+    cql_alpha: float = 0.0  # CQL(H) weight (the paper's beta); 0 was chosen on the development evaluation; "ours-cql5" sets 5
     oracle: bool = False  # "oracle-task": the true task one-hot is appended to the belief
     gamma: float = 0.99
     tau: float = 0.02
@@ -93,12 +94,16 @@ class RunConfig:
 
 
 ELIGIBLE = {"ours": True, "no-expl": True, "no-cql": True, "no-reward-belief": True, "oracle-task": False,
-            "ours-aug": True, "ours-sac": True, "no-cql-sac": True}
+            "ours-cql5": True, "ours-aug": True, "ours-randlook": True, "ours-sac": True, "no-cql-sac": True}
 # The paper's actor-critic (backup a' ~ pi(b'), Q-maximising actor): the default until 0.2.0 (the v0
 # checkpoints); on v1 it collapsed on the development evaluation (docs/method.md), so the in-sample
 # backup + AWR actor became the default, and "*-sac" keeps the paper's for the comparison.
 PAPER_ACTOR_CRITIC = {"backup": "policy", "actor_loss": "sac"}
+# `ours`'s CQL weight before the development evaluation chose 0 (docs/method.md, "The conservative weight"): kept by "ours-cql5" and
+# by "ours-sac", the paper's actor-critic with its penalty; with weight 0 "no-cql" is `ours` itself.
+PAPER_CQL_ALPHA = 5.0
 AGENT_NAMES = tuple(ELIGIBLE)
+RANDOM_LOOK_BEHAVIOUR = "expert-randlook"  # "ours-randlook" trains on its env's dataset of this behaviour
 
 
 def variant(name: str, **overrides) -> RunConfig:
@@ -110,6 +115,8 @@ def variant(name: str, **overrides) -> RunConfig:
         belief = dataclasses.replace(belief, naive=True)
     elif name in ("no-cql", "no-cql-sac"):
         agent = dataclasses.replace(agent, cql_alpha=0.0)
+    elif name in ("ours-cql5", "ours-sac"):
+        agent = dataclasses.replace(agent, cql_alpha=PAPER_CQL_ALPHA)
     elif name == "no-reward-belief":
         belief = dataclasses.replace(belief, reward_input=False)
     elif name == "oracle-task":
@@ -117,8 +124,21 @@ def variant(name: str, **overrides) -> RunConfig:
     if name.endswith("-sac"):
         agent = dataclasses.replace(agent, **PAPER_ACTOR_CRITIC)
     frames = FramesConfig(augment=name == "ours-aug")  # "ours-aug": ours + frame augmentation (visual shift)
-    cfg = RunConfig(agent_name=name, frames=frames, belief=belief, agent=agent)
-    return dataclasses.replace(cfg, **overrides)
+    cfg = dataclasses.replace(RunConfig(agent_name=name, frames=frames, belief=belief, agent=agent), **overrides)
+    if name == "ours-randlook" and cfg.dataset is None:  # ours on its env's appearance-randomised data
+        cfg = dataclasses.replace(cfg, dataset=random_look_dataset(cfg.env_id))
+    return cfg
+
+
+def random_look_dataset(env_id: str) -> str:
+    """The appearance-randomised expert dataset that "ours-randlook" trains on for `env_id`."""
+    from refexp_envs import ENVS
+    from refexp_envs.datasets.registry import REGISTRY
+
+    dataset = ENVS[env_id].dataset(RANDOM_LOOK_BEHAVIOUR) if env_id in ENVS else None
+    if dataset not in REGISTRY:
+        raise ValueError(f"{env_id} has no appearance-randomised dataset ({RANDOM_LOOK_BEHAVIOUR}); pass --dataset")
+    return dataset
 
 
 def to_dict(cfg) -> dict:

@@ -77,7 +77,11 @@ class EnvEntry:
         """The dataset the method trains on for this env (the expert set). The Shift envs are a
         test of robustness: their agents train on the ordinary two-drawer data, never on the
         shift's own appearance (the shift datasets are for evaluation and analysis)."""
-        return f"refexp/{self.trains_on or self.slug}/expert-v{self.version}"
+        return self.dataset("expert")
+
+    def dataset(self, behaviour: str) -> str:
+        """The id of this env's training dataset of `behaviour` (e.g. "expert-randlook")."""
+        return f"refexp/{self.trains_on or self.slug}/{behaviour}-v{self.version}"
 
 
 ENVS: dict[str, EnvEntry] = {

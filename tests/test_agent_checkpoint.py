@@ -102,6 +102,23 @@ def test_bad_input_errors(tmp_path):
         main(["--agent", "bogus"])
 
 
+def test_variants_are_switches_on_ours():
+    """`ours` has CQL weight 0 (so `no-cql` is the same trained stage), `ours-cql5` keeps the
+    earlier weight, `ours-sac` the paper's actor-critic with it, `ours-randlook` its env's random-look data."""
+    ours = C.variant("ours")
+    assert ours.agent.cql_alpha == 0.0 and C.stage_keys(C.variant("no-cql")) == C.stage_keys(ours)
+    cql5 = C.variant("ours-cql5")
+    assert cql5.agent == dataclasses.replace(ours.agent, cql_alpha=C.PAPER_CQL_ALPHA) and cql5.belief == ours.belief
+    sac = C.variant("ours-sac")
+    assert (sac.agent.cql_alpha, sac.agent.backup, sac.agent.actor_loss) == (C.PAPER_CQL_ALPHA, "policy", "sac")
+    look = C.variant("ours-randlook", env_id="RefExp/TwoDrawerShift-v1", seed=3)
+    assert look.dataset == "refexp/two-drawer/expert-randlook-v1" and look.seed == 3
+    assert (look.agent, look.belief, look.frames) == (ours.agent, ours.belief, ours.frames)
+    assert C.variant("ours-randlook", dataset="local:2").dataset == "local:2"  # an explicit dataset wins
+    with pytest.raises(ValueError, match="no appearance-randomised dataset"):
+        C.variant("ours-randlook", env_id="RefExp/TwoDrawer-v0")
+
+
 @pytest.mark.slow
 def test_stage_resume(tmp_path):
     g = np.random.default_rng(0)
