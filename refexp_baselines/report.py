@@ -92,10 +92,23 @@ def figure_path(env_id: str) -> Path:
     return FIGURE_DIR / f"method_{env_id.split('/')[-1].lower()}.png"
 
 
+def same_outcomes(a: dict, b: dict) -> bool:
+    """Whether two results files hold the same trials with the same outcomes (e.g. `ours` and `no-cql`
+    since they share a config): one curve would hide the other exactly."""
+    keys = ("training_seeds", "eval_seed", "secret_id", "raw_tasks", "raw_successes")
+    return all(a.get(k) == b.get(k) for k in keys)
+
+
 def plot(rows: list[dict], out: str | Path) -> Path:
+    """One curve per agent; agents with trial-for-trial identical outcomes share one, labelled 'a = b'."""
     from benchmark.plot import curve_from_results, plot_curves
 
-    curves = [curve_from_results(r, f"{r['agent']} ({len(r['training_seeds'])} seeds)") for r in rows]
+    groups: list[list[dict]] = []
+    for r in rows:
+        same = next((g for g in groups if same_outcomes(g[0], r)), None)
+        same.append(r) if same is not None else groups.append([r])
+    curves = [curve_from_results(g[0], f"{' = '.join(r['agent'] for r in g)} ({len(g[0]['training_seeds'])} seeds)")
+              for g in groups]
     return plot_curves(curves, out, "success per exploration episode, 95% intervals over training seeds")
 
 

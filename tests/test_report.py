@@ -79,3 +79,14 @@ def test_readme_and_method_tables_are_what_the_report_makes_of_the_shipped_resul
         text = (ROOT / doc).read_text()
         assert report.BLOCK.search(text), f"{doc} has no report block"
         assert report.render(text, results, doc) == text, f"{doc} is stale: run python -m refexp_baselines.report --write"
+
+
+def test_agents_with_identical_outcomes_share_one_curve(tmp_path, monkeypatch):
+    ours = _results(tmp_path, "ours", (0.3, 0.7))
+    twin = {**ours, "agent": "no-cql", "agent_spec": "no-cql"}  # the same trials and outcomes
+    other = _results(tmp_path, "no-expl", (0.3, 0.3))
+    assert report.same_outcomes(ours, twin) and not report.same_outcomes(ours, other)
+    drawn = {}
+    monkeypatch.setattr("benchmark.plot.plot_curves", lambda curves, out, title: drawn.setdefault("labels", [c.label for c in curves]))
+    report.plot([ours, twin, other], tmp_path / "fig.png")
+    assert drawn["labels"] == ["ours = no-cql (2 seeds)", "no-expl (2 seeds)"]
