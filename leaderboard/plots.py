@@ -14,8 +14,12 @@ import io
 from dataclasses import dataclass
 from typing import Sequence
 
-PLOT_VERSION = "3"  # bump when the drawing changes, so that `check` asks for a re-render
-COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+PLOT_VERSION = "4"  # bump when the drawing changes, so that `check` asks for a re-render
+# the first 10 seed each agent's hashed colour; the darker 10 go to agents after the 10th, before any
+# colour is used twice (appending them left every earlier agent's style as it was)
+COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+           "#393b79", "#8c6d31", "#637939", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363")
+HASHED_COLOURS = 10
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 
 
@@ -27,17 +31,18 @@ class Style:
 
 def styles(agents_in_order: Sequence[str]) -> dict[str, Style]:
     """A fixed (colour, marker) per agent name, from a hash of the name: the first colour (from
-    the hashed one on) that no earlier agent holds, and the hashed marker; once all colours are
-    taken, the first free (colour, marker) pair. `agents_in_order` lists names in order of first
+    the hashed one of the first 10 on, then the 10 extra ones) that no earlier agent holds, and the
+    hashed marker; once all 20 colours are taken, the first free (colour, marker) pair. `agents_in_order` lists names in order of first
     submission, so a new agent never changes an earlier agent's style."""
     taken: set[tuple[int, int]] = set()
     out: dict[str, Style] = {}
-    nc, nm = len(COLOURS), len(MARKERS)
+    nc, nh, nm = len(COLOURS), HASHED_COLOURS, len(MARKERS)
     for name in dict.fromkeys(agents_in_order):
         h = int(hashlib.sha256(name.encode()).hexdigest(), 16)
-        c0, m0 = h % nc, (h // nc) % nm
+        c0, m0 = h % nh, (h // nh) % nm
         used_colours = {c for c, _ in taken}
-        free = [(c0 + i) % nc for i in range(nc) if (c0 + i) % nc not in used_colours]
+        order = [(c0 + i) % nh for i in range(nh)] + list(range(nh, nc))
+        free = [c for c in order if c not in used_colours]
         if free:
             pick = (free[0], m0)
         else:

@@ -276,4 +276,5 @@ def test_agent_styles_are_fixed_when_rows_are_added():
     assert all(after[n] == before[n] for n in names)  # a new agent never restyles an earlier one
     assert len({s.colour for s in after.values()}) == len(after)  # distinct colours while there are enough
     many = styles([f"agent-{i}" for i in range(25)])
+    assert len({s.colour for s in list(many.values())[:len(COLOURS)]}) == len(COLOURS)  # no colour twice before all are used
     assert len({(s.colour, s.marker) for s in many.values()}) == 25 and len(COLOURS) < 25
