@@ -6,6 +6,7 @@
 # Run from the repository root with MINARI_DATASETS_PATH set; then dev/cql-weight-pool.sh prints the table.
 set -e
 unset REFEXP_EVAL_SECRET
+source dev/common.sh
 for seeds in "0 1 2" "3 4"; do
   python -m refexp_baselines.sweep --agents ours ours-cql5 --envs RefExp/TwoDrawer-v1 --seeds $seeds \
     --set eval_trials=0 --trials-per-task 0 --backend local --no-progress --out results/dev-cql
@@ -13,12 +14,7 @@ for seeds in "0 1 2" "3 4"; do
     --set eval_trials=0 --trials-per-task 0 --backend local --no-progress --out results/dev-cql
   for s in $seeds; do
     for d in runs/two-drawer-v1/default/seed$s/agent-ours-*; do
-      [ -f $d/agent.pt ] || continue
-      out=runs/dev-evals-cql/default-seed$s-$(basename $d)
-      [ -f $out/done ] && continue
-      python -m benchmark.run --agent $d/agent.pt --env RefExp/TwoDrawer-v1 --trials-per-task 25 --seeds $s \
-        --eval-seed 1001 --eval-secret refexp-dev-v1 --workers 2 --out $out --no-progress 2>&1 | tail -n 3
-      touch $out/done
+      dev_score RefExp/TwoDrawer-v1 25 $s $d runs/dev-evals-cql/default-seed$s-$(basename $d)
     done
   done
 done

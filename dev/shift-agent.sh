@@ -5,16 +5,12 @@
 # Resumes. Run from the repository root with MINARI_DATASETS_PATH set; dev/shift-agent-pool.sh prints the table.
 set -e
 unset REFEXP_EVAL_SECRET
+source dev/common.sh
 S="--envs RefExp/TwoDrawerShift-v1 --seeds 0 1 2 3 4 --set eval_trials=0 --trials-per-task 0 --backend local --no-progress --out results/dev-shift"
 python -m refexp_baselines.sweep --agents ours-aug --grid agent.cql_alpha=5,0 $S
 python -m refexp_baselines.sweep --agents ours-randlook $S
 for s in 0 1 2 3 4; do
   for d in runs/two-drawer-shift-v1/*/seed$s/agent-*; do
-    [ -f $d/agent.pt ] || continue
-    out=runs/dev-evals-shift/$(basename $(dirname $(dirname $d)))-seed$s-$(basename $d)
-    [ -f $out/done ] && continue
-    python -m benchmark.run --agent $d/agent.pt --env RefExp/TwoDrawerShift-v1 --trials-per-task 25 --seeds $s \
-      --eval-seed 1001 --eval-secret refexp-dev-v1 --workers 2 --out $out --no-progress 2>&1 | tail -n 3
-    touch $out/done
+    dev_score RefExp/TwoDrawerShift-v1 25 $s $d runs/dev-evals-shift/$(basename $(dirname $(dirname $d)))-seed$s-$(basename $d)
   done
 done

@@ -5,18 +5,15 @@
 # MINARI_DATASETS_PATH set; dev/three-drawer-pool.sh prints the table.
 set -e
 unset REFEXP_EVAL_SECRET
+source dev/common.sh
 S="--envs RefExp/ThreeDrawer-v1 --seeds 0 1 2 3 4 --trials-per-task 0 --backend ray --no-progress --out results/dev-three"
+python -m refexp_baselines.sweep --agents ours ours-cql5 $S --set eval_trials=0 belief.steps=4000
 python -m refexp_baselines.sweep --agents ours $S --set eval_trials=0 belief.steps=4000 agent.steps=30000 agent.pool_trajectories=10000
 python -m refexp_baselines.sweep --agents ours $S --set eval_trials=0 belief.steps=4000 agent.awr_temperature=1.0
 ray stop > /dev/null 2>&1 || true
 for s in 0 1 2 3 4; do
   for d in runs/three-drawer-v1/default/seed$s/agent-ours-*; do
-    [ -f $d/agent.pt ] || continue
-    case $(basename $d) in agent-ours-cql5-*|agent-ours-aug-*|agent-ours-randlook-*|agent-ours-sac-*) continue;; esac
-    out=runs/dev-evals-three/seed$s-$(basename $d)
-    [ -f $out/done ] && continue
-    python -m benchmark.run --agent $d/agent.pt --env RefExp/ThreeDrawer-v1 --trials-per-task 20 --seeds $s \
-      --eval-seed 1001 --eval-secret refexp-dev-v1 --workers 2 --out $out --no-progress 2>&1 | tail -n 1
-    touch $out/done
+    case $(basename $d) in agent-ours-aug-*|agent-ours-randlook-*|agent-ours-sac-*) continue;; esac
+    dev_score RefExp/ThreeDrawer-v1 20 $s $d runs/dev-evals-three/seed$s-$(basename $d)
   done
 done
