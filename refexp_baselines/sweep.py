@@ -146,6 +146,21 @@ def shipped_bundle(cfg) -> Path:
     return shipped_path(cfg.agent_name, cfg.env_id, cfg.seed)
 
 
+def shipped_is(cfg) -> bool:
+    """Whether the shipped bundle of `cfg`'s name, env and seed was made from `cfg`'s own stages (a
+    bundle of another config, e.g. an earlier default, must be replaced, never scored for `cfg`)."""
+    from refexp_baselines import configs as C
+
+    meta = shipped_bundle(cfg).with_suffix(".json")
+    if not (shipped_bundle(cfg).exists() and meta.exists()):
+        return False
+    try:
+        shipped = C.from_dict(json.loads(meta.read_text())["config"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return shipped.agent_name == cfg.agent_name and C.stage_keys(shipped) == C.stage_keys(cfg)
+
+
 def already_done(sc: SweepConfig, node: Node) -> bool:
     from refexp_baselines.train import stage_done
 
@@ -153,8 +168,8 @@ def already_done(sc: SweepConfig, node: Node) -> bool:
         return False  # cheap when present: every invocation checks the data (open_buffers)
     if node.kind == "score":
         return seed_result_path(sc, node).exists()
-    if node.kind == "agent" and sc.ship and not shipped_bundle(node.cfg).exists():
-        return False  # trained, not shipped yet: the node reruns, skipping the finished training
+    if node.kind == "agent" and sc.ship and not shipped_is(node.cfg):
+        return False  # trained, not shipped yet (or shipped from another config): reruns, skipping the training
     return stage_done(node.kind, Path(node.key))
 
 
@@ -186,6 +201,8 @@ def run_node(kind: str, cfg, runs_dir: str, device: str, threads: int, trials_pe
         dataset = cfg.dataset if cfg.dataset and not cfg.dataset.startswith("local:") else None
         # with --ship the shipped (fp16) bundle is scored: what `benchmark.run --agent NAME` gives from a clone
         bundle = shipped_bundle(cfg) if ship else agent_dir / "agent.pt"
+        if ship and not shipped_is(cfg):
+            raise RuntimeError(f"{bundle} was not shipped from {agent_dir}: refusing to score another config's bundle")
         tag = "shipped" if ship else "run"
         out["results"] = evaluate(str(bundle), cfg.env_id, episodes=cfg.belief.k,
                                   trials_per_task=trials_per_task, training_seeds=(cfg.seed,), eval_seed=eval_seed,

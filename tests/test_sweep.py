@@ -62,3 +62,25 @@ def test_cli_usage_errors_exit_2(capsys):
             main(argv)
         assert e.value.code == 2, argv
     assert "--ray-address needs --backend ray" in capsys.readouterr().err
+
+
+def test_a_bundle_shipped_from_another_config_is_neither_kept_nor_scored(tmp_path, monkeypatch):
+    """A rerun with --ship must replace (and never score) a bundle that an earlier config of the same
+    name, env and seed shipped, e.g. `ours` before a default changed."""
+    import dataclasses
+
+    from refexp_baselines import agent as A
+    from refexp_baselines import configs as C
+    from refexp_baselines.sweep import shipped_bundle, shipped_is
+
+    monkeypatch.setattr(A, "CHECKPOINT_DIR", tmp_path)
+    cfg = C.variant("ours", seed=2)
+    path = shipped_bundle(cfg)
+    assert path.parent == tmp_path and not shipped_is(cfg)  # nothing shipped
+    path.write_bytes(b"bundle")
+    older = dataclasses.replace(cfg, agent=dataclasses.replace(cfg.agent, cql_alpha=5.0))
+    path.with_suffix(".json").write_text(json.dumps({"config": dataclasses.asdict(older)}))
+    assert not shipped_is(cfg)  # another config's bundle
+    path.with_suffix(".json").write_text(json.dumps({"config": dataclasses.asdict(cfg)}))
+    assert shipped_is(cfg)
+    assert not shipped_is(dataclasses.replace(cfg, agent_name="no-cql"))  # same stages, another name
