@@ -1,7 +1,8 @@
 #!/bin/bash
 # Development choice of the shift-robust agent (docs/method.md, "TwoDrawerShift-v1"): trains the candidates
-# (ours-aug with CQL weight 5 and 0, ours-randlook, ours-randlook with ThreeDrawer-v1's longer agent stage) for 5 training seeds, none on the shift's own look, and
-# scores each on RefExp/TwoDrawerShift-v1 with the development secret (25 trials per task, eval seed 1001).
+# (ours-aug with CQL weight 5 and 0, ours-randlook, and after the choice ours-randlook with ThreeDrawer-v1's
+# longer agent stage) for 5 training seeds, none on the shift's own look, and scores each on
+# RefExp/TwoDrawerShift-v1 with the development secret (25 trials per task, eval seed 1001).
 # Resumes. Run from the repository root with MINARI_DATASETS_PATH set; dev/shift-agent-pool.sh prints the table.
 set -e
 unset REFEXP_EVAL_SECRET

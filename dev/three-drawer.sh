@@ -1,7 +1,8 @@
 #!/bin/bash
-# Development runs on RefExp/ThreeDrawer-v1 (docs/method.md, "ThreeDrawer-v1"): `ours` as shipped against
-# two agent-stage changes (30000 steps on 10000 meta-trajectories; AWR temperature 1) on the same frames and filters, 5 training seeds, scored on the development
-# secret (20 trials per task, eval seed 1001). Resumes. Run from the repository root with
+# Development runs on RefExp/ThreeDrawer-v1 (docs/method.md, "ThreeDrawer-v1"): `ours` and `ours-cql5` with
+# the TwoDrawer agent stage against two changes of it (30000 steps on 10000 meta-trajectories; AWR
+# temperature 1), on the same frames and filters, 5 training seeds, scored on the development secret
+# (20 trials per task, eval seed 1001). Resumes. Run from the repository root with
 # MINARI_DATASETS_PATH set; dev/three-drawer-pool.sh prints the table.
 set -e
 unset REFEXP_EVAL_SECRET

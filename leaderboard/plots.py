@@ -32,8 +32,9 @@ class Style:
 def styles(agents_in_order: Sequence[str]) -> dict[str, Style]:
     """A fixed (colour, marker) per agent name, from a hash of the name: the first colour (from
     the hashed one of the first 10 on, then the 10 extra ones) that no earlier agent holds, and the
-    hashed marker; once all 20 colours are taken, the first free (colour, marker) pair. `agents_in_order` lists names in order of first
-    submission, so a new agent never changes an earlier agent's style."""
+    hashed marker; once all 20 colours are taken, the first free (colour, marker) pair.
+    `agents_in_order` lists names in order of first submission, so a new agent never changes an
+    earlier agent's style."""
     taken: set[tuple[int, int]] = set()
     out: dict[str, Style] = {}
     nc, nh, nm = len(COLOURS), HASHED_COLOURS, len(MARKERS)

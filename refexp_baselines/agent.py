@@ -222,6 +222,11 @@ def default_env_for(name: str, default_env: str) -> str:
     return max(same, key=_version)
 
 
+def bundle_version(path: str | Path) -> str:
+    """A bundle's identity on the leaderboard and in results files: its bytes' SHA-256, 12 hex digits."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+
+
 def load_pretrained(name: str, env_id: str | None = None, device: str = "cpu", seed: int = 0,
                     allow_env_mismatch: bool = False):
     """The shipped agent `name` of training seed `seed` for `env_id`, or the bundle at path `name`.
@@ -263,7 +268,7 @@ def load_pretrained(name: str, env_id: str | None = None, device: str = "cpu", s
                                     f"pass --allow-env-mismatch, or train one with python -m refexp_baselines.train "
                                     f"--agent {name} --env {want}")
     agent = BeliefAgent(load_bundle(found), device)
-    agent.version = hashlib.sha256(found.read_bytes()).hexdigest()[:12]  # leaderboard identity
+    agent.version = bundle_version(found)
     if agent.cfg.seed != seed:
         raise ValueError(f"{found} is training seed {agent.cfg.seed}'s checkpoint, not seed {seed}'s; "
                          f"score it with --seeds {agent.cfg.seed}")

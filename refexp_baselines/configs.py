@@ -56,7 +56,7 @@ class AgentConfig:
     """An offline actor-critic on belief states: twin critics, a tanh-Gaussian actor, an optional
     CQL(H) penalty (`cql_alpha`), and an in-sample backup with an advantage-weighted actor."""
 
-    cql_alpha: float = 0.0  # CQL(H) weight (the paper's beta); 0 was chosen on the development evaluation; "ours-cql5" sets 5
+    cql_alpha: float = 0.0  # CQL(H) weight (the paper's beta): 0 chosen on the dev evaluation; "ours-cql5" sets 5
     oracle: bool = False  # "oracle-task": the true task one-hot is appended to the belief
     gamma: float = 0.99
     tau: float = 0.02
@@ -99,8 +99,9 @@ ELIGIBLE = {"ours": True, "no-expl": True, "no-cql": True, "no-reward-belief": T
 # checkpoints); on v1 it collapsed on the development evaluation (docs/method.md), so the in-sample
 # backup + AWR actor became the default, and "*-sac" keeps the paper's for the comparison.
 PAPER_ACTOR_CRITIC = {"backup": "policy", "actor_loss": "sac"}
-# `ours`'s CQL weight before the development evaluation chose 0 (docs/method.md, "The conservative weight"): kept by "ours-cql5" and
-# by "ours-sac", the paper's actor-critic with its penalty; with weight 0 "no-cql" is `ours` itself.
+# `ours`'s CQL weight before the development evaluation chose 0 (docs/method.md, "The conservative
+# weight"): kept by "ours-cql5" and by "ours-sac", the paper's actor-critic with its penalty; with
+# weight 0 "no-cql" is `ours` itself.
 PAPER_CQL_ALPHA = 5.0
 AGENT_NAMES = tuple(ELIGIBLE)
 RANDOM_LOOK_BEHAVIOUR = "expert-randlook"  # "ours-randlook" trains on its env's dataset of this behaviour

@@ -161,13 +161,22 @@ def shipped_is(cfg) -> bool:
     return shipped.agent_name == cfg.agent_name and C.stage_keys(shipped) == C.stage_keys(cfg)
 
 
+def scored_shipped(result: Path, cfg) -> bool:
+    """Whether the seed results file `result` scored the bundle now shipped for `cfg` (a re-shipped
+    agent is scored again)."""
+    from refexp_baselines.agent import bundle_version
+
+    bundle = shipped_bundle(cfg)
+    return bundle.exists() and json.loads(result.read_text()).get("agent_version") == bundle_version(bundle)
+
+
 def already_done(sc: SweepConfig, node: Node) -> bool:
     from refexp_baselines.train import stage_done
 
     if node.kind == "data":
         return False  # cheap when present: every invocation checks the data (open_buffers)
     if node.kind == "score":
-        return seed_result_path(sc, node).exists()
+        return seed_result_path(sc, node).exists() and (not sc.ship or scored_shipped(seed_result_path(sc, node), node.cfg))
     if node.kind == "agent" and sc.ship and not shipped_is(node.cfg):
         return False  # trained, not shipped yet (or shipped from another config): reruns, skipping the training
     return stage_done(node.kind, Path(node.key))
@@ -203,7 +212,9 @@ def run_node(kind: str, cfg, runs_dir: str, device: str, threads: int, trials_pe
         bundle = shipped_bundle(cfg) if ship else agent_dir / "agent.pt"
         if ship and not shipped_is(cfg):
             raise RuntimeError(f"{bundle} was not shipped from {agent_dir}: refusing to score another config's bundle")
-        tag = "shipped" if ship else "run"
+        from refexp_baselines.agent import bundle_version
+
+        tag = f"shipped-{bundle_version(bundle)}" if ship else "run"  # a re-shipped bundle starts its own trials
         out["results"] = evaluate(str(bundle), cfg.env_id, episodes=cfg.belief.k,
                                   trials_per_task=trials_per_task, training_seeds=(cfg.seed,), eval_seed=eval_seed,
                                   workers=1, device=device, progress=False, dataset_id=dataset,

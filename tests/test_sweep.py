@@ -66,12 +66,12 @@ def test_cli_usage_errors_exit_2(capsys):
 
 def test_a_bundle_shipped_from_another_config_is_neither_kept_nor_scored(tmp_path, monkeypatch):
     """A rerun with --ship must replace (and never score) a bundle that an earlier config of the same
-    name, env and seed shipped, e.g. `ours` before a default changed."""
+    name, env and seed shipped, e.g. `ours` before a default changed, and score the new bundle again."""
     import dataclasses
 
     from refexp_baselines import agent as A
     from refexp_baselines import configs as C
-    from refexp_baselines.sweep import shipped_bundle, shipped_is
+    from refexp_baselines.sweep import scored_shipped, shipped_bundle, shipped_is
 
     monkeypatch.setattr(A, "CHECKPOINT_DIR", tmp_path)
     cfg = C.variant("ours", seed=2)
@@ -84,3 +84,9 @@ def test_a_bundle_shipped_from_another_config_is_neither_kept_nor_scored(tmp_pat
     path.with_suffix(".json").write_text(json.dumps({"config": dataclasses.asdict(cfg)}))
     assert shipped_is(cfg)
     assert not shipped_is(dataclasses.replace(cfg, agent_name="no-cql"))  # same stages, another name
+    # a seed result of the bundle once shipped stays done; after a re-ship it is scored again
+    result = tmp_path / "seed.json"
+    result.write_text(json.dumps({"agent_version": A.bundle_version(path)}))
+    assert scored_shipped(result, cfg)
+    path.write_bytes(b"re-shipped bundle")
+    assert not scored_shipped(result, cfg)
