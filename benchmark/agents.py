@@ -34,7 +34,7 @@ from benchmark.protocol import ACTION_DIM, DEFAULT_ENV_ID, Agent, BatchAgent  # 
 # The reference method's agents, by entry point (`module:callable`, called with name=...).
 REFERENCE_ENTRY_POINT = "refexp_baselines.agent:PretrainedAgent"
 REFERENCE_AGENTS = ("ours", "no-expl", "no-cql", "no-reward-belief", "oracle-task", "ours-cql5", "ours-aug", "ours-randlook",
-                    "ours-sac", "no-cql-sac")
+                    "ours-randtex", "ours-sac", "no-cql-sac")
 ACTION_SHAPE = (ACTION_DIM,)
 
 

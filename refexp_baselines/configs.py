@@ -94,7 +94,8 @@ class RunConfig:
 
 
 ELIGIBLE = {"ours": True, "no-expl": True, "no-cql": True, "no-reward-belief": True, "oracle-task": False,
-            "ours-cql5": True, "ours-aug": True, "ours-randlook": True, "ours-sac": True, "no-cql-sac": True}
+            "ours-cql5": True, "ours-aug": True, "ours-randlook": True, "ours-randtex": True, "ours-sac": True,
+            "no-cql-sac": True}
 # The paper's actor-critic (backup a' ~ pi(b'), Q-maximising actor): the default until 0.2.0 (the v0
 # checkpoints); on v1 it collapsed on the development evaluation (docs/method.md), so the in-sample
 # backup + AWR actor became the default, and "*-sac" keeps the paper's for the comparison.
@@ -104,7 +105,8 @@ PAPER_ACTOR_CRITIC = {"backup": "policy", "actor_loss": "sac"}
 # weight 0 "no-cql" is `ours` itself.
 PAPER_CQL_ALPHA = 5.0
 AGENT_NAMES = tuple(ELIGIBLE)
-RANDOM_LOOK_BEHAVIOUR = "expert-randlook"  # "ours-randlook" trains on its env's dataset of this behaviour
+# ours on its env's appearance-randomised expert data: the dataset behaviour each such variant trains on
+RANDOM_LOOK_BEHAVIOURS = {"ours-randlook": "expert-randlook", "ours-randtex": "expert-randtex"}
 
 
 def variant(name: str, **overrides) -> RunConfig:
@@ -126,19 +128,20 @@ def variant(name: str, **overrides) -> RunConfig:
         agent = dataclasses.replace(agent, **PAPER_ACTOR_CRITIC)
     frames = FramesConfig(augment=name == "ours-aug")  # "ours-aug": ours + frame augmentation (visual shift)
     cfg = dataclasses.replace(RunConfig(agent_name=name, frames=frames, belief=belief, agent=agent), **overrides)
-    if name == "ours-randlook" and cfg.dataset is None:  # ours on its env's appearance-randomised data
-        cfg = dataclasses.replace(cfg, dataset=random_look_dataset(cfg.env_id))
+    if name in RANDOM_LOOK_BEHAVIOURS and cfg.dataset is None:
+        cfg = dataclasses.replace(cfg, dataset=random_look_dataset(cfg.env_id, RANDOM_LOOK_BEHAVIOURS[name]))
     return cfg
 
 
-def random_look_dataset(env_id: str) -> str:
-    """The appearance-randomised expert dataset that "ours-randlook" trains on for `env_id`."""
+def random_look_dataset(env_id: str, behaviour: str = "expert-randlook") -> str:
+    """The appearance-randomised expert dataset of `behaviour` ("expert-randlook": random colours, light
+    and camera; "expert-randtex": also the table's texture) for `env_id`."""
     from refexp_envs import ENVS
     from refexp_envs.datasets.registry import REGISTRY
 
-    dataset = ENVS[env_id].dataset(RANDOM_LOOK_BEHAVIOUR) if env_id in ENVS else None
+    dataset = ENVS[env_id].dataset(behaviour) if env_id in ENVS else None
     if dataset not in REGISTRY:
-        raise ValueError(f"{env_id} has no appearance-randomised dataset ({RANDOM_LOOK_BEHAVIOUR}); pass --dataset")
+        raise ValueError(f"{env_id} has no appearance-randomised dataset ({behaviour}); pass --dataset")
     return dataset
 
 

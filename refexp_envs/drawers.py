@@ -18,7 +18,7 @@ from refexp_envs import scene
 import mujoco  # noqa: E402  (after render, which sets MUJOCO_GL)
 
 OBS_TYPES = ("pixels", "state")
-APPEARANCES = ("default", "shift", "random")
+APPEARANCES = ("default", "shift", "random", "random-texture")
 SUCCESS_OPENING = 0.10
 INTERLOCK_OPENING = 0.02
 MAX_OPENING = 0.16
@@ -30,6 +30,7 @@ GRIPPER_QUAT = np.array([1.0, 0.0, 1.0, 0.0])
 RANDOM_LOOK_RGB = (0.1, 0.9)  # drawer colour and table tint: each channel uniform in this range
 RANDOM_LOOK_LIGHT = (0.7, 1.4)  # factor on every light's diffuse colour (after light_jitter's)
 RANDOM_LOOK_CAMERA = 0.04  # half-width (m) of the uniform camera offset along each axis; it keeps aiming at the drawers
+RANDOM_TEXTURE_PLAIN = 0.5  # appearance="random-texture": chance that the table is drawn without its wood texture
 PROPRIO_LOW = np.array([-1.0, -1.0, -1.0, 0.0], dtype=np.float32)  # far outside the mocap box
 PROPRIO_HIGH = np.array([1.0, 2.0, 1.0, 1.0], dtype=np.float32)
 
@@ -55,7 +56,7 @@ class DrawersEnv(gym.Env):
     | `action_repeat` | 4           | physics control steps per agent step                           |
     | `frame_skip`    | 5           | physics steps of 2.5 ms per control step                       |
     | `action_scale`  | 0.01        | metres the mocap moves per control step at action 1            |
-    | `appearance`    | `"default"` | `"default"` (Metaworld's look), `"shift"` (test-time visual shift) or `"random"` (a look drawn at every reset, for training data) |
+    | `appearance`    | `"default"` | `"default"` (Metaworld's look), `"shift"` (test-time visual shift) or `"random"` / `"random-texture"` (a look drawn at every reset, for training data) |
     | `arm_range`     | (0, 0, 0)   | half-widths (m) of the uniform arm start offset in x, y, z    |
     | `gripper_range` | 0.0         | width of the gripper start effort range [-1, -1 + range], in [0, 2] |
     | `cabinet_range` | (0, 0)      | (rx, ry) m: cabinet offset x in [-rx, rx], y in [-ry, 0]      |
@@ -104,6 +105,10 @@ class DrawersEnv(gym.Env):
     offset ~ U(-0.04, 0.04) m along each axis, the camera still aiming at the same point. These
     ranges contain `TwoDrawerShift`'s drawer colour, 1.35x light and ~4 cm camera move, as a broad
     randomisation does (never its untextured table); that exact look is drawn with probability 0.
+    `appearance="random-texture"` makes the same draws, then one more: with probability 0.5 the
+    table loses its wood texture and shows the drawn tint as a plain colour (so the same seed gives
+    the same colours, light and camera as `"random"`). The shift's table colour is again drawn with
+    probability 0.
 
     ## Episode End
     No termination; truncation after `horizon` steps (the registered ids also set
@@ -121,6 +126,7 @@ class DrawersEnv(gym.Env):
       unchanged); `max_episode_steps=50` registered; the state observation gains `handles`.
     - v0: the initial release; one fixed start state.
     - (no version change) `appearance="random"` added: the registered ids do not use it.
+    - (no version change) `appearance="random-texture"` added: the registered ids do not use it.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
@@ -181,7 +187,8 @@ class DrawersEnv(gym.Env):
         self.interlock = bool(interlock)
         self.render_mode = render_mode
         self._random_start = bool(arm.any() or gripper or cabinet.any() or jitter)
-        self._random_look = appearance == "random"
+        self._random_look = appearance in ("random", "random-texture")
+        self._random_texture = appearance == "random-texture"
         look = scene.Appearance.shifted() if appearance == "shift" else scene.Appearance()
 
         self.model = scene.build_model(self.num_drawers, self.image_size, look, visual_meshes)
@@ -198,6 +205,7 @@ class DrawersEnv(gym.Env):
         names = [self.model.material(i).name for i in range(self.model.nmat)]
         self._drawer_mats = [i for i, n in enumerate(names) if any(m in n for m in scene.DRAWER_MATERIALS)]
         self._table_mat = names.index(scene.TABLE_MATERIAL)
+        self._table_tex = self.model.mat_texid[self._table_mat].copy()
         self._camera = self.model.camera(scene.CAMERA_NAME).id
         self._camera_pos = self.model.cam_pos[self._camera].copy()
         self._cabinet_offset = np.zeros(2)
@@ -350,7 +358,8 @@ class DrawersEnv(gym.Env):
         self._drive_arm(target, effort)
 
     def _draw_look(self) -> None:
-        """Draw this episode's look from `np_random` (appearance="random", see Starting State)."""
+        """Draw this episode's look from `np_random` (appearance="random" or "random-texture", see
+        Starting State)."""
         rng = self.np_random
         drawer = rng.uniform(*RANDOM_LOOK_RGB, size=3)
         table = rng.uniform(*RANDOM_LOOK_RGB, size=3)
@@ -362,6 +371,11 @@ class DrawersEnv(gym.Env):
         pos = self._camera_pos + offset
         self.model.cam_pos[self._camera] = pos
         self.model.cam_quat[self._camera] = scene.camera_quat(pos)
+        if self._random_texture:
+            plain = rng.uniform() < RANDOM_TEXTURE_PLAIN
+            self.model.mat_texid[self._table_mat] = -1 if plain else self._table_tex
+            if self._renderer is not None:
+                self._renderer.sync_textures(self.model)
 
     def _drive_arm(self, target: np.ndarray, effort: float) -> None:
         """Hold the mocap at `target` with gripper effort `effort` for 250 physics steps, then

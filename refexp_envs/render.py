@@ -84,6 +84,11 @@ class SmallRenderer:
         self._renderer.update_scene(data, camera=self._camera)
         return self._renderer.render()  # a fresh array each call
 
+    def sync_textures(self, model: mujoco.MjModel) -> None:
+        """Use `model.mat_texid` as it is now: the GL context keeps a copy made when it was created."""
+        n = model.mat_texid.size
+        self._renderer._mjr_context.mat_texid[:n] = model.mat_texid.ravel()
+
     def close(self) -> None:
         if self._renderer is not None:
             self._renderer.close()

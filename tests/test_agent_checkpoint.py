@@ -104,7 +104,8 @@ def test_bad_input_errors(tmp_path):
 
 def test_variants_are_switches_on_ours():
     """`ours` has CQL weight 0 (so `no-cql` is the same trained stage), `ours-cql5` keeps the
-    earlier weight, `ours-sac` the paper's actor-critic with it, `ours-randlook` its env's random-look data."""
+    earlier weight, `ours-sac` the paper's actor-critic with it, `ours-randlook` / `ours-randtex` its env's random-look
+    data (without / with random table textures)."""
     ours = C.variant("ours")
     assert ours.agent.cql_alpha == 0.0 and C.stage_keys(C.variant("no-cql")) == C.stage_keys(ours)
     cql5 = C.variant("ours-cql5")
@@ -115,6 +116,8 @@ def test_variants_are_switches_on_ours():
     assert look.dataset == "refexp/two-drawer/expert-randlook-v1" and look.seed == 3
     assert (look.agent, look.belief, look.frames) == (ours.agent, ours.belief, ours.frames)
     assert C.variant("ours-randlook", dataset="local:2").dataset == "local:2"  # an explicit dataset wins
+    tex = C.variant("ours-randtex", env_id="RefExp/TwoDrawerShift-v1")
+    assert tex.dataset == "refexp/two-drawer/expert-randtex-v1" and tex.agent == ours.agent
     with pytest.raises(ValueError, match="no appearance-randomised dataset"):
         C.variant("ours-randlook", env_id="RefExp/TwoDrawer-v0")
 

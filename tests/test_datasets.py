@@ -84,9 +84,10 @@ def test_registry_ids_and_pins():
         assert f"refexp/{slug}/expert-state-v0" not in REGISTRY
     assert REGISTRY["refexp/two-drawer/noisy-v0"].noise > REGISTRY["refexp/two-drawer/expert-v0"].noise
     for slug in ("two-drawer", "three-drawer"):  # the expert's episodes under a random look
-        look = REGISTRY[f"refexp/{slug}/expert-randlook-v1"]
-        assert look.seed == REGISTRY[f"refexp/{slug}/expert-v1"].seed and look.env_kwargs() == {"appearance": "random"}
-    assert "refexp/two-drawer-shift/expert-randlook-v1" not in REGISTRY  # the shift's look stays held out
+        for behaviour, appearance in (("expert-randlook", "random"), ("expert-randtex", "random-texture")):
+            look = REGISTRY[f"refexp/{slug}/{behaviour}-v1"]
+            assert look.seed == REGISTRY[f"refexp/{slug}/expert-v1"].seed and look.env_kwargs() == {"appearance": appearance}
+            assert f"refexp/two-drawer-shift/{behaviour}-v1" not in REGISTRY  # the shift's look stays held out
     assert len({(s.seed, s.obs_type, s.look) for s in REGISTRY.values()}) == len(REGISTRY)
     assert set(refexp_envs.ENV_IDS) == {s.env_id for s in REGISTRY.values()}
     # every v0 id keeps its pin; a pin is a SHA-256 or visibly absent (None), never a placeholder

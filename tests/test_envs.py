@@ -151,6 +151,25 @@ def test_random_appearance_varies_the_look_not_the_start():
     np.testing.assert_array_equal(gym.make("RefExp/TwoDrawer-v1").reset(seed=4)[0]["pixels"], before)
 
 
+def test_random_texture_appearance_adds_plain_tables_to_the_random_look():
+    """appearance="random-texture": the draws of "random" (same seed, same look) plus a plain table
+    without its texture in about half the episodes; the next textured episode gets the texture back
+    (the GL context's copy of the materials follows the model)."""
+    tex = gym.make("RefExp/TwoDrawer-v1", appearance="random-texture")
+    look = gym.make("RefExp/TwoDrawer-v1", appearance="random")
+    plain = []
+    for seed in range(10):
+        a, b = tex.reset(seed=seed)[0]["pixels"], look.reset(seed=seed)[0]["pixels"]
+        is_plain = tex.unwrapped.model.mat_texid[tex.unwrapped._table_mat].max() < 0
+        plain.append(is_plain)
+        if is_plain:  # the same drawers, arm and camera; the table now untextured
+            assert (a != b).any(axis=-1).mean() > 0.2
+        else:
+            np.testing.assert_array_equal(a, b)
+    assert 2 <= sum(plain) <= 8
+    assert any(plain[i] and not plain[i + 1] for i in range(9))  # a textured episode after a plain one
+
+
 def test_visual_shift_changes_pixels_not_dynamics():
     base = gym.make("RefExp/TwoDrawer-v0")
     shift = gym.make("RefExp/TwoDrawerShift-v0")

@@ -150,6 +150,8 @@ _PUBLISHED: dict[str, tuple[str, float, int]] = {
         "3c57f5546dcebb66ac4436e0b4aabdde3b8c6b67ce7416d91562950dcbd02f72", 0.995, 257454824),
     "refexp/two-drawer/expert-randlook-v1": (
         "f9ff1cdd3729d671766aca8db99c07eafc3e2b79037913cf46aea221179b2860", 0.9935, 269180023),
+    "refexp/two-drawer/expert-randtex-v1": (
+        "c25691c9bbc738a7c86de5199e90a48a5962bec1c6e0d7cc7035e2847bfdc21d", 0.9935, 262956524),
     "refexp/two-drawer/noisy-v1": (
         "e09075405c7b48af62568d14b8c468cdecaa398d48c51a8517946cc1c38df75d", 0.654, 279863180),
     "refexp/three-drawer/noisy-v1": (
@@ -164,10 +166,12 @@ _BEHAVIOURS = [  # (name in the id, action noise, episodes per task, obs_type, w
     ("dev", EXPERT_NOISE, DEV_EPISODES_PER_TASK, "pixels", "small expert set for quick experiments", 0),
     ("expert-state", EXPERT_NOISE, FULL_EPISODES_PER_TASK, "state", "task-specific scripted experts", 1),
     ("expert-randlook", EXPERT_NOISE, FULL_EPISODES_PER_TASK, "pixels", "task-specific scripted experts", 1),
+    ("expert-randtex", EXPERT_NOISE, FULL_EPISODES_PER_TASK, "pixels", "task-specific scripted experts", 1),
 ]
-# expert-state and expert-randlook replay the expert's episodes (same seeds: same starts and actions)
-_SEED_OFFSET = {"expert": 0, "noisy": 1, "dev": 2, "expert-state": 0, "expert-randlook": 0}
-_LOOK = {"expert-randlook": "random"}  # behaviours recorded under another `appearance=`
+# expert-state, -randlook and -randtex replay the expert's episodes (same seeds: same starts and actions)
+_SEED_OFFSET = {"expert": 0, "noisy": 1, "dev": 2, "expert-state": 0, "expert-randlook": 0, "expert-randtex": 0}
+# behaviours recorded under another `appearance=`
+_LOOK = {"expert-randlook": "random", "expert-randtex": "random-texture"}
 
 
 def _description(env_id: str, behaviour: str, per_task: int, what: str, noise: float, obs_type: str,
@@ -188,10 +192,12 @@ def _description(env_id: str, behaviour: str, per_task: int, what: str, noise: f
         f"build {dataset_id}`."
     )
     if behaviour in _LOOK:
-        text += (" Recorded with appearance='random': every episode has its own look (drawer colour, table "
-                 "tint, light, camera offset) drawn from its seed; the episodes, starts and actions are "
-                 "those of the expert dataset of the same version. For training agents that must not "
-                 "depend on one look.")
+        surface = (" and, in half of the episodes, a plain table without its wood texture"
+                   if _LOOK[behaviour] == "random-texture" else "")
+        text += (f" Recorded with appearance='{_LOOK[behaviour]}': every episode has its own look (drawer "
+                 f"colour, table tint, light, camera offset{surface}) drawn from its seed; the episodes, "
+                 "starts and actions are those of the expert dataset of the same version. For training "
+                 "agents that must not depend on one look.")
     if "Shift" in env_id:
         text += (" For evaluation and analysis only: the method's robustness agents never train on the "
                  "shift's own appearance.")
