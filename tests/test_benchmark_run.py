@@ -405,7 +405,7 @@ def test_cli_help_names_the_module_and_shows_defaults(capsys):
 
 
 @pytest.mark.parametrize("module", ["benchmark.run", "benchmark.plot", "benchmark.eval_speed",
-                                    "refexp_baselines.train", "refexp_baselines.report"])
+                                    "benchmark.render_profile", "refexp_baselines.train", "refexp_baselines.report"])
 def test_every_cli_names_itself_and_shows_defaults(module, capsys):
     import importlib
 
@@ -414,6 +414,19 @@ def test_every_cli_names_itself_and_shows_defaults(module, capsys):
     assert exit_.value.code == 0
     text = capsys.readouterr().out
     assert text.startswith(f"usage: python -m {module}") and "(default:" in text
+
+
+def test_render_profile_refuses_bad_input_and_keeps_the_frame(capsys):
+    """The profile hides never-seen objects only to time them: the frame it reports stays identical."""
+    from benchmark import render_profile
+
+    for bad in (["--rounds", "0"], ["--env", "RefExp/Nope-v0"]):
+        with pytest.raises(SystemExit) as exit_:
+            render_profile.main(bad)
+        assert exit_.value.code == 2
+    assert render_profile.main(["--episodes", "1", "--frames", "2", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "geom 0 floor" in out and "this frame identical: True" in out
 
 
 SNOOP_AGENT = '''
