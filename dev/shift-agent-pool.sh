@@ -14,7 +14,8 @@ print(('ours-randlook' if 'randlook' in str(c['dataset']) else 'ours-randtex' if
 done
 first=--header
 for key in "ours-aug, cql_alpha 5.0" "ours-aug, cql_alpha 0.0" "ours-randlook, cql_alpha 0.0" \
-    "ours-randlook, cql_alpha 0.0, steps 30000, pool 10000" "ours-randtex, cql_alpha 0.0"; do
+    "ours-randlook, cql_alpha 0.0, steps 30000, pool 10000" "ours-randtex, cql_alpha 0.0" \
+    "ours-randtex, cql_alpha 0.0, steps 30000, pool 10000"; do
   [ -n "${files[$key]}" ] || continue
   python -m benchmark.pool $first --label "$key" ${files[$key]}; first=
 done
