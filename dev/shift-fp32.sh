@@ -10,7 +10,7 @@ print(train.stage_dirs(C.variant('ours-randtex', env_id='RefExp/TwoDrawerShift-v
 done
 python -m benchmark.pool --header --label "ours-randtex fp32" results/fp32-randtex/seed*/*.json
 for s in 0 1 2 3 4; do  # against the shipped fp16 run's per-seed files (dev/shift-release.sh)
-  python -m benchmark.compare results/r030-shift-randtex/seeds/ours-randtex_refexp-twodrawershift-v1_s$s.json \
+  python -m benchmark.compare results/r031-shift-randtex/seeds/ours-randtex_refexp-twodrawershift-v1_s$s.json \
     results/fp32-randtex/seed$s/*.json | grep "trials: outcomes"
 done
 echo ALL DONE

@@ -4,5 +4,5 @@ export MUJOCO_GL=egl  # run with MINARI_DATASETS_PATH set to where the datasets 
 unset REFEXP_EVAL_SECRET
 cd "$(dirname "$0")/.."
 python -m refexp_baselines.sweep --agents ours-randtex --envs RefExp/TwoDrawerShift-v1 --seeds 0 1 2 3 4 --ship \
-  --backend local --no-progress --trials-per-task 50 --set eval_trials=0 --out results/r030-shift-randtex
+  --backend local --no-progress --trials-per-task 50 --set eval_trials=0 --out results/r031-shift-randtex
 echo ALL DONE

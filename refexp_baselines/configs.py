@@ -105,6 +105,8 @@ PAPER_ACTOR_CRITIC = {"backup": "policy", "actor_loss": "sac"}
 # weight 0 "no-cql" is `ours` itself.
 PAPER_CQL_ALPHA = 5.0
 AGENT_NAMES = tuple(ELIGIBLE)
+# The agent stage that ThreeDrawer-v1 (by `--set`) and `ours-randtex` need: more steps on more meta-trajectories
+LONG_AGENT_STAGE = {"steps": 30000, "pool_trajectories": 10000}
 # ours on its env's appearance-randomised expert data: the dataset behaviour each such variant trains on
 RANDOM_LOOK_BEHAVIOURS = {"ours-randlook": "expert-randlook", "ours-randtex": "expert-randtex"}
 
@@ -124,6 +126,8 @@ def variant(name: str, **overrides) -> RunConfig:
         belief = dataclasses.replace(belief, reward_input=False)
     elif name == "oracle-task":
         agent = dataclasses.replace(agent, oracle=True)
+    elif name == "ours-randtex":  # the longer agent stage, chosen on the development secret (dev/LOG.md 17)
+        agent = dataclasses.replace(agent, **LONG_AGENT_STAGE)
     if name.endswith("-sac"):
         agent = dataclasses.replace(agent, **PAPER_ACTOR_CRITIC)
     frames = FramesConfig(augment=name == "ours-aug")  # "ours-aug": ours + frame augmentation (visual shift)
