@@ -11,8 +11,8 @@ S="--envs RefExp/TwoDrawerShift-v1 --seeds 0 1 2 3 4 --trials-per-task 0 --backe
 python -m refexp_baselines.sweep --agents ours-aug --grid agent.cql_alpha=5,0 $S --set eval_trials=0
 python -m refexp_baselines.sweep --agents ours-randlook $S --set eval_trials=0
 python -m refexp_baselines.sweep --agents ours-randlook $S --set eval_trials=0 agent.steps=30000 agent.pool_trajectories=10000
-python -m refexp_baselines.sweep --agents ours-randtex $S --set eval_trials=0
-python -m refexp_baselines.sweep --agents ours-randtex $S --set eval_trials=0 agent.steps=30000 agent.pool_trajectories=10000
+python -m refexp_baselines.sweep --agents ours-randtex $S --set eval_trials=0 agent.steps=10000 agent.pool_trajectories=3000
+python -m refexp_baselines.sweep --agents ours-randtex $S --set eval_trials=0  # now its default: configs.LONG_AGENT_STAGE
 for s in 0 1 2 3 4; do
   for d in runs/two-drawer-shift-v1/*/seed$s/agent-*; do
     dev_score RefExp/TwoDrawerShift-v1 25 $s $d runs/dev-evals-shift/$(basename $(dirname $(dirname $d)))-seed$s-$(basename $d)
