@@ -152,6 +152,10 @@ _PUBLISHED: dict[str, tuple[str, float, int]] = {
         "f9ff1cdd3729d671766aca8db99c07eafc3e2b79037913cf46aea221179b2860", 0.9935, 269180023),
     "refexp/two-drawer/expert-randtex-v1": (
         "c25691c9bbc738a7c86de5199e90a48a5962bec1c6e0d7cc7035e2847bfdc21d", 0.9935, 262956524),
+    "refexp/three-drawer/expert-randtex-v1": (
+        "6052f5f1e36af8b7a1e218952dd6847682995efc9befa743b7ab71314e07fd8c", 0.9937, 400026832),
+    "refexp/three-drawer/expert-randlook-v1": (
+        "ff9203e4e83bb7471ffbf4c1580b7b5ba96b1bbb816db05c5e5a625f4db69620", 0.9937, 409073253),
     "refexp/two-drawer/noisy-v1": (
         "e09075405c7b48af62568d14b8c468cdecaa398d48c51a8517946cc1c38df75d", 0.654, 279863180),
     "refexp/three-drawer/noisy-v1": (
