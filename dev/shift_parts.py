@@ -16,8 +16,8 @@ PARTS = {
     "camera-only": scene.Appearance(camera_offset=FULL.camera_offset),
     "colour-light": dataclasses.replace(FULL, table_rgba=None, camera_offset=(0.0, 0.0, 0.0)),
 }
-PART = os.environ.get("SHIFT_PART") or sys.argv[1]  # the workers read it from the environment
-scene.Appearance.shifted = staticmethod(lambda: PARTS[PART])
+PART = os.environ.get("SHIFT_PART") or (sys.argv[1] if len(sys.argv) > 1 else "")  # the workers read it from the environment
+scene.Appearance.shifted = staticmethod(lambda: PARTS[PART])  # looked up when an env is made
 
 if __name__ == "__main__":
     if PART not in PARTS:

@@ -137,7 +137,7 @@ def variant(name: str, **overrides) -> RunConfig:
     return cfg
 
 
-def random_look_dataset(env_id: str, behaviour: str = "expert-randlook") -> str:
+def random_look_dataset(env_id: str, behaviour: str) -> str:
     """The appearance-randomised expert dataset of `behaviour` ("expert-randlook": random colours, light
     and camera; "expert-randtex": also the table's texture) for `env_id`."""
     from refexp_envs import ENVS
