@@ -38,19 +38,6 @@ REFERENCE_AGENTS = ("ours", "no-expl", "no-cql", "no-reward-belief", "oracle-tas
 ACTION_SHAPE = (ACTION_DIM,)
 
 
-def num_drawers(env_id: str) -> int:
-    """N for a registered RefExp id, read from its spec (no env is built)."""
-    import refexp_envs  # noqa: F401  (registers the ids; sets MUJOCO_GL before mujoco loads)
-
-    try:
-        spec = gym.spec(env_id)
-    except gym.error.Error as exc:
-        raise ValueError(f"unknown env id {env_id!r}; RefExp ids: {list(refexp_envs.ENV_IDS)}") from exc
-    if "num_drawers" not in spec.kwargs:
-        raise ValueError(f"{env_id!r} is not a RefExp drawers env (no num_drawers in its spec)")
-    return int(spec.kwargs["num_drawers"])
-
-
 # ----------------------------------------------------------------------------------- built-ins
 class RandomAgent:
     """Uniform random actions in [-1, 1]^4. Almost never pulls a drawer out far enough: ~0 success."""
@@ -87,9 +74,10 @@ class _ScriptedDrawers:
     uses_layout = True
 
     def __init__(self, env_id: str):
+        import refexp_envs
         from refexp_envs.policies import behaviour_version
 
-        self._n = num_drawers(env_id)
+        self._n = refexp_envs.num_tasks(env_id)
         self._version = behaviour_version(env_id)
         self.set_layout(None)
 
@@ -237,8 +225,12 @@ class TrialWrapper(gym.Wrapper):
     index of the inner episode (not `"episode"`, which SB3's Monitor owns).
     """
 
-    def __init__(self, env: gym.Env, episodes: int = 3):
+    def __init__(self, env: gym.Env, episodes: int | None = None):
         super().__init__(env)
+        if episodes is None:  # the env's K from the registry
+            import refexp_envs
+
+            episodes = refexp_envs.default_episodes(env.spec.id)
         if episodes < 1:
             raise ValueError(f"episodes must be >= 1, got {episodes}")
         self.episodes = int(episodes)

@@ -61,11 +61,12 @@ def compare_actions(agent_spec: str, env_id: str, episodes: int, n_trials: int, 
     (finished trials' extra batched actions are not compared)."""
     import gymnasium as gym
 
-    from benchmark.agents import load_agent, num_drawers
+    import refexp_envs
+    from benchmark.agents import load_agent
     from benchmark.protocol import PUBLIC_SECRET, run_trial, run_trials, trial_specs
 
-    specs = trial_specs(0, eval_seed=0, secret=PUBLIC_SECRET, num_tasks=num_drawers(env_id),
-                        trials_per_task=max(1, n_trials // num_drawers(env_id)), episodes=episodes)
+    specs = trial_specs(0, eval_seed=0, secret=PUBLIC_SECRET, num_tasks=refexp_envs.num_tasks(env_id),
+                        trials_per_task=max(1, n_trials // refexp_envs.num_tasks(env_id)), episodes=episodes)
     envs = [gym.make(env_id, obs_type=obs_type, disable_env_checker=True) for _ in specs]
     one, many = (_ActionLog(load_agent(agent_spec, env_id, allow_env_mismatch=allow_env_mismatch)) for _ in range(2))
     for spec in specs:
@@ -101,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--agent", default="ours", help="an agent with act_batch (the reference BeliefAgent has it)")
     p.add_argument("--env", default=None, help="env id (if omitted: the env the agent was trained on)")
-    p.add_argument("--episodes", type=int, default=3, help="episodes K per trial")
+    p.add_argument("--episodes", type=int, default=None, help="episodes K per trial (default: the env's K from refexp_envs.ENVS)")
     p.add_argument("--trials-per-task", type=int, default=10, help="trials of each task (one training seed)")
     p.add_argument("--batch", type=int, default=8, help="trials stepped at once in the batched run")
     p.add_argument("--workers", type=int, default=1, help="worker processes of each run (1 = in-process)")
@@ -111,14 +112,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="time a checkpoint on an env it was not trained on (speed only: its scores mean nothing)")
     p.add_argument("--json", default=None, help="also write the measurements to this JSON file")
     a = p.parse_args(argv)
-    from benchmark.agents import check_agent_spec, num_drawers
+    import refexp_envs
+    from benchmark.agents import check_agent_spec
 
     try:
         check_agent_spec(a.agent)
         if a.env is not None:
-            num_drawers(a.env)
+            refexp_envs.num_tasks(a.env)
         for name in ("episodes", "trials_per_task", "batch", "workers", "compare_trials"):
-            if getattr(a, name) < 1:
+            if getattr(a, name) is not None and getattr(a, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
     except ValueError as exc:
         p.error(str(exc))
@@ -136,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs[label] = (res, time.perf_counter() - t0)
     (r1, w1), (r2, w2) = runs.values()
     env_id = r1["env_id"]
+    a.episodes = r1["episodes"]  # the env's K when --episodes was omitted
     trials = len(r1["raw_tasks"][0])
     steps = trials * a.episodes * r1["protocol"]["horizon"]
     same = all(r1[k] == r2[k] for k in ("raw_successes", "raw_tasks", "raw_returns"))

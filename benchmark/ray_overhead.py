@@ -28,7 +28,7 @@ def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def harness(backend: str, trials_per_task: int, episodes: int) -> tuple[float, dict]:
+def harness(backend: str, trials_per_task: int, episodes: int | None) -> tuple[float, dict]:
     from benchmark.run import evaluate
 
     t = time.perf_counter()
@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmark.ray_overhead", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--trials-per-task", type=int, default=50, help="harness trials per task (2 tasks)")
-    p.add_argument("--episodes", type=int, default=3, help="episodes per trial")
+    p.add_argument("--episodes", type=int, default=None, help="episodes per trial (default: the env's K from refexp_envs.ENVS)")
     p.add_argument("--dataset", default="refexp/two-drawer/expert-v0", help="dataset id to build")
     p.add_argument("--rounds", type=int, default=1, help="rounds of (local, ray) pairs, alternating the order")
     p.add_argument("--skip-harness", action="store_true", help="measure the build only")
@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"(start-up {rec['ray_startup_s']} s, not counted); `{rec['command']}`\n")
         print(table(rec["rows"]))
         return 0
-    if a.trials_per_task < 1 or a.episodes < 1 or a.rounds < 1:
+    if a.trials_per_task < 1 or (a.episodes is not None and a.episodes < 1) or a.rounds < 1:
         p.error("counts must be positive")
 
     from benchmark.results import machine
@@ -110,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 before = _load()
                 wall, res = harness(backend, a.trials_per_task, a.episodes)
                 out[backend] = res
-                rows.append({"job": f"harness {2 * a.trials_per_task} trials x {a.episodes} ep", "round": r,
+                rows.append({"job": f"harness {2 * a.trials_per_task} trials x {res['episodes']} ep", "round": r,
                              "backend": backend, "wall_s": round(wall, 1), "workers": res["workers"],
                              "load_before": before, "load_after": _load()})
                 print(rows[-1], flush=True)

@@ -36,6 +36,7 @@ from benchmark.protocol import (
     secret_id,
     trial_specs,
 )
+import refexp_envs
 from refexp_envs.backend import BACKENDS, Backend, BackendError
 
 OBS_TYPES = ("pixels", "state")
@@ -50,7 +51,7 @@ class RunConfig:
                                          "bundle PATH.pt, or an SB3 PATH.zip"})
     env: str | None = field(default=None, metadata={
         "help": f"a RefExp env id (if omitted: the env the agent was trained on; {DEFAULT_ENV_ID} for agents that do not say)"})
-    episodes: int = field(default=3, metadata={"help": "episodes K per trial (exploration episodes)"})
+    episodes: int | None = field(default=None, metadata={"help": "episodes K per trial (if omitted: the env's K from refexp_envs.ENVS)"})
     trials_per_task: int = field(default=50, metadata={"help": "trials of each task per training seed"})
     seeds: tuple[int, ...] = field(default=(0,), metadata={"help": "training seeds: one checkpoint each; intervals are over these"})
     eval_seed: int = field(default=0, metadata={"help": "evaluation seed: env reset seeds and the agent's seeds"})
@@ -75,7 +76,8 @@ class RunConfig:
 
     def __post_init__(self):
         Backend(self.backend, self.ray_address)  # a ValueError for an unknown backend
-        check_count("episodes", self.episodes)
+        if self.episodes is not None:
+            check_count("episodes", self.episodes)
         check_count("trials_per_task", self.trials_per_task)
         check_count("batch", self.batch)
         if not self.seeds:
@@ -166,7 +168,7 @@ def _header(agent_spec: str, meta: dict, env_id: str, episodes: int, trials_per_
 def evaluate(
     agent: str | Any,
     env_id: str | None = None,
-    episodes: int = 3,
+    episodes: int | None = None,
     trials_per_task: int = 50,
     training_seeds: Sequence[int] = (0,),
     eval_seed: int = 0,
@@ -210,7 +212,7 @@ def evaluate(
 
 
 def _evaluate(agent, cfg: RunConfig, secret: str, checkpoint_path, log) -> dict:
-    from benchmark.agents import agent_metadata, load_agent, num_drawers
+    from benchmark.agents import agent_metadata, load_agent
     from benchmark.results import make_results
     from benchmark.schema import DEFAULT_DATASET
     from benchmark.workers import TrialLog, TrialRunner, chunks, read_trial_log, resolve_workers, run_parallel
@@ -224,7 +226,7 @@ def _evaluate(agent, cfg: RunConfig, secret: str, checkpoint_path, log) -> dict:
     isolate = isinstance(agent, str) and secret != PUBLIC_SECRET
     t0 = time.perf_counter()
     if env_id is not None:
-        num_drawers(env_id)  # an unknown env fails before any agent is built
+        refexp_envs.num_tasks(env_id)  # an unknown env fails before any agent is built
     probe = None
     if isinstance(agent, str):
         agent_spec = agent
@@ -238,7 +240,8 @@ def _evaluate(agent, cfg: RunConfig, secret: str, checkpoint_path, log) -> dict:
         meta = agent_metadata(probe, agent_spec)
         meta["env_id"] = env_id or meta["trained_env_id"] or DEFAULT_ENV_ID
     env_id = meta.pop("env_id")
-    n = num_drawers(env_id)
+    n = refexp_envs.num_tasks(env_id)
+    episodes = episodes if episodes is not None else refexp_envs.default_episodes(env_id)  # K: the registry's unless told
     mismatch = bool(meta["trained_env_id"]) and meta["trained_env_id"] != env_id and allow_env_mismatch
     dataset = cfg.dataset if cfg.dataset is not None else (DEFAULT_DATASET.get(env_id) if meta["uses_dataset"] else None)
 
@@ -326,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
             parser.add_argument(flag, choices=OBS_TYPES, default=f.default, help=help_)
         elif f.name == "backend":
             parser.add_argument(flag, choices=BACKENDS, default=f.default, help=help_)
-        elif f.type in ("int", int):
+        elif f.type in ("int", int, "int | None"):
             parser.add_argument(flag, type=int, default=f.default, help=help_)
         else:
             parser.add_argument(flag, default=f.default, help=help_)
@@ -340,11 +343,11 @@ def config_from_args(argv: Sequence[str] | None = None) -> RunConfig:
     args["seeds"] = tuple(args["seeds"])
     try:
         cfg = RunConfig(**args)
-        from benchmark.agents import check_agent_spec, num_drawers
+        from benchmark.agents import check_agent_spec
 
         check_agent_spec(cfg.agent)
         if cfg.env is not None:
-            num_drawers(cfg.env)
+            refexp_envs.num_tasks(cfg.env)
         resolve_secret(cfg.eval_secret)
         if cfg.backend == "ray":
             from refexp_envs.backend import check_reachable, require_ray, resolve_address
@@ -387,7 +390,8 @@ def _main(cfg: RunConfig, secret: str, console) -> int:
         env_id = meta["env_id"]
         why = " (the env its checkpoint was trained on)" if meta["trained_env_id"] else " (the default env)"
     out_dir = Path(cfg.out)
-    stem = output_stem(cfg.agent, env_id, cfg.episodes, cfg.trials_per_task, cfg.seeds, cfg.eval_seed, cfg.obs_type)
+    episodes = cfg.episodes if cfg.episodes is not None else refexp_envs.default_episodes(env_id)  # the env's K
+    stem = output_stem(cfg.agent, env_id, episodes, cfg.trials_per_task, cfg.seeds, cfg.eval_seed, cfg.obs_type)
     json_path = out_dir / f"{stem}.json"
     partial = out_dir / f"{stem}.partial.jsonl"
     if json_path.exists() and not cfg.force:
@@ -404,7 +408,7 @@ def _main(cfg: RunConfig, secret: str, console) -> int:
     console.print(f"scoring {cfg.agent} on {env_id}{why}")
     try:
         results = evaluate(
-            cfg.agent, env_id, episodes=cfg.episodes, trials_per_task=cfg.trials_per_task, training_seeds=cfg.seeds,
+            cfg.agent, env_id, episodes=episodes, trials_per_task=cfg.trials_per_task, training_seeds=cfg.seeds,
             eval_seed=cfg.eval_seed, secret=secret, workers=cfg.workers, batch=cfg.batch, device=cfg.device,
             progress=cfg.progress, checkpoint_path=partial, obs_type=cfg.obs_type, dataset_id=cfg.dataset,
             allow_env_mismatch=cfg.allow_env_mismatch, log=console.print, backend=cfg.backend,

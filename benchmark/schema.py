@@ -65,13 +65,13 @@ LEADERBOARD_OBS_TYPE = "pixels"
 
 # Envs, their number of drawers N (the Bayes-optimal curve depends on it) and their default datasets
 # come from the one table of the suite, `refexp_envs.ENVS` (gymnasium only; no simulator is loaded).
-KNOWN_ENVS: dict[str, int] = {env_id: entry.num_drawers for env_id, entry in ENVS.items()}
+KNOWN_ENVS: dict[str, int] = {env_id: entry.num_tasks for env_id, entry in ENVS.items()}
 DEFAULT_DATASET: dict[str, str] = {env_id: entry.default_dataset for env_id, entry in ENVS.items()}
 
 # Which envs a dataset's agents may be scored on: the dataset's env segment -> env ids (its own env,
 # and the envs whose agents train on it, e.g. two-drawer -> TwoDrawer and TwoDrawerShift).
 DATASET_ENVS: dict[str, tuple[str, ...]] = {
-    slug: tuple(i for i, e in ENVS.items() if slug in (e.slug, e.trains_on))
+    slug: tuple(i for i, e in ENVS.items() if slug in (e.slug, e.training_slug))
     for slug in dict.fromkeys(e.slug for e in ENVS.values())
 }
 

@@ -65,7 +65,7 @@ def measure(cfg: ScriptedConfig) -> dict:
     results = {}
     for env_id in cfg.env_ids:
         env = gym.make(env_id, obs_type="state")
-        n = env.unwrapped.num_drawers
+        n = env.unwrapped.num_tasks
         per_drawer = []
         for drawer in range(n):
             rows = [_episode(env, cfg.seed + k, drawer)[:3]

@@ -172,11 +172,11 @@ def shipped_path(name: str, env_id: str, seed: int | None = None) -> Path:
 def training_env(env_id: str) -> str:
     """The env whose checkpoint scores `env_id`: an env whose agents train on another env's data
     (`EnvEntry.trains_on`: the test-time-shift envs) is a robustness study of the agent trained on
-    that env, of the same version; every other env is its own."""
+    that env (`trains_on` names it, of any version); every other env is its own."""
     entry = refexp_envs.ENVS.get(env_id)
     if entry is None or entry.trains_on is None:
         return env_id
-    return next(i for i, e in refexp_envs.ENVS.items() if e.slug == entry.trains_on and e.version == entry.version)
+    return entry.trains_on
 
 
 def _family(env_id: str) -> str:

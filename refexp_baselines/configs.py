@@ -35,7 +35,7 @@ class FramesConfig:
 class BeliefConfig:
     """Recurrent variational filter (RSSM-style) over K-episode meta-trajectories."""
 
-    k: int = 3
+    k: int = 3  # episodes per meta-trajectory; `variant` sets the env's K (refexp_envs.default_episodes)
     naive: bool = False  # "no-expl": all K episodes from one buffer, own rewards
     reward_input: bool = True  # "no-reward-belief": the posterior does not see rewards
     deter: int = 64
@@ -115,7 +115,9 @@ def variant(name: str, **overrides) -> RunConfig:
     """The RunConfig of agent `name` (ours or an ablation); `overrides` set RunConfig fields."""
     if name not in ELIGIBLE:
         raise ValueError(f"unknown agent {name!r}; expected one of {list(AGENT_NAMES)}")
-    belief, agent = BeliefConfig(), AgentConfig()
+    from refexp_envs import default_episodes
+
+    belief, agent = BeliefConfig(k=default_episodes(overrides.get("env_id", RunConfig.env_id))), AgentConfig()
     if name == "no-expl":
         belief = dataclasses.replace(belief, naive=True)
     elif name in ("no-cql", "no-cql-sac"):

@@ -22,7 +22,7 @@ import refexp_envs  # noqa: F401  (MUJOCO_GL before mujoco; registers ids)
 from refexp_envs.datasets.episode import Episode
 
 ENV_DATASETS = {env_id: entry.default_dataset for env_id, entry in refexp_envs.ENVS.items()}
-ENV_NUM_TASKS = {env_id: entry.num_drawers for env_id, entry in refexp_envs.ENVS.items()}
+ENV_NUM_TASKS = {env_id: entry.num_tasks for env_id, entry in refexp_envs.ENVS.items()}
 LOCAL_NOISE = 0.2
 
 

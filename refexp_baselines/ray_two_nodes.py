@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m refexp_baselines.ray_two_nodes", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--port", type=int, default=6390, help="the head's GCS port on 127.0.0.1")
-    p.add_argument("--trials-per-task", type=int, default=8, help="harness trials per task (2 tasks, 3 episodes)")
+    p.add_argument("--trials-per-task", type=int, default=8, help="harness trials per task (2 tasks, the env's K episodes)")
     p.add_argument("--json", default=None, help="also write the node ids and comparisons to this JSON file")
     p.add_argument("--table", default=None, metavar="JSON", help="print the summary of an earlier run's JSON, run nothing")
     a = p.parse_args(argv)
@@ -112,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("cluster nodes:", report["nodes"], flush=True)
 
         lines: list[str] = []
-        kw = dict(episodes=3, trials_per_task=a.trials_per_task, training_seeds=(0,), progress=False, batch=2)
+        kw = dict(trials_per_task=a.trials_per_task, training_seeds=(0,), progress=False, batch=2)
         on_ray = evaluate("scripted-explorer", "RefExp/TwoDrawer-v0", workers=2, backend="ray", ray_address=address,
                           log=lines.append, **kw)
         local = evaluate("scripted-explorer", "RefExp/TwoDrawer-v0", workers=1, **kw)

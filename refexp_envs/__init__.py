@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import numbers
 import os
 import sys
 
@@ -52,21 +53,28 @@ V1_START = {
 
 @dataclasses.dataclass(frozen=True)
 class EnvEntry:
-    """One registered id of the suite."""
+    """One registered id of the suite: the one place that says how many tasks it has and how many
+    episodes K a trial gives an agent (read them with `num_tasks(env_id)` / `default_episodes(env_id)`)."""
 
-    num_drawers: int  # drawers side by side = number of tasks
-    appearance: str  # "default" | "shift"
+    num_tasks: int  # hidden tasks of the family (a drawers env: one per drawer)
+    episodes: int  # default K, episodes per trial: the harness's, training's and the board's default
     version: int  # the id's -vN; datasets of this env carry the same version
     slug: str  # dataset namespace: refexp/<slug>/<behaviour>-v<version>
     seed_base: int  # first generation seed of this env's datasets
-    trains_on: str | None = None  # slug of the datasets agents for this env train on (None: its own)
+    env_kwargs: tuple[tuple[str, object], ...] = ()  # constructor arguments besides the version's start ranges
+    trains_on: str | None = None  # the env id whose datasets and checkpoints agents for this env use (None: its own)
+    entry_point: str = ENTRY_POINT
 
     def kwargs(self) -> dict:
         """Constructor arguments of the registered id (v0's are exactly what v0 always had)."""
-        kwargs: dict = {"num_drawers": self.num_drawers, "appearance": self.appearance}
+        kwargs: dict = dict(self.env_kwargs)
         if self.version >= 1:
             kwargs.update(V1_START)
         return kwargs
+
+    @property
+    def appearance(self) -> str:
+        return dict(self.env_kwargs).get("appearance", "default")
 
     @property
     def max_episode_steps(self) -> int | None:
@@ -79,18 +87,32 @@ class EnvEntry:
         shift's own appearance (the shift datasets are for evaluation and analysis)."""
         return self.dataset("expert")
 
+    @property
+    def training_slug(self) -> str:
+        """The dataset namespace agents for this env train on (that of `trains_on`, else its own)."""
+        return ENVS[self.trains_on].slug if self.trains_on else self.slug
+
     def dataset(self, behaviour: str) -> str:
-        """The id of this env's training dataset of `behaviour` (e.g. "expert-randlook")."""
-        return f"refexp/{self.trains_on or self.slug}/{behaviour}-v{self.version}"
+        """The id of this env's training dataset of `behaviour` (e.g. "expert-randlook"): one of
+        `trains_on`'s datasets (of that env's version) for a shift env, else its own."""
+        if self.trains_on:
+            return ENVS[self.trains_on].dataset(behaviour)
+        return f"refexp/{self.slug}/{behaviour}-v{self.version}"
+
+
+def _drawers(n: int, appearance: str, version: int, slug: str, seed_base: int, trains_on: str | None = None,
+             episodes: int = 3) -> EnvEntry:
+    """An entry of the drawers family: N drawers = N tasks (v0/v1 kwargs in their historical order)."""
+    return EnvEntry(n, episodes, version, slug, seed_base, (("num_drawers", n), ("appearance", appearance)), trains_on)
 
 
 ENVS: dict[str, EnvEntry] = {
-    "RefExp/TwoDrawer-v1": EnvEntry(2, "default", 1, "two-drawer", 1100),
-    "RefExp/ThreeDrawer-v1": EnvEntry(3, "default", 1, "three-drawer", 1200),
-    "RefExp/TwoDrawerShift-v1": EnvEntry(2, "shift", 1, "two-drawer-shift", 1300, trains_on="two-drawer"),
-    "RefExp/TwoDrawer-v0": EnvEntry(2, "default", 0, "two-drawer", 100),
-    "RefExp/ThreeDrawer-v0": EnvEntry(3, "default", 0, "three-drawer", 200),
-    "RefExp/TwoDrawerShift-v0": EnvEntry(2, "shift", 0, "two-drawer-shift", 300, trains_on="two-drawer"),
+    "RefExp/TwoDrawer-v1": _drawers(2, "default", 1, "two-drawer", 1100),
+    "RefExp/ThreeDrawer-v1": _drawers(3, "default", 1, "three-drawer", 1200),
+    "RefExp/TwoDrawerShift-v1": _drawers(2, "shift", 1, "two-drawer-shift", 1300, trains_on="RefExp/TwoDrawer-v1"),
+    "RefExp/TwoDrawer-v0": _drawers(2, "default", 0, "two-drawer", 100),
+    "RefExp/ThreeDrawer-v0": _drawers(3, "default", 0, "three-drawer", 200),
+    "RefExp/TwoDrawerShift-v0": _drawers(2, "shift", 0, "two-drawer-shift", 300, trains_on="RefExp/TwoDrawer-v0"),
 }
 ENV_IDS = tuple(ENVS)
 LATEST_VERSION = max(entry.version for entry in ENVS.values())
@@ -99,12 +121,37 @@ LATEST_ENV_IDS = tuple(env_id for env_id, entry in ENVS.items() if entry.version
 ENV_KWARGS: dict[str, dict] = {env_id: entry.kwargs() for env_id, entry in ENVS.items()}
 
 
+def env_entry(env_id: str) -> EnvEntry:
+    """The registry entry of a RefExp id; an unknown id is a ValueError naming the known ones."""
+    if env_id not in ENVS:
+        raise ValueError(f"unknown env id {env_id!r}; RefExp ids: {list(ENVS)}")
+    return ENVS[env_id]
+
+
+def num_tasks(env_id: str) -> int:
+    """How many hidden tasks `env_id` has (a drawers env: its drawers), from the registry (no env is built)."""
+    return env_entry(env_id).num_tasks
+
+
+def default_episodes(env_id: str) -> int:
+    """The default K (episodes per trial) of `env_id`: what the harness, training and board use unless told."""
+    return env_entry(env_id).episodes
+
+
+def check_task(env_id: str, task) -> int:
+    """`task` as an int in `range(num_tasks(env_id))`, else a ValueError."""
+    n = num_tasks(env_id)
+    if isinstance(task, bool) or not isinstance(task, numbers.Integral) or not 0 <= int(task) < n:
+        raise ValueError(f"task must be an int in range({n}) for {env_id}, got {task!r}")
+    return int(task)
+
+
 def register_envs() -> None:
     """Register every RefExp id (idempotent)."""
     for env_id, entry in ENVS.items():
         if env_id not in gym.registry:
             gym.register(
-                env_id, entry_point=ENTRY_POINT, kwargs=entry.kwargs(), max_episode_steps=entry.max_episode_steps
+                env_id, entry_point=entry.entry_point, kwargs=entry.kwargs(), max_episode_steps=entry.max_episode_steps
             )
 
 

@@ -78,7 +78,7 @@ def test_registry_ids_and_pins():
                 s = REGISTRY[f"refexp/{slug}/{b}-v{version}"]
                 assert s.episodes_per_task == per_task and s.num_tasks == n and s.obs_type == "pixels"
                 assert s.env_id in refexp_envs.ENV_IDS and s.env_id.endswith(f"-v{version}")
-                assert refexp_envs.ENVS[s.env_id].num_drawers == n
+                assert refexp_envs.num_tasks(s.env_id) == n
         state = REGISTRY[f"refexp/{slug}/expert-state-v1"]
         assert state.obs_type == "state" and state.seed == REGISTRY[f"refexp/{slug}/expert-v1"].seed
         assert f"refexp/{slug}/expert-state-v0" not in REGISTRY

@@ -388,7 +388,8 @@ def test_v1_registration_horizon_and_version_kwargs():
     for env_id, entry in refexp_envs.ENVS.items():
         spec = gym.spec(env_id)
         assert spec.max_episode_steps == (refexp_envs.HORIZON if entry.version >= 1 else None)
-        assert spec.kwargs["num_drawers"] == entry.num_drawers
+        assert spec.kwargs["num_drawers"] == entry.num_tasks == refexp_envs.num_tasks(env_id)
+        assert refexp_envs.default_episodes(env_id) == entry.episodes >= 1
     env = gym.make("RefExp/TwoDrawer-v1")
     assert env.spec.max_episode_steps == 50
     env.reset(seed=0)
@@ -526,3 +527,25 @@ def test_renderer_failure_of_the_gl_library_at_import_is_a_renderer_error():
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("refexp_envs.render.RendererError") and "libosmesa6" in last
     assert "glGetError" in last and "During handling" not in out.stderr
+
+
+def test_registry_accessors_refuse_unknown_ids():
+    with pytest.raises(ValueError, match="unknown env id"):
+        refexp_envs.num_tasks("RefExp/NoSuch-v1")
+    with pytest.raises(ValueError, match="unknown env id"):
+        refexp_envs.default_episodes("CartPole-v1")
+    assert refexp_envs.check_task("RefExp/ThreeDrawer-v1", 2) == 2
+    for bad in (3, -1, True, 1.0, "0"):
+        with pytest.raises(ValueError, match=r"range\(3\)"):
+            refexp_envs.check_task("RefExp/ThreeDrawer-v1", bad)
+
+
+def test_shift_envs_train_on_the_env_they_name():
+    from refexp_baselines.agent import training_env
+
+    for env_id, entry in refexp_envs.ENVS.items():
+        if entry.trains_on is None:
+            assert training_env(env_id) == env_id and entry.default_dataset.startswith(f"refexp/{entry.slug}/")
+        else:
+            assert training_env(env_id) == entry.trains_on
+            assert entry.default_dataset == refexp_envs.ENVS[entry.trains_on].default_dataset

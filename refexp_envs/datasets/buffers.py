@@ -78,7 +78,7 @@ def _num_tasks(metadata: dict, tasks: np.ndarray) -> int:
     if "num_tasks" in info:
         return int(info["num_tasks"])
     try:
-        return int(json.loads(metadata["env_spec"])["kwargs"]["num_drawers"])
+        return refexp_envs.num_tasks(json.loads(metadata["env_spec"])["id"])
     except (KeyError, ValueError, TypeError):
         return int(tasks.max()) + 1
 

@@ -223,7 +223,7 @@ def _make_registry() -> dict[str, DatasetSpec]:
                 noise=noise,
                 episodes_per_task=per_task,
                 seed=entry.seed_base + _SEED_OFFSET[behaviour],
-                num_tasks=entry.num_drawers,
+                num_tasks=entry.num_tasks,
                 sha256=sha,
                 obs_type=obs_type,
                 look=_LOOK.get(behaviour),
