@@ -80,17 +80,43 @@ def supports_batch(agent) -> bool:
             and not getattr(agent, "uses_task", False) and not getattr(agent, "uses_layout", False))
 
 
-# ---------------------------------------------------------------------------------------- secret
+# The secrets that may be named on a command line or in the environment (both readable through /proc
+# by other processes): every other secret is read from a file or stdin (`--eval-secret-file`).
+NAMED_SECRETS = (PUBLIC_SECRET, DEV_SECRET)
+
+
 def resolve_secret(secret: str | None, environ: dict | None = None) -> str:
-    """The evaluation secret: `secret` if given, else `$REFEXP_EVAL_SECRET`, else the public one."""
+    """The evaluation secret: `secret` if given, else `$REFEXP_EVAL_SECRET` (a named secret only: an
+    environment is readable through /proc/<pid>/environ), else the public one."""
     if secret is None:
         import os
 
         secret = (environ if environ is not None else os.environ).get(SECRET_ENV_VAR) or PUBLIC_SECRET
+        if secret not in NAMED_SECRETS:
+            raise ValueError(f"${SECRET_ENV_VAR} may name only the public or the development secret "
+                             f"{list(NAMED_SECRETS)}: pass a private secret with --eval-secret-file PATH (or - for stdin)")
     if not isinstance(secret, str):
         raise TypeError(f"the evaluation secret must be a string, got {type(secret).__name__}")
     if not secret:
         raise ValueError("the evaluation secret must be a non-empty string")
+    return secret
+
+
+def read_secret_file(path: str) -> str:
+    """The secret on the first line of file `path` (`-`: stdin), without its newline; `ValueError` if empty."""
+    import sys
+
+    try:
+        if path == "-":
+            line = sys.stdin.readline()
+        else:
+            with open(path) as fh:
+                line = fh.readline()
+    except OSError as exc:
+        raise ValueError(f"cannot read the evaluation secret from {path}: {exc.strerror or exc}") from None
+    secret = line.rstrip("\r\n")
+    if not secret:
+        raise ValueError(f"no evaluation secret in {'stdin' if path == '-' else path} (its first line is empty)")
     return secret
 
 
@@ -119,7 +145,8 @@ class TrialSpec:
 
 @dataclass(frozen=True)
 class TrialResult:
-    """One finished trial: success and return per episode, and a digest of its action sequence."""
+    """One finished trial: success and return per episode, and a digest of its action sequence
+    (`failed:<why>` for a trial the agent failed: crashed, timed out, or broke the protocol)."""
 
     training_seed: int
     trial: int
@@ -127,6 +154,15 @@ class TrialResult:
     successes: tuple[int, ...]
     returns: tuple[float, ...]
     rollout: str  # hex digest of the actions rounded to 1e-5: equal digests = the same rollout
+
+
+FAILED_PREFIX = "failed:"
+
+
+def failed_result(spec: TrialSpec, why: str) -> TrialResult:
+    """A trial the agent failed (`why`: crash, timeout, protocol): no success, no return, recorded as such."""
+    k = len(spec.reset_seeds)
+    return TrialResult(spec.training_seed, spec.trial, spec.task, (0,) * k, (0.0,) * k, FAILED_PREFIX + why)
 
 
 def check_count(name: str, value: Any) -> int:

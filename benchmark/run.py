@@ -5,11 +5,14 @@
 The protocol (docs/benchmark.md, `benchmark/protocol.py`): each training seed picks one checkpoint
 and scores every task `--trials-per-task` times, in an order keyed by the evaluation secret
 (`--eval-secret` or `$REFEXP_EVAL_SECRET`; a public default otherwise); everything the agent and
-the env draw comes from `--eval-seed`. A trial resets the agent once and runs K episodes of its
+the env draw comes from `--eval-seed`. A private secret is read from `--eval-secret-file PATH` (or `-`,
+stdin), never from the command line. A trial resets the agent once and runs K episodes of its
 hidden task. Statistics are over training seeds (`benchmark/stats.py`).
 
 Trials run in spawned workers, `--batch` trials at once per worker for agents that offer
-`act_batch`. Each finished trial is appended to `<out>/<stem>.partial.jsonl`; rerunning the same
+`act_batch`. An agent given as `module:Class` or a file runs in its own process, in a bubblewrap
+sandbox (`--isolation`, `benchmark/sandbox.py`): it gets observations, rewards and its seed, never the
+env, the task or the secret. Each finished trial is appended to `<out>/<stem>.partial.jsonl`; rerunning the same
 command resumes from it (and says how many trials were done), and a finished run is not recomputed
 unless `--force` is given.
 """
@@ -29,9 +32,12 @@ from typing import Any, Callable, Sequence
 
 from benchmark.protocol import (
     DEFAULT_ENV_ID,
+    FAILED_PREFIX,
+    NAMED_SECRETS,
     PUBLIC_SECRET,
     SECRET_ENV_VAR,
     check_count,
+    read_secret_file,
     resolve_secret,
     secret_id,
     trial_specs,
@@ -56,7 +62,13 @@ class RunConfig:
     seeds: tuple[int, ...] = field(default=(0,), metadata={"help": "training seeds: one checkpoint each; intervals are over these"})
     eval_seed: int = field(default=0, metadata={"help": "evaluation seed: env reset seeds and the agent's seeds"})
     eval_secret: str | None = field(default=None, metadata={
-        "help": "evaluation secret ordering the tasks (if omitted: $REFEXP_EVAL_SECRET, else the public one)"})
+        "help": f"evaluation secret ordering the tasks, one of {list(NAMED_SECRETS)} (if omitted: "
+                "$REFEXP_EVAL_SECRET, else the public one); a private one only with --eval-secret-file"})
+    eval_secret_file: str | None = field(default=None, metadata={
+        "help": "read the evaluation secret from the first line of this file (- = stdin): for private secrets"})
+    isolation: str = field(default="auto", metadata={"help": "ISOLATION"})
+    act_timeout_s: float = field(default=60.0, metadata={
+        "help": "seconds an isolated agent may take per call (act, reset): slower fails the trial"})
     workers: int = field(default=0, metadata={"help": "worker processes (Ray actors with --backend ray); 0 = all cores "
                                                       "(of the cluster), 1 = in-process (one actor)"})
     batch: int = field(default=8, metadata={"help": "trials stepped at once per worker (agents with act_batch); 1 = one at a time"})
@@ -92,6 +104,17 @@ class RunConfig:
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
         if self.obs_type not in OBS_TYPES:
             raise ValueError(f"obs_type must be one of {OBS_TYPES}, got {self.obs_type!r}")
+        from benchmark.sandbox import ISOLATIONS
+
+        if self.isolation not in ISOLATIONS:
+            raise ValueError(f"isolation must be one of {ISOLATIONS}, got {self.isolation!r}")
+        if not self.act_timeout_s > 0:
+            raise ValueError(f"act_timeout_s must be positive, got {self.act_timeout_s}")
+        if self.eval_secret is not None and self.eval_secret not in NAMED_SECRETS:
+            raise ValueError(f"--eval-secret takes only {list(NAMED_SECRETS)} (a command line is readable by every "
+                             "process): pass a private secret with --eval-secret-file PATH (or - for stdin)")
+        if self.eval_secret is not None and self.eval_secret_file is not None:
+            raise ValueError("give --eval-secret or --eval-secret-file, not both")
 
 
 def resolve_device(device: str) -> str:
@@ -125,14 +148,61 @@ def secret_out_of_environ():
             os.environ[SECRET_ENV_VAR] = saved
 
 
-def describe_agent(agent_spec: str, env_id: str | None, seeds: Sequence[int], device: str, allow_env_mismatch: bool) -> dict:
+def resolve_isolation(agent: str | Any, isolation: str, secret: str, backend: str = "local",
+                      warn: Callable[[str], None] | None = None) -> str:
+    """Where the agent runs: "none" (in this process: trusted names and Agent instances, or asked for),
+    "sandbox" (bubblewrap) or "process" (its own unconfined process). `ValueError` when the request
+    cannot be met safely: a sandbox without bubblewrap, an untrusted agent in-process with a private
+    secret, or an untrusted agent on the Ray backend."""
+    from benchmark.sandbox import confinement_problem, is_trusted
+
+    if not isinstance(agent, str) or is_trusted(agent):
+        return "none"
+    if backend == "ray" and isolation != "none":
+        raise ValueError(f"the Ray backend does not run untrusted agents ({agent!r} is code or a file from outside "
+                         "this repository): score it with --backend local, where it runs in a sandbox")
+    if isolation == "none":
+        if secret not in NAMED_SECRETS:
+            raise ValueError("--isolation none runs the agent beside a private secret: refused")
+        if warn:
+            warn(f"warning: {agent!r} runs in the harness's process (--isolation none): it can read the env and the task")
+        return "none"
+    if isolation == "process":
+        if warn:
+            warn(f"warning: {agent!r} runs in its own process but unconfined (--isolation process)")
+        return "process"
+    problem = confinement_problem()
+    if problem is None:
+        return "sandbox"
+    if isolation == "sandbox":
+        raise ValueError(f"--isolation sandbox: {problem}")
+    if secret not in NAMED_SECRETS:
+        raise ValueError(f"an untrusted agent is scored with a private secret only in a sandbox: {problem}")
+    if warn:
+        warn(f"warning: {problem}; {agent!r} runs in its own process, unconfined (it can read your files)")
+    return "process"
+
+
+def describe_agent(agent_spec: str, env_id: str | None, seeds: Sequence[int], device: str, allow_env_mismatch: bool,
+                   isolation: str = "none", act_timeout_s: float = 600.0) -> dict:
     """The agent's metadata for the results (its version names every training seed's checkpoint, in
     seed order; a seed without one fails here) and the env to score (`env_id`, or the one it was
-    trained on, or `DEFAULT_ENV_ID`)."""
+    trained on, or `DEFAULT_ENV_ID`). An isolated agent describes itself from its own process."""
     from benchmark.agents import agent_metadata, load_agent
 
-    agents = [load_agent(agent_spec, env_id, seed=s, device=device, allow_env_mismatch=allow_env_mismatch) for s in seeds]
-    metas = [agent_metadata(a, agent_spec) for a in agents]
+    if isolation in ("sandbox", "process"):
+        from benchmark.sandbox import start_agent
+
+        metas = []
+        for s in seeds:  # one agent process at a time
+            remote = start_agent(agent_spec, env_id, seed=s, device=device, allow_env_mismatch=allow_env_mismatch,
+                                 confine=isolation == "sandbox", act_timeout_s=act_timeout_s)
+            metas.append(remote.meta)
+            remote.close()
+        agents = []
+    else:
+        agents = [load_agent(agent_spec, env_id, seed=s, device=device, allow_env_mismatch=allow_env_mismatch) for s in seeds]
+        metas = [agent_metadata(a, agent_spec) for a in agents]
     meta = dict(metas[0])
     versions = [m["version"] for m in metas]
     if len(set(versions)) > 1:
@@ -143,16 +213,6 @@ def describe_agent(agent_spec: str, env_id: str | None, seeds: Sequence[int], de
         if callable(close):
             close()
     return meta
-
-
-def describe_agent_isolated(agent_spec: str, env_id: str | None, seeds: Sequence[int], device: str,
-                            allow_env_mismatch: bool) -> dict:
-    """`describe_agent` in a spawned process: agent code never runs beside a private secret."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
-        return pool.submit(describe_agent, agent_spec, env_id, tuple(seeds), device, allow_env_mismatch).result()
 
 
 def _header(agent_spec: str, meta: dict, env_id: str, episodes: int, trials_per_task: int, eval_seed: int,
@@ -184,6 +244,8 @@ def evaluate(
     log: Callable[[str], None] | None = None,
     backend: str = "local",
     ray_address: str | None = None,
+    isolation: str = "auto",
+    act_timeout_s: float = 60.0,
 ) -> dict:
     """Score `agent` and return the results dict (the results JSON's contents, schema-valid).
 
@@ -195,9 +257,12 @@ def evaluate(
     appended there and a rerun resumes from them (`log` is told how many). Workers are spawned, so a
     script calling this with workers != 1 needs the usual `if __name__ == "__main__":` guard.
 
-    A secret other than the public one never shares a process with agent code given by a spec
-    string: `$REFEXP_EVAL_SECRET` is taken out of the environment while scoring, and the agent is
-    described and run in spawned workers only (even with `workers=1`).
+    An untrusted agent (`module:Class`, a `.pt` or `.zip` file) runs in its own process, sandboxed
+    as `isolation` says (`resolve_isolation`; `act_timeout_s` per call): it receives observations,
+    rewards and its seed only, and a crash or timeout fails its trial (`failed:<why>` in
+    `raw_rollouts`). A secret other than the public one never shares a process with agent code given
+    by a spec string: `$REFEXP_EVAL_SECRET` is taken out of the environment while scoring, and the
+    trials run in spawned workers only (even with `workers=1`).
 
     `backend="ray"` runs the trials on Ray actors (`benchmark.ray_workers`; `ray_address` as
     `refexp_envs.backend.connect_ray`): the same results as local.
@@ -205,9 +270,11 @@ def evaluate(
     cfg = RunConfig(agent=agent if isinstance(agent, str) else type(agent).__name__, env=env_id, episodes=episodes,
                     trials_per_task=trials_per_task, seeds=tuple(int(s) for s in training_seeds), eval_seed=int(eval_seed),
                     workers=workers, batch=batch, device=device, dataset=dataset_id, obs_type=obs_type,
-                    allow_env_mismatch=allow_env_mismatch, progress=progress, backend=backend, ray_address=ray_address)
+                    allow_env_mismatch=allow_env_mismatch, progress=progress, backend=backend, ray_address=ray_address,
+                    isolation=isolation, act_timeout_s=act_timeout_s)
     with secret_out_of_environ() as env_secret:
-        secret = resolve_secret(secret if secret is not None else env_secret)
+        secret = resolve_secret(secret if secret is not None else None,
+                                environ={SECRET_ENV_VAR: env_secret} if env_secret is not None else {})
         return _evaluate(agent, cfg, secret, checkpoint_path, log)
 
 
@@ -224,16 +291,16 @@ def _evaluate(agent, cfg: RunConfig, secret: str, checkpoint_path, log) -> dict:
     # A private secret never shares a process with agent code: the agent is described, and its
     # trials run, in spawned workers only (an Agent instance, for training, runs here by necessity).
     isolate = isinstance(agent, str) and secret != PUBLIC_SECRET
+    isolation = resolve_isolation(agent, cfg.isolation, secret, cfg.backend,
+                                  warn=(lambda m: print(m, file=sys.stderr)) if log is None else log)
     t0 = time.perf_counter()
     if env_id is not None:
         refexp_envs.num_tasks(env_id)  # an unknown env fails before any agent is built
     probe = None
     if isinstance(agent, str):
         agent_spec = agent
-        if isolate:
-            meta = describe_agent_isolated(agent, env_id, cfg.seeds, dev, allow_env_mismatch)
-        else:
-            meta = describe_agent(agent, env_id, cfg.seeds, dev, allow_env_mismatch)
+        meta = describe_agent(agent, env_id, cfg.seeds, dev, allow_env_mismatch, isolation)
+        if not isolate and isolation == "none":
             probe = load_agent(agent, meta["env_id"], seed=cfg.seeds[0], device=dev, allow_env_mismatch=allow_env_mismatch)
     else:
         probe, agent_spec = agent, f"<instance of {type(agent).__module__}.{type(agent).__qualname__}>"
@@ -281,8 +348,9 @@ def _evaluate(agent, cfg: RunConfig, secret: str, checkpoint_path, log) -> dict:
                     n_workers = run_ray(agent_spec, env_id, obs_type, dev, allow_env_mismatch, todo_chunks,
                                         cfg.workers, on_result, cfg.ray_address, log)
             elif in_process:
-                runner = TrialRunner(agent, env_id, obs_type, dev, allow_env_mismatch)
-                runner.add_agent(cfg.seeds[0], probe)
+                runner = TrialRunner(agent, env_id, obs_type, dev, allow_env_mismatch, isolation, cfg.act_timeout_s)
+                if probe is not None:
+                    runner.add_agent(cfg.seeds[0], probe)
                 try:
                     for chunk in todo_chunks:
                         for res in runner.run(chunk):
@@ -290,7 +358,8 @@ def _evaluate(agent, cfg: RunConfig, secret: str, checkpoint_path, log) -> dict:
                 finally:
                     runner.close()
             elif todo:
-                run_parallel(agent_spec, env_id, obs_type, dev, allow_env_mismatch, todo_chunks, n_workers, on_result)
+                run_parallel(agent_spec, env_id, obs_type, dev, allow_env_mismatch, todo_chunks, n_workers, on_result,
+                             isolation, cfg.act_timeout_s)
     finally:
         trial_log.close()
     wall = time.perf_counter() - t0
@@ -331,6 +400,12 @@ def build_parser() -> argparse.ArgumentParser:
             parser.add_argument(flag, choices=BACKENDS, default=f.default, help=help_)
         elif f.type in ("int", int, "int | None"):
             parser.add_argument(flag, type=int, default=f.default, help=help_)
+        elif f.type in ("float", float):
+            parser.add_argument(flag, type=float, default=f.default, help=help_)
+        elif f.name == "isolation":
+            from benchmark.sandbox import ISOLATION_HELP, ISOLATIONS
+
+            parser.add_argument(flag, choices=ISOLATIONS, default=f.default, help=ISOLATION_HELP)
         else:
             parser.add_argument(flag, default=f.default, help=help_)
     return parser
@@ -348,7 +423,8 @@ def config_from_args(argv: Sequence[str] | None = None) -> RunConfig:
         check_agent_spec(cfg.agent)
         if cfg.env is not None:
             refexp_envs.num_tasks(cfg.env)
-        resolve_secret(cfg.eval_secret)
+        if cfg.eval_secret_file is None:
+            resolve_secret(cfg.eval_secret)
         if cfg.backend == "ray":
             from refexp_envs.backend import check_reachable, require_ray, resolve_address
 
@@ -372,8 +448,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         import signal
 
         signal.signal(signal.SIGTERM, _terminate)
+    from benchmark.sandbox import harden_process
+
+    harden_process()  # no process of this user reads the secret out of this one's memory
     with secret_out_of_environ() as env_secret:
-        secret = resolve_secret(cfg.eval_secret if cfg.eval_secret is not None else env_secret)
+        try:
+            if cfg.eval_secret_file is not None:
+                secret = read_secret_file(cfg.eval_secret_file)
+            else:
+                secret = resolve_secret(cfg.eval_secret, environ={SECRET_ENV_VAR: env_secret} if env_secret else {})
+        except ValueError as exc:
+            build_parser().error(str(exc))
         return _main(cfg, secret, console)
 
 
@@ -382,11 +467,16 @@ def _main(cfg: RunConfig, secret: str, console) -> int:
 
     env_id, why = cfg.env, ""
     if env_id is None:  # the env the agent was trained on: known once its checkpoints are read
-        describe = describe_agent if secret == PUBLIC_SECRET else describe_agent_isolated
+        from benchmark.sandbox import AgentFailure
+
         try:
-            meta = describe(cfg.agent, None, cfg.seeds, "cpu", cfg.allow_env_mismatch)
+            isolation = resolve_isolation(cfg.agent, cfg.isolation, secret, cfg.backend)
+            meta = describe_agent(cfg.agent, None, cfg.seeds, "cpu", cfg.allow_env_mismatch, isolation)
         except (ValueError, FileNotFoundError) as exc:
             build_parser().error(str(exc))
+        except AgentFailure as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            return 1
         env_id = meta["env_id"]
         why = " (the env its checkpoint was trained on)" if meta["trained_env_id"] else " (the default env)"
     out_dir = Path(cfg.out)
@@ -412,7 +502,7 @@ def _main(cfg: RunConfig, secret: str, console) -> int:
             eval_seed=cfg.eval_seed, secret=secret, workers=cfg.workers, batch=cfg.batch, device=cfg.device,
             progress=cfg.progress, checkpoint_path=partial, obs_type=cfg.obs_type, dataset_id=cfg.dataset,
             allow_env_mismatch=cfg.allow_env_mismatch, log=console.print, backend=cfg.backend,
-            ray_address=cfg.ray_address,
+            ray_address=cfg.ray_address, isolation=cfg.isolation, act_timeout_s=cfg.act_timeout_s,
         )
     except KeyboardInterrupt:
         console.print(f"\n[yellow]interrupted[/yellow]: finished trials are kept in {partial}; "
@@ -425,6 +515,11 @@ def _main(cfg: RunConfig, secret: str, console) -> int:
         return 1
     write_json_atomic(json_path, results)
     partial.unlink(missing_ok=True)
+    failed = [r for row in results["raw_rollouts"] for r in row if r.startswith(FAILED_PREFIX)]
+    if failed:
+        kinds = sorted({r[len(FAILED_PREFIX):] for r in failed})
+        console.print(f"[yellow]warning:[/yellow] the agent failed {len(failed)} trials ({', '.join(kinds)}): they "
+                      f"count as failures and say so in raw_rollouts")
     console.print(results_table(results))
     console.print(breakdown_table(results))
     dup = duplicate_cells(results)

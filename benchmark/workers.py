@@ -24,18 +24,29 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from benchmark.protocol import TrialResult, TrialSpec, run_trial, run_trials, supports_batch
+from benchmark.protocol import TrialResult, TrialSpec, failed_result, run_trial, run_trials, supports_batch
+
+# After this many failed agent processes, a runner stops restarting the agent and fails its remaining trials.
+MAX_AGENT_FAILURES = 3
 
 
 class TrialRunner:
-    """Envs and agents of one process; agents are built per training seed from the spec string."""
+    """Envs and agents of one process; agents are built per training seed from the spec string.
 
-    def __init__(self, agent: str | Any, env_id: str, obs_type: str, device: str, allow_env_mismatch: bool = False):
+    `isolation` (resolved by the harness: `benchmark.sandbox.ISOLATIONS` less "auto"): "sandbox" or
+    "process" run the agent in its own process (`benchmark.sandbox.start_agent`, one at a time), whose
+    crash, timeout or malformed reply fails the trials it was running (`failed:<why>`); "none" builds it here.
+    """
+
+    def __init__(self, agent: str | Any, env_id: str, obs_type: str, device: str, allow_env_mismatch: bool = False,
+                 isolation: str = "none", act_timeout_s: float = 60.0):
         self.agent_spec = agent
         self.env_id, self.obs_type, self.device = env_id, obs_type, device
         self.allow_env_mismatch = allow_env_mismatch
+        self.isolation, self.act_timeout_s = isolation, act_timeout_s
         self.envs: list = []
         self._agents: dict[int, Any] = {}
+        self.failures = 0
 
     def _env(self, i: int):
         import gymnasium as gym
@@ -48,7 +59,18 @@ class TrialRunner:
 
     def agent_for(self, training_seed: int):
         if training_seed not in self._agents:
-            if isinstance(self.agent_spec, str):
+            if isinstance(self.agent_spec, str) and self.isolation in ("sandbox", "process"):
+                from benchmark.sandbox import AgentFailure, start_agent
+
+                if self.failures >= MAX_AGENT_FAILURES:
+                    raise AgentFailure("gave-up", f"the agent failed {self.failures} times; not restarted")
+                for seed in list(self._agents):  # one agent process at a time
+                    self._agents.pop(seed).close()
+                self._agents[training_seed] = start_agent(
+                    self.agent_spec, self.env_id, seed=training_seed, device=self.device,
+                    allow_env_mismatch=self.allow_env_mismatch, confine=self.isolation == "sandbox",
+                    act_timeout_s=self.act_timeout_s)
+            elif isinstance(self.agent_spec, str):
                 from benchmark.agents import load_agent
 
                 self._agents[training_seed] = load_agent(self.agent_spec, self.env_id, seed=training_seed,
@@ -69,12 +91,32 @@ class TrialRunner:
         seeds = {s.training_seed for s in chunk}
         if len(seeds) != 1:
             raise ValueError(f"a chunk holds trials of one training seed, got {sorted(seeds)}")
-        agent = self.agent_for(chunk[0].training_seed)
-        if len(chunk) > 1 and supports_batch(agent):
-            yield from run_trials([self._env(i) for i in range(len(chunk))], agent, chunk)
-            return
-        for spec in chunk:
-            yield run_trial(self._env(0), agent, spec)
+        seed = chunk[0].training_seed
+        batched = self._guarded(seed, lambda: len(chunk) > 1 and supports_batch(self.agent_for(seed)), chunk)
+        if isinstance(batched, list):  # the agent did not start: the chunk failed
+            yield from batched
+        elif batched:
+            yield from self._guarded(seed, lambda: run_trials([self._env(i) for i in range(len(chunk))],
+                                                              self.agent_for(seed), chunk), chunk)
+        else:
+            for spec in chunk:
+                yield from self._guarded(seed, lambda: [run_trial(self._env(0), self.agent_for(seed), spec)], [spec])
+
+    def _guarded(self, seed: int, call, specs: Sequence[TrialSpec]):
+        """`call()`, or, when the agent's process fails, `specs` as failed trials (a list; the agent is
+        dropped and restarted for the next trials, up to `MAX_AGENT_FAILURES` times)."""
+        from benchmark.sandbox import AgentFailure
+
+        try:
+            return call()
+        except AgentFailure as exc:
+            if exc.kind != "gave-up":
+                self.failures += 1
+                print(f"agent failed ({exc.kind}): {exc}", file=sys.stderr)
+            agent = self._agents.pop(seed, None)
+            if agent is not None and agent is not self.agent_spec:
+                agent.close()
+            return [failed_result(s, exc.kind) for s in specs]
 
     def close(self) -> None:
         for agent in self._agents.values():
@@ -96,16 +138,20 @@ def chunks(specs: Sequence[TrialSpec], size: int) -> list[list[TrialSpec]]:
     return out
 
 
-def _worker_main(agent: str, env_id: str, obs_type: str, device: str, allow: bool, jobs, results, parent: int) -> None:
+def _worker_main(agent: str, env_id: str, obs_type: str, device: str, allow: bool, isolation: str,
+                 act_timeout_s: float, jobs, results, parent: int) -> None:
     """A spawned worker: run chunks from `jobs` until a None arrives; report each trial on `results`.
 
     Stops early when its parent process `parent` is gone (killed without cleaning up).
     """
+    from benchmark.sandbox import harden_process
+
+    harden_process()  # it holds task ids
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # workers already use every core between them
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     runner = None
     try:
-        runner = TrialRunner(agent, env_id, obs_type, device, allow)
+        runner = TrialRunner(agent, env_id, obs_type, device, allow, isolation, act_timeout_s)
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(1)
         while os.getppid() == parent and (chunk := jobs.get()) is not None:
@@ -129,15 +175,17 @@ def resolve_workers(workers: int, jobs: int) -> int:
 
 
 def run_parallel(agent_spec: str, env_id: str, obs_type: str, device: str, allow_env_mismatch: bool,
-                 todo: list[list[TrialSpec]], workers: int, on_result: Callable[[TrialResult], None]) -> None:
-    """Run the chunks `todo` over `workers` spawned processes; `on_result` sees every trial."""
+                 todo: list[list[TrialSpec]], workers: int, on_result: Callable[[TrialResult], None],
+                 isolation: str = "none", act_timeout_s: float = 60.0) -> None:
+    """Run the chunks `todo` over `workers` spawned processes; `on_result` sees every trial (`isolation`:
+    as `TrialRunner`'s, one agent process per worker)."""
     ctx = mp.get_context("spawn")
     jobs, results = ctx.Queue(), ctx.Queue()
     for chunk in todo:
         jobs.put(chunk)
     for _ in range(workers):
         jobs.put(None)
-    args = (agent_spec, env_id, obs_type, device, allow_env_mismatch, jobs, results, os.getpid())
+    args = (agent_spec, env_id, obs_type, device, allow_env_mismatch, isolation, act_timeout_s, jobs, results, os.getpid())
     procs = [ctx.Process(target=_worker_main, args=args, daemon=True) for _ in range(workers)]
     for p in procs:
         p.start()

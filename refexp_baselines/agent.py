@@ -159,8 +159,28 @@ class BeliefAgent:
         return a.cpu().numpy().astype(np.float32)
 
 
+# What a bundle may hold besides tensors and plain containers: `torch.load(weights_only=True)` refuses
+# every other global, so a crafted file cannot run code (the `meta` dict records torch.__version__).
+BUNDLE_SAFE_GLOBALS = (torch.torch_version.TorchVersion,)
+
+
 def load_bundle(path: str | Path, map_location="cpu") -> dict:
-    return torch.load(path, map_location=map_location, weights_only=False)
+    """A bundle's dict, loaded as data (`weights_only=True` with `BUNDLE_SAFE_GLOBALS`): a truncated,
+    foreign or crafted file is a one-line `ValueError`, and nothing in it runs."""
+    try:
+        with torch.serialization.safe_globals(list(BUNDLE_SAFE_GLOBALS)):
+            bundle = torch.load(path, map_location=map_location, weights_only=True)
+    except OSError as exc:
+        raise FileNotFoundError(f"cannot read agent bundle {path}: {exc.strerror or exc}") from None
+    except Exception as exc:  # noqa: BLE001  (torch raises UnpicklingError, RuntimeError, EOFError, ...)
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        why = next((line for line in lines if "GLOBAL" in line), None)  # the object a crafted pickle asked for
+        why = why or (f"{type(exc).__name__}: {lines[0][:120]}" if lines else type(exc).__name__)
+        raise ValueError(f"{path} is not a RefExp agent bundle loadable as data (truncated, foreign or "
+                         f"crafted: {why})") from None
+    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
+        raise ValueError(f"{path} is not a RefExp agent bundle (expected a dict with format {BUNDLE_FORMAT!r})")
+    return bundle
 
 
 def shipped_path(name: str, env_id: str, seed: int | None = None) -> Path:

@@ -135,10 +135,16 @@ def test_secret_is_a_string_and_never_recorded(monkeypatch):
     with pytest.raises(ValueError, match="non-empty"):
         resolve_secret("")
     assert resolve_secret(None, environ={}) == protocol.PUBLIC_SECRET
-    assert resolve_secret(None, environ={"REFEXP_EVAL_SECRET": "env-secret"}) == "env-secret"
+    assert resolve_secret(None, environ={"REFEXP_EVAL_SECRET": protocol.DEV_SECRET}) == protocol.DEV_SECRET
     assert resolve_secret("given", environ={"REFEXP_EVAL_SECRET": "env-secret"}) == "given"
+    # a private secret in the environment is readable through /proc/<pid>/environ: refused, with the way out
+    with pytest.raises(ValueError, match="--eval-secret-file"):
+        resolve_secret(None, environ={"REFEXP_EVAL_SECRET": "env-secret"})
     monkeypatch.setenv("REFEXP_EVAL_SECRET", "hush-hush-123")
-    res = evaluate("always-first", ENV, episodes=1, trials_per_task=1, **FAST)
+    with pytest.raises(ValueError, match="--eval-secret-file"):
+        evaluate("always-first", ENV, episodes=1, trials_per_task=1, **FAST)
+    assert os.environ["REFEXP_EVAL_SECRET"] == "hush-hush-123"  # restored for the caller
+    res = evaluate("always-first", ENV, episodes=1, trials_per_task=1, secret="hush-hush-123", **FAST)
     assert res["secret_id"] == secret_id("hush-hush-123") and "hush-hush-123" not in json.dumps(res)
 
 
@@ -377,6 +383,10 @@ def test_cli_writes_results_and_plot_and_does_not_recompute_a_finished_run(tmp_p
         (["--agent", "random", "--env", "RefExp/Nope-v0"], "unknown env id"),
         (["--agent", "random", "--batch", "0"], "batch must be a positive integer"),
         (["--agent", "missing/agent.pt"], "no agent bundle"),
+        (["--agent", "random", "--eval-secret", "my-private-secret"], "--eval-secret-file"),
+        (["--agent", "random", "--eval-secret-file", "/nonexistent/secret"], "cannot read the evaluation secret"),
+        (["--agent", "random", "--isolation", "chroot"], "invalid choice"),
+        (["--agent", "random", "--act-timeout-s", "0"], "act_timeout_s must be positive"),
     ],
 )
 def test_cli_usage_errors_exit_2(argv, message, tmp_path, capsys):
@@ -456,9 +466,9 @@ class Snoop:
 def test_a_private_secret_never_reaches_the_agents_process(tmp_path, monkeypatch):
     (tmp_path / "snoop_agent_mod.py").write_text(SNOOP_AGENT)
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("REFEXP_EVAL_SECRET", "private-7")
+    monkeypatch.setenv("REFEXP_EVAL_SECRET", protocol.DEV_SECRET)
     res = evaluate("snoop_agent_mod:Snoop", ENV, episodes=1, trials_per_task=1, workers=1, progress=False,
-                   obs_type="state")
+                   obs_type="state", isolation="process")
     assert res["agent_version"] == "no-secret-here" and res["workers"] == 1
-    assert res["secret_id"] == secret_id("private-7")
-    assert os.environ["REFEXP_EVAL_SECRET"] == "private-7"  # restored for the caller
+    assert res["secret_id"] == secret_id(protocol.DEV_SECRET)
+    assert os.environ["REFEXP_EVAL_SECRET"] == protocol.DEV_SECRET  # restored for the caller
