@@ -33,8 +33,8 @@ from benchmark.protocol import ACTION_DIM, DEFAULT_ENV_ID, Agent, BatchAgent  # 
 
 # The reference method's agents, by entry point (`module:callable`, called with name=...).
 REFERENCE_ENTRY_POINT = "refexp_baselines.agent:PretrainedAgent"
-REFERENCE_AGENTS = ("ours", "no-expl", "no-cql", "no-reward-belief", "oracle-task", "ours-cql5", "ours-aug", "ours-randlook",
-                    "ours-randtex", "ours-sac", "no-cql-sac")
+REFERENCE_AGENTS = ("ours", "no-expl", "no-cql", "ours-aug", "ours-onestep", "ours-onestep-no-expl", "ours-onestep-no-reward-belief",
+                    "ours-onestep-oracle-task", "ours-onestep-cql5", "ours-onestep-cql5-aug", "ours-onestep-randlook", "ours-onestep-randtex")
 ACTION_SHAPE = (ACTION_DIM,)
 
 

@@ -76,7 +76,7 @@ DATASET_ENVS: dict[str, tuple[str, ...]] = {
 }
 
 # Names that always see the hidden task: refused whatever their `eligible` flag says.
-TASK_AWARE_AGENTS = frozenset({"oracle", "oracle-task"})
+TASK_AWARE_AGENTS = frozenset({"oracle", "oracle-task", "ours-onestep-oracle-task"})
 
 _DATASET_RE = re.compile(r"^refexp/(?P<env>[a-z0-9-]+)/(?P<behaviour>[a-z0-9-]+)-v(?P<version>\d+)$")
 

@@ -1,11 +1,11 @@
-"""Typed configs: the one method, `ours`, and each ablation as a switch on it.
+"""Typed configs: the paper's method, `ours`, and every other agent as switches on a parent (`VARIANTS`).
 
 Stages and what they depend on (a stage's directory is named by the hash of its own config and of
 every upstream config, so variants that agree upstream share the trained stage):
 
     frames  (frame VAE)          <- dataset, seed, FramesConfig
     belief  (variational filter) <- frames, BeliefConfig (naive meta-trajectories? reward input?)
-    agent   (CQL on beliefs)     <- belief, AgentConfig (cql_alpha, oracle task)
+    agent   (actor-critic on beliefs) <- belief, AgentConfig (backup, actor loss, cql_alpha, oracle task)
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ class BeliefConfig:
     """Recurrent variational filter (RSSM-style) over K-episode meta-trajectories."""
 
     k: int = 3  # episodes per meta-trajectory; `variant` sets the env's K (refexp_envs.default_episodes)
-    naive: bool = False  # "no-expl": all K episodes from one buffer, own rewards
-    reward_input: bool = True  # "no-reward-belief": the posterior does not see rewards
+    naive: bool = False  # True ("no-expl"): all K episodes from one buffer, own rewards
+    reward_input: bool = True  # False ("ours-onestep-no-reward-belief"): the posterior does not see rewards
     deter: int = 64
     stoch: int = 16
     hidden: int = 64
@@ -56,8 +56,8 @@ class AgentConfig:
     """An offline actor-critic on belief states: twin critics, a tanh-Gaussian actor, an optional
     CQL(H) penalty (`cql_alpha`), and an in-sample backup with an advantage-weighted actor."""
 
-    cql_alpha: float = 0.0  # CQL(H) weight (the paper's beta): 0 chosen on the dev evaluation; "ours-cql5" sets 5
-    oracle: bool = False  # "oracle-task": the true task one-hot is appended to the belief
+    cql_alpha: float = 0.0  # CQL(H) weight (the paper's beta); `ours` sets PAPER_CQL_ALPHA (configs.VARIANTS)
+    oracle: bool = False  # True ("ours-onestep-oracle-task"): the true task one-hot is appended to the belief
     gamma: float = 0.99
     tau: float = 0.02
     hidden: int = 128
@@ -93,50 +93,102 @@ class RunConfig:
     eval_trials: int = 10  # trials of each task per periodic evaluation (the final one: --final-trials-per-task)
 
 
-ELIGIBLE = {"ours": True, "no-expl": True, "no-cql": True, "no-reward-belief": True, "oracle-task": False,
-            "ours-cql5": True, "ours-aug": True, "ours-randlook": True, "ours-randtex": True, "ours-sac": True,
-            "no-cql-sac": True}
-# The paper's actor-critic (backup a' ~ pi(b'), Q-maximising actor): the default until 0.2.0 (the v0
-# checkpoints); on v1 it collapsed on the development evaluation (docs/method.md), so the in-sample
-# backup + AWR actor became the default, and "*-sac" keeps the paper's for the comparison.
-PAPER_ACTOR_CRITIC = {"backup": "policy", "actor_loss": "sac"}
-# `ours`'s CQL weight before the development evaluation chose 0 (docs/method.md, "The conservative
-# weight"): kept by "ours-cql5" and by "ours-sac", the paper's actor-critic with its penalty; with
-# weight 0 "no-cql" is `ours` itself.
-PAPER_CQL_ALPHA = 5.0
-AGENT_NAMES = tuple(ELIGIBLE)
-# The agent stage that ThreeDrawer-v1 (by `--set`) and `ours-randtex` need: more steps on more meta-trajectories
+# The agent stage that ThreeDrawer-v1's `ours-onestep` (by `--set`) and `ours-onestep-randtex` need:
+# more steps on more meta-trajectories
 LONG_AGENT_STAGE = {"steps": 30000, "pool_trajectories": 10000}
-# ours on its env's appearance-randomised expert data: the dataset behaviour each such variant trains on
-RANDOM_LOOK_BEHAVIOURS = {"ours-randlook": "expert-randlook", "ours-randtex": "expert-randtex"}
+# The CQL(H) weight of the paper's method as shipped for v0 (and of `ours` until part 2 of issue 22 changes it)
+PAPER_CQL_ALPHA = 5.0
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named agent: its parent and the config fields it sets on the parent's config.
+
+    `switches` maps "section.field" (section: frames, belief, agent) or "dataset" (a dataset
+    behaviour of the env, e.g. "expert-randlook") to a value. An `ablation` is one of `ours`'s
+    Figure-2 ablations: exactly one switch away from its parent (tests/test_agent_checkpoint.py diffs them)."""
+
+    parent: str | None  # None: the root, set on the dataclasses' defaults
+    switches: dict  # "section.field" -> value, set on the parent's config
+    doc: str  # what it computes, in one line
+    eligible: bool = True  # False: sees the hidden task (never ranked)
+    ablation: bool = False  # a Figure-2 ablation of its parent (one switch)
+
+
+VARIANTS: dict[str, Variant] = {
+    "ours": Variant(None, {"agent.backup": "policy", "agent.actor_loss": "sac", "agent.cql_alpha": PAPER_CQL_ALPHA},
+                    "the paper's method: synthetic exploration, the variational filter with reward reconstruction, "
+                    "an actor-critic on beliefs (a' ~ pi(b') backup, Q-maximising actor) with the CQL(H) penalty"),
+    "no-expl": Variant("ours", {"belief.naive": True}, "ours without synthetic exploration: all K episodes of a "
+                       "meta-trajectory from one buffer (Figure 2)", ablation=True),
+    "no-cql": Variant("ours", {"agent.cql_alpha": 0.0}, "ours without the CQL(H) penalty (Figure 2)", ablation=True),
+    "ours-aug": Variant("ours", {"frames.augment": True}, "ours with a frame encoder trained on colour/light/position-"
+                        "perturbed frames (the visual-shift study)"),
+    "ours-onestep": Variant("ours", {"agent.backup": "data", "agent.actor_loss": "awr", "agent.cql_alpha": 0.0},
+                            "ours with another agent stage: an in-sample n-step backup (a_{t+n} of the data) and an "
+                            "advantage-weighted actor, no CQL penalty (the v1 `ours` before issue 22)"),
+    "ours-onestep-no-expl": Variant("ours-onestep", {"belief.naive": True}, "ours-onestep without synthetic exploration"),
+    "ours-onestep-no-reward-belief": Variant("ours-onestep", {"belief.reward_input": False},
+                                             "ours-onestep whose posterior does not see rewards"),
+    "ours-onestep-oracle-task": Variant("ours-onestep", {"agent.oracle": True},
+                                        "ours-onestep handed the true task (a sanity bound, never ranked)", eligible=False),
+    "ours-onestep-cql5": Variant("ours-onestep", {"agent.cql_alpha": PAPER_CQL_ALPHA},
+                                 "ours-onestep with the CQL(H) penalty at weight 5"),
+    "ours-onestep-cql5-aug": Variant("ours-onestep-cql5", {"frames.augment": True},
+                                     "ours-onestep-cql5 with the augmented frame encoder of ours-aug"),
+    "ours-onestep-randlook": Variant("ours-onestep", {"dataset": "expert-randlook"},
+                                     "ours-onestep on its env's appearance-randomised expert data (random colours, "
+                                     "light, camera)"),
+    "ours-onestep-randtex": Variant("ours-onestep", {"dataset": "expert-randtex",
+                                                     **{f"agent.{k}": v for k, v in LONG_AGENT_STAGE.items()}},
+                                    "ours-onestep on random looks including untextured tables, with the longer agent "
+                                    "stage (chosen on the development secret, dev/LOG.md 17)"),
+}
+ELIGIBLE = {name: v.eligible for name, v in VARIANTS.items()}
+AGENT_NAMES = tuple(VARIANTS)
+def lineage(name: str) -> list[str]:
+    """`name` and its ancestors, root last: ["no-cql", "ours"]."""
+    out = [name]
+    while VARIANTS[out[-1]].parent is not None:
+        out.append(VARIANTS[out[-1]].parent)
+    return out
 
 
 def variant(name: str, **overrides) -> RunConfig:
-    """The RunConfig of agent `name` (ours or an ablation); `overrides` set RunConfig fields."""
-    if name not in ELIGIBLE:
+    """The RunConfig of agent `name` (its ancestors' switches, root first, then its own); `overrides`
+    set RunConfig fields."""
+    if name not in VARIANTS:
         raise ValueError(f"unknown agent {name!r}; expected one of {list(AGENT_NAMES)}")
     from refexp_envs import default_episodes
 
-    belief, agent = BeliefConfig(k=default_episodes(overrides.get("env_id", RunConfig.env_id))), AgentConfig()
-    if name == "no-expl":
-        belief = dataclasses.replace(belief, naive=True)
-    elif name in ("no-cql", "no-cql-sac"):
-        agent = dataclasses.replace(agent, cql_alpha=0.0)
-    elif name in ("ours-cql5", "ours-sac"):
-        agent = dataclasses.replace(agent, cql_alpha=PAPER_CQL_ALPHA)
-    elif name == "no-reward-belief":
-        belief = dataclasses.replace(belief, reward_input=False)
-    elif name == "oracle-task":
-        agent = dataclasses.replace(agent, oracle=True)
-    elif name == "ours-randtex":  # the longer agent stage, chosen on the development secret (dev/LOG.md 17)
-        agent = dataclasses.replace(agent, **LONG_AGENT_STAGE)
-    if name.endswith("-sac"):
-        agent = dataclasses.replace(agent, **PAPER_ACTOR_CRITIC)
-    frames = FramesConfig(augment=name == "ours-aug")  # "ours-aug": ours + frame augmentation (visual shift)
-    cfg = dataclasses.replace(RunConfig(agent_name=name, frames=frames, belief=belief, agent=agent), **overrides)
-    if name in RANDOM_LOOK_BEHAVIOURS and cfg.dataset is None:
-        cfg = dataclasses.replace(cfg, dataset=random_look_dataset(cfg.env_id, RANDOM_LOOK_BEHAVIOURS[name]))
+    k = default_episodes(overrides.get("env_id", RunConfig.env_id))
+    sections = {"frames": FramesConfig(), "belief": BeliefConfig(k=k), "agent": AgentConfig()}
+    behaviour = None
+    for step in reversed(lineage(name)):
+        for key, value in VARIANTS[step].switches.items():
+            if key == "dataset":
+                behaviour = value
+                continue
+            section, fld = key.split(".")
+            sections[section] = dataclasses.replace(sections[section], **{fld: value})
+    cfg = dataclasses.replace(RunConfig(agent_name=name, **sections), **overrides)
+    if behaviour is not None and cfg.dataset is None:
+        cfg = dataclasses.replace(cfg, dataset=random_look_dataset(cfg.env_id, behaviour))
     return cfg
+
+
+def config_diff(a: RunConfig, b: RunConfig) -> dict[str, tuple]:
+    """Fields ("section.field", or a RunConfig field) where two configs differ, the name aside: {key: (a, b)}."""
+    da, db = dataclasses.asdict(a), dataclasses.asdict(b)
+    out = {}
+    for key in da:
+        if key == "agent_name":
+            continue
+        if isinstance(da[key], dict):
+            out.update({f"{key}.{f}": (da[key][f], db[key][f]) for f in da[key] if da[key][f] != db[key][f]})
+        elif da[key] != db[key]:
+            out[key] = (da[key], db[key])
+    return out
 
 
 def random_look_dataset(env_id: str, behaviour: str) -> str:

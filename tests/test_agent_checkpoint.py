@@ -103,24 +103,61 @@ def test_bad_input_errors(tmp_path):
 
 
 def test_variants_are_switches_on_ours():
-    """`ours` has CQL weight 0 (so `no-cql` is the same trained stage), `ours-cql5` keeps the
-    earlier weight, `ours-sac` the paper's actor-critic with it, `ours-randlook` / `ours-randtex` its env's random-look
-    data (without / with random table textures)."""
+    """`ours` is the paper's method (a' ~ pi(b') backup, Q-maximising actor, CQL(H) on); its
+    Figure-2 ablations are one switch each; every other variant names its parent and differs from it
+    by exactly the switches it declares; `ours-onestep-randlook` / `-randtex` take their env's random-look data."""
     ours = C.variant("ours")
-    assert ours.agent.cql_alpha == 0.0 and C.stage_keys(C.variant("no-cql")) == C.stage_keys(ours)
-    cql5 = C.variant("ours-cql5")
-    assert cql5.agent == dataclasses.replace(ours.agent, cql_alpha=C.PAPER_CQL_ALPHA) and cql5.belief == ours.belief
-    sac = C.variant("ours-sac")
-    assert (sac.agent.cql_alpha, sac.agent.backup, sac.agent.actor_loss) == (C.PAPER_CQL_ALPHA, "policy", "sac")
-    look = C.variant("ours-randlook", env_id="RefExp/TwoDrawerShift-v1", seed=3)
+    assert (ours.agent.backup, ours.agent.actor_loss, ours.agent.cql_alpha) == ("policy", "sac", C.PAPER_CQL_ALPHA)
+    assert not ours.belief.naive and ours.belief.reward_input and not ours.agent.oracle and not ours.frames.augment
+    assert {n for n, v in C.VARIANTS.items() if v.ablation} == {"no-expl", "no-cql"}
+    for name in ("no-expl", "no-cql"):
+        diff = C.config_diff(ours, C.variant(name))
+        assert len(diff) == 1, (name, diff)  # exactly one config switch from `ours`
+    assert C.config_diff(ours, C.variant("no-cql")) == {"agent.cql_alpha": (C.PAPER_CQL_ALPHA, 0.0)}
+    assert C.config_diff(ours, C.variant("no-expl")) == {"belief.naive": (False, True)}
+    onestep = C.variant("ours-onestep")
+    assert C.config_diff(ours, onestep) == {"agent.cql_alpha": (C.PAPER_CQL_ALPHA, 0.0), "agent.backup": ("policy", "data"),
+                                            "agent.actor_loss": ("sac", "awr")}
+    for name, v in C.VARIANTS.items():
+        assert C.lineage(name)[-1] == "ours" and (v.parent is None) == (name == "ours")
+        if v.parent is None or "dataset" in v.switches:
+            continue
+        diff = C.config_diff(C.variant(v.parent), C.variant(name))
+        assert diff == {k: (diff[k][0], val) for k, val in v.switches.items()}, name  # what it declares, no more
+        assert name.startswith(v.parent) or v.ablation, name  # a child's name says whose child it is
+    assert not C.ELIGIBLE["ours-onestep-oracle-task"] and sum(not e for e in C.ELIGIBLE.values()) == 1
+    look = C.variant("ours-onestep-randlook", env_id="RefExp/TwoDrawerShift-v1", seed=3)
     assert look.dataset == "refexp/two-drawer/expert-randlook-v1" and look.seed == 3
-    assert (look.agent, look.belief, look.frames) == (ours.agent, ours.belief, ours.frames)
-    assert C.variant("ours-randlook", dataset="local:2").dataset == "local:2"  # an explicit dataset wins
-    tex = C.variant("ours-randtex", env_id="RefExp/TwoDrawerShift-v1")
-    assert tex.dataset == "refexp/two-drawer/expert-randtex-v1" and tex.belief == ours.belief
-    assert tex.agent == dataclasses.replace(ours.agent, **C.LONG_AGENT_STAGE)  # chosen on the dev secret
+    assert C.config_diff(dataclasses.replace(onestep, env_id=look.env_id, seed=3), look) == {
+        "dataset": (None, "refexp/two-drawer/expert-randlook-v1")}
+    assert C.variant("ours-onestep-randlook", dataset="local:2").dataset == "local:2"  # an explicit dataset wins
+    tex = C.variant("ours-onestep-randtex", env_id="RefExp/TwoDrawerShift-v1")
+    assert tex.dataset == "refexp/two-drawer/expert-randtex-v1" and tex.belief == onestep.belief
+    assert tex.agent == dataclasses.replace(onestep.agent, **C.LONG_AGENT_STAGE)  # chosen on the dev secret
     with pytest.raises(ValueError, match="no appearance-randomised dataset"):
-        C.variant("ours-randlook", env_id="RefExp/TwoDrawer-v0")
+        C.variant("ours-onestep-randlook", env_id="RefExp/TwoDrawer-v0")
+    with pytest.raises(ValueError, match="unknown agent 'ours-sac'"):
+        C.variant("ours-sac")  # renamed: `ours`
+
+
+def test_shipped_bundles_are_their_names_config():
+    """Every shipped bundle's name is a variant, and its config is that variant's on its env except
+    for the settings recorded as env- or run-specific (stage lengths set by `--set`; the v0 bundles
+    predate the `frames.augment` field): no weights are shipped under another agent's name."""
+    import json
+
+    from refexp_baselines.agent import CHECKPOINT_DIR
+
+    allowed = {"belief.steps", "agent.steps", "agent.pool_trajectories", "eval_trials", "eval_every"}
+    metas = sorted(CHECKPOINT_DIR.glob("*.json"))
+    assert metas
+    for meta in metas:
+        cfg = C.from_dict({**json.loads(meta.read_text())["config"]})
+        assert meta.stem.split("-seed")[0].endswith(cfg.agent_name), meta.name
+        want = C.variant(cfg.agent_name, env_id=cfg.env_id, seed=cfg.seed, dataset=cfg.dataset)
+        diff = C.config_diff(want, cfg)
+        extra = {k for k, (w, got) in diff.items() if k not in allowed and (k, w, got) != ("frames.augment", False, None)}
+        assert not extra, (meta.name, diff)
 
 
 @pytest.mark.slow
@@ -176,7 +213,8 @@ def test_which_checkpoint_a_training_seed_and_an_env_get(tmp_path):
     assert shift.trained_env_id == "RefExp/TwoDrawer-v0" and shift.version == _sha(shipped_path("ours", "RefExp/TwoDrawer-v0", 2))
     assert load_pretrained("ours").trained_env_id == "RefExp/TwoDrawer-v1"  # no env: the default, where it was trained
     assert load_pretrained("ours", "RefExp/TwoDrawer-v0").trained_env_id == "RefExp/TwoDrawer-v0"  # v0 stays shipped
-    assert load_pretrained("ours-aug").trained_env_id == "RefExp/TwoDrawerShift-v1"  # the newest it was trained on
+    assert load_pretrained("ours-aug").trained_env_id == "RefExp/TwoDrawerShift-v0"  # the only env it was trained on
+    assert load_pretrained("ours-onestep-cql5-aug").trained_env_id == "RefExp/TwoDrawerShift-v1"
     assert load_pretrained("ours-aug", "RefExp/TwoDrawerShift-v0").trained_env_id == "RefExp/TwoDrawerShift-v0"
     three = load_pretrained("ours", "RefExp/ThreeDrawer-v0", seed=1)
     assert three.version == _sha(shipped_path("ours", "RefExp/ThreeDrawer-v0", 1))
