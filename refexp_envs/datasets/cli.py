@@ -9,6 +9,7 @@ import sys
 import refexp_envs  # noqa: F401  (MUJOCO_GL before mujoco)
 from refexp_envs.datasets import checksum as ck
 from refexp_envs.datasets.registry import BASE_URL_ENV, REGISTRY, UnknownDatasetError, base_url, get_spec
+from refexp_envs.helpformat import DefaultsHelpFormatter
 
 
 def _status(dataset_id: str) -> str:
@@ -183,7 +184,7 @@ ID_HELP = "a registered dataset id (python -m refexp_envs.datasets list)"
 
 def make_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The parser and its subcommand parsers (for usage errors that name the subcommand)."""
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = DefaultsHelpFormatter
     p = argparse.ArgumentParser(
         prog="python -m refexp_envs.datasets",
         description="RefExp offline datasets (Minari format): list, info, build, download, verify, path. "
