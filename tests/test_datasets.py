@@ -262,6 +262,21 @@ def _copy_reference(reference) -> Path:
     return out
 
 
+def test_a_full_disk_during_a_build_is_a_one_line_error(root, monkeypatch, capsys):
+    import errno
+
+    def no_space(path, **arrays):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(build_mod.np, "savez", no_space)  # the first shard write fails
+    assert cli_main(["build", TINY, "--workers", "1", "--quiet", "--no-cache"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: no space left on the disk of {root} writing ") and "MB free" in err
+    assert "MINARI_DATASETS_PATH" in err and "run the same command again" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and "Errno" not in err
+    assert not dataset_path(TINY).exists()  # nothing half-built is published
+
+
 def test_task_buffers_are_indexed_by_task(root, reference):
     """`bufs[i]` is buffer B_i: a lazy sequence of the episodes of task i (as README shows)."""
     _copy_reference(reference)
