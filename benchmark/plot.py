@@ -3,6 +3,8 @@
     python -m benchmark.plot results/*.json --out fig.png
 
 Runs on different envs go to one panel per env; the Bayes-optimal curve min(1, k/N) is dashed.
+Two runs of one agent on one env get legend entries that say how they differ (version, training
+seeds, eval seed, trials), and every curve is shifted a little sideways, so none hides another.
 """
 
 from __future__ import annotations
@@ -14,10 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from benchmark.text import plot_text
+from refexp_envs.helpformat import DefaultsHelpFormatter
+
 import matplotlib
 
 matplotlib.use("Agg")  # headless, and the same bytes on every machine
 import matplotlib.pyplot as plt  # noqa: E402
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")  # with the colour, tells curves apart
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,7 @@ class Curve:
     ci_low: Sequence[float]
     ci_high: Sequence[float]
     bayes_optimal: Sequence[float]
+    detail: str = ""  # what tells this run from another of the same label (shown only then)
 
 
 def score_label(results: dict) -> str:
@@ -48,7 +56,32 @@ def curve_from_results(results: dict, label: str | None = None) -> Curve:
         ci_low=results["ci_low"],
         ci_high=results["ci_high"],
         bayes_optimal=results["bayes_optimal"],
+        detail=run_detail(results),
     )
+
+
+def run_detail(results: dict) -> str:
+    """The settings that tell two runs of one agent apart, in a few words."""
+    seeds = results.get("training_seeds")
+    parts = [f"v{str(results['agent_version'])[:8]}" if results.get("agent_version") else "",
+             f"seeds {','.join(map(str, seeds))}" if seeds else "",
+             f"eval seed {results['eval_seed']}" if "eval_seed" in results else "",
+             f"{results['trials_per_task']} trials/task" if "trials_per_task" in results else "",
+             f"secret {results['secret_id']}" if results.get("secret_id") else ""]
+    return ", ".join(p for p in parts if p)
+
+
+def legend_labels(curves: Sequence[Curve]) -> list[str]:
+    """One label per curve, unique within the list: a repeated label gets its run's detail, and a
+    number where even that repeats (the same settings scored twice)."""
+    labels = [c.label for c in curves]
+    labels = [f"{c.label} [{c.detail}]" if c.detail and labels.count(c.label) > 1 else c.label for c in curves]
+    seen: dict[str, int] = {}
+    out = []
+    for text in labels:
+        seen[text] = seen.get(text, 0) + 1
+        out.append(text if labels.count(text) == 1 else f"{text} #{seen[text]}")
+    return out
 
 
 def plot_curves(curves: Sequence[Curve], out: str | Path, title: str | None = None) -> Path:
@@ -64,12 +97,15 @@ def plot_curves(curves: Sequence[Curve], out: str | Path, title: str | None = No
         longest = max(mine, key=lambda c: len(c.bayes_optimal))
         xs = list(range(1, k_max + 1))
         ax.plot(xs, longest.bayes_optimal, "k--", lw=1.5, label="Bayes-optimal", zorder=5)  # on top: visible over an optimal agent
-        for i, c in enumerate(mine):
-            x = list(range(1, len(c.success_rate) + 1))
+        width = min(0.2, 0.04 * (len(mine) - 1))  # identical curves side by side, not on top of each other
+        for i, (c, label) in enumerate(zip(mine, legend_labels(mine))):
+            dx = (i / (len(mine) - 1) - 0.5) * width if len(mine) > 1 else 0.0
+            x = [e + 1 + dx for e in range(len(c.success_rate))]
             color = cmap(i % 10)
-            ax.plot(x, c.success_rate, "-o", color=color, lw=2, ms=4, label=c.label, zorder=4)
+            ax.plot(x, c.success_rate, "-", marker=MARKERS[i % len(MARKERS)], color=color, lw=2, ms=5,
+                    label=plot_text(label), zorder=4)
             ax.fill_between(x, c.ci_low, c.ci_high, color=color, alpha=0.2, lw=0)
-        ax.set_title(env)
+        ax.set_title(plot_text(env))
         ax.set_xlabel("exploration episode")
         ax.set_xticks(xs)
         ax.set_ylim(-0.03, 1.03)
@@ -78,7 +114,7 @@ def plot_curves(curves: Sequence[Curve], out: str | Path, title: str | None = No
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)  # beside, never over, the curves
         ax.set_ylabel("success rate")
     if title:
-        fig.suptitle(title)
+        fig.suptitle(plot_text(title))
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -112,7 +148,8 @@ def load_results(paths: Sequence[str | Path]) -> list[dict]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmark.plot", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=DefaultsHelpFormatter,
+                                     epilog="Exit status: 0 done, 2 usage error (a missing or malformed results file).")
     parser.add_argument("results", nargs="+", help="results JSON files from benchmark.run")
     parser.add_argument("--out", default="results/figure2.png", help="output PNG")
     parser.add_argument("--title", default=None, help="figure title")

@@ -147,20 +147,26 @@ def _ci(lo, hi) -> str:
     return f"[{lo:.3f}, {hi:.3f}]"
 
 
-def results_table(results: dict):
-    """A rich table: per-episode success with its 95% CI, seeds at Bayes-optimal, the curve itself."""
-    from rich.table import Table
-
+def score_line(results: dict) -> str:
+    """The headline as one line (printed unwrapped, so that `grep` and logs see it whole)."""
     s_count = len(results["training_seeds"])
     ex = results["exploration_score"]
     ex_text = "n/a (K = 1)" if ex is None else f"{ex:.3f} {_ci(*results['exploration_score_ci'])}"
+    return (f"exploration score {ex_text} (0 = never adapts, 1 = Bayes-optimal); area under the curve "
+            f"{results['auc']:.3f} {_ci(*results['auc_ci'])}; {results['seeds_at_bayes_optimal']} of {s_count} "
+            "seeds at the Bayes-optimal curve")
+
+
+def results_table(results: dict):
+    """A rich table: per-episode success with its 95% CI, seeds at Bayes-optimal, the curve itself
+    (the headline score is `score_line`, printed after it)."""
+    from rich.table import Table
+
+    s_count = len(results["training_seeds"])
     table = Table(
         title=f"{results['agent']} on {results['env_id']} ({results['obs_type']}): {s_count} training seed(s) x "
         f"{results['num_drawers']} tasks x {results['trials_per_task']} trials, eval seed {results['eval_seed']}, "
         f"secret {results['secret_id']}",
-        caption=f"exploration score {ex_text} (0 = never adapts, 1 = Bayes-optimal); area under the curve "
-        f"{results['auc']:.3f} {_ci(*results['auc_ci'])}; {results['seeds_at_bayes_optimal']} of {s_count} "
-        "seeds at the Bayes-optimal curve",
     )
     cols = ["episode", "success (mean over seeds)", "95% CI (bootstrap)"]
     if results["iqm"] is not None:

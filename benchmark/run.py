@@ -44,6 +44,7 @@ from benchmark.protocol import (
 )
 import refexp_envs
 from refexp_envs.backend import BACKENDS, Backend, BackendError
+from refexp_envs.helpformat import DefaultsHelpFormatter
 
 OBS_TYPES = ("pixels", "state")
 DEVICES = ("auto", "cpu", "cuda")
@@ -381,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmark.run", description="Score an agent on a RefExp env (see docs/benchmark.md). "
         "Exit status: 0 done, 1 failed while running, 2 usage error, 130 interrupted (rerun to resume).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     for f in dataclasses.fields(RunConfig):
         flag = "--" + f.name.replace("_", "-")
@@ -463,7 +464,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(cfg: RunConfig, secret: str, console) -> int:
-    from benchmark.results import breakdown_table, duplicate_cells, output_stem, results_table, write_json_atomic
+    from benchmark.results import breakdown_table, duplicate_cells, output_stem, results_table, score_line, write_json_atomic
+
+    def headline(results: dict) -> None:  # one line even when piped (Rich would wrap it at 80 columns)
+        console.print(score_line(results), soft_wrap=True, markup=False, highlight=False)
 
     env_id, why = cfg.env, ""
     if env_id is None:  # the env the agent was trained on: known once its checkpoints are read
@@ -492,6 +496,7 @@ def _main(cfg: RunConfig, secret: str, console) -> int:
             console.print(f"already scored: {json_path} (finished {old.get('date')}); not recomputed. "
                           "Pass --force to recompute and overwrite it.")
             console.print(results_table(old))
+            headline(old)
             return 0
         build_parser().error(f"{json_path} holds a run with another evaluation secret ({old.get('secret_id')}); "
                              "choose another --out, or pass --force to overwrite it")
@@ -521,6 +526,7 @@ def _main(cfg: RunConfig, secret: str, console) -> int:
         console.print(f"[yellow]warning:[/yellow] the agent failed {len(failed)} trials ({', '.join(kinds)}): they "
                       f"count as failures and say so in raw_rollouts")
     console.print(results_table(results))
+    headline(results)
     console.print(breakdown_table(results))
     dup = duplicate_cells(results)
     if dup:

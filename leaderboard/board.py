@@ -28,6 +28,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from benchmark.schema import IneligibleError, SchemaError, check_eligible, validate_results
+from benchmark.text import name_problems
 from leaderboard import rows as R
 
 LEADERBOARD_DIR = Path(__file__).resolve().parent
@@ -164,6 +165,9 @@ def validated_row(data: dict, raw: bytes) -> dict[str, str]:
         raise Rejected(str(exc)) from exc
     except IneligibleError as exc:
         raise Rejected(f"not accepted: {exc}") from exc
+    problems = [p for key in ("agent", "agent_version") for p in name_problems(key, data[key])]
+    if problems:  # shown in tables and pages: refused, not silently altered
+        raise Rejected("; ".join(problems))
     return R.row_from_results(data, hashlib.sha256(raw).hexdigest())
 
 

@@ -1,7 +1,8 @@
 """The leaderboard's command line: `python -m leaderboard {submit,withdraw,render,rebuild,check,verify,keygen}`.
 
-Exit codes (as every RefExp CLI): 0 done; 1 refused (a rejected submission, a failed check, a
-verification that did not verify: each with the reason); 2 a usage error (argparse's convention).
+Exit codes (as every RefExp CLI, and in `--help`): 0 done; 1 refused (a rejected submission, a
+failed check, a verification that did not verify: each with the reason); 2 a usage error
+(argparse's convention; also a results file that does not exist).
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ from typing import Sequence
 
 from leaderboard import board, signing
 from leaderboard.verify import VerifyConfig
+from refexp_envs.helpformat import DefaultsHelpFormatter
 
 
 def build_parser() -> argparse.ArgumentParser:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = DefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="python -m leaderboard", formatter_class=fmt,
-                                     description="The RefExp leaderboard: submit results, render the pages, check, verify.")
+                                     description="The RefExp leaderboard: submit results, render the pages, check, verify.",
+                                     epilog="Exit status: 0 done; 1 refused (a rejected submission, a failed check, a "
+                                     "verification that did not verify: each with the reason); 2 usage error (a bad "
+                                     "flag, a results file that does not exist).")
     parser.add_argument("--dir", default=str(board.LEADERBOARD_DIR), help="leaderboard directory")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("submit", formatter_class=fmt, help="validate a results JSON and add its row")
@@ -63,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args, paths: board.Paths, parser: argparse.ArgumentParser) -> int:
     if args.command == "submit":
+        if not Path(args.results).is_file():  # a mistyped path is a usage error, not a rejection
+            parser.error(f"no results file at {args.results}")
         try:
             row, replaced = board.submit(args.results, paths.root, replace=args.replace)
         except ValueError as exc:  # a malformed CSV or kept file

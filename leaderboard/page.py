@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from benchmark.schema import MIN_TRIALS
+from benchmark.text import md_cell
 from leaderboard import plots as P
 from leaderboard import rows as R
 
@@ -388,10 +389,10 @@ def readme_md(grouped) -> str:
         head += [f"ep {e}" for e in range(1, k + 1)] + ["family", "seeds × trials", "status"]
         lines += [f"## {env}, K = {k} (protocol {proto})", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for (rank, r), label in zip(ranked, labels):
-            cells = [str(rank), label, _cell(float(r["score"]), float(r["score_ci_low"]), float(r["score_ci_high"])),
+            cells = [str(rank), md_cell(label), _cell(float(r["score"]), float(r["score_ci_low"]), float(r["score_ci_high"])),
                      f"{r['seeds_at_bayes_optimal']} of {r['n_seeds']}"]
             cells += [f"{x:.2f}" for x in R.floats(r["success_rate"])]
-            cells += [r["family"], f"{r['n_seeds']} × {r['trials_per_seed']}", r["verification"]]
+            cells += [md_cell(r["family"]), f"{r['n_seeds']} × {r['trials_per_seed']}", md_cell(r["verification"])]
             lines.append("| " + " | ".join(cells) + " |")
         bayes = R.floats(ranked[0][1]["bayes_optimal"])
         lines.append("|  | *Bayes-optimal* | 1.00 |  | " + " | ".join(f"{b:.2f}" for b in bayes) + " |  |  |  |")

@@ -14,11 +14,15 @@ import io
 from dataclasses import dataclass
 from typing import Sequence
 
-PLOT_VERSION = "4"  # bump when the drawing changes, so that `check` asks for a re-render
-# the first 10 seed each agent's hashed colour; the darker 10 go to agents after the 10th, before any
-# colour is used twice (appending them left every earlier agent's style as it was)
+from benchmark.text import plot_text
+
+PLOT_VERSION = "5"  # bump when the drawing changes, so that `check` asks for a re-render
+# the first 10 (matplotlib's tab10) seed each agent's hashed colour; the other 10 go to agents after
+# the 10th, in this order, before any colour is used twice. Each of them was picked as the one
+# farthest (CIELAB distance) from tab10 and the extras before it, so that the 11th, 12th, 13th ...
+# agents differ clearly from every earlier one (a test holds the shipped board to it)
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-           "#393b79", "#8c6d31", "#637939", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363")
+           "#a6761d", "#f0027f", "#637939", "#1b9e77", "#fc8d62", "#e7969c", "#393b79", "#9e9ac8", "#7b4173", "#bf5b17")
 HASHED_COLOURS = 10
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 
@@ -106,8 +110,8 @@ def env_plot(lines: Sequence[Line], bayes: Sequence[float], title: str, interval
         err = [[max(0.0, mu - lo) for mu, lo in zip(line.mean, line.low)],
                [max(0.0, hi - mu) for mu, hi in zip(line.mean, line.high)]]
         ax.errorbar(xs, line.mean, yerr=err, color=line.style.colour, marker=line.style.marker, ms=7.5, lw=1.4,
-                    capsize=3, label=line.label, zorder=3, mec="white", mew=0.6)
-    ax.set_title(f"{title}\n{interval}", fontsize=10)
+                    capsize=3, label=plot_text(line.label), zorder=3, mec="white", mew=0.6)
+    ax.set_title(plot_text(f"{title}\n{interval}"), fontsize=10)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
     return _png(fig)
 
@@ -123,11 +127,11 @@ def seed_plot(seed_curves: Sequence[tuple[str, Sequence[float]]], mean: Line, ba
     for i, (label, curve) in enumerate(seed_curves):
         dx = ((i / (n - 1) - 0.5) * 0.2) if n > 1 else 0.0
         ax.plot([e + 1 + dx for e in range(len(curve))], curve, "-", marker=".", lw=1, ms=7, alpha=0.85,
-                color=greys(i / max(n - 1, 1) * 0.85), label=label, zorder=3)
+                color=greys(i / max(n - 1, 1) * 0.85), label=plot_text(label), zorder=3)
     err = [[max(0.0, mu - lo) for mu, lo in zip(mean.mean, mean.low)],
            [max(0.0, hi - mu) for mu, hi in zip(mean.mean, mean.high)]]
     ax.errorbar([e + 1 for e in range(len(mean.mean))], mean.mean, yerr=err, color=mean.style.colour,
-                marker=mean.style.marker, ms=7, lw=2.2, capsize=4, label=mean.label, zorder=4, mec="white", mew=0.6)
-    ax.set_title(title, fontsize=10)
+                marker=mean.style.marker, ms=7, lw=2.2, capsize=4, label=plot_text(mean.label), zorder=4, mec="white", mew=0.6)
+    ax.set_title(plot_text(title), fontsize=10)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
     return _png(fig)

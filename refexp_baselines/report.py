@@ -25,6 +25,9 @@ import re
 import sys
 from pathlib import Path
 
+from benchmark.text import md_cell
+from refexp_envs.helpformat import DefaultsHelpFormatter
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RESULTS = ROOT / "refexp_baselines" / "results"
 FIGURE_DIR = Path("docs/img")  # relative to ROOT
@@ -73,7 +76,7 @@ def table(rows: list[dict]) -> str:
         distinct = sum(c["distinct"] for c in r["distinct_rollouts"]) / len(seeds)
         cells = [_interval(*v) for v in zip(r["success_rate"], r["ci_low"], r["ci_high"])]
         ex = "n/a" if r["exploration_score"] is None else _interval(r["exploration_score"], *r["exploration_score_ci"])
-        name = r["agent"] + ("" if r["eligible"] else " (ineligible: sees the task)")
+        name = md_cell(r["agent"]) + ("" if r["eligible"] else " (ineligible: sees the task)")
         lines.append(f"| {name} | {len(seeds)} ({','.join(map(str, seeds))}) | {trials} ({distinct:.0f}) | "
                      + " | ".join(cells) + f" | {r['seeds_at_bayes_optimal']} of {len(seeds)} | {ex} |")
     lines.append("| Bayes-optimal | - | - | " + " | ".join(f"{b:.2f}" for b in stats.bayes_optimal_curve(k, n))
@@ -125,7 +128,7 @@ def render(text: str, results: dict[str, list[dict]], source: str = "") -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m refexp_baselines.report", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                                formatter_class=DefaultsHelpFormatter,
                                 epilog="Exit status: 0 done (or up to date), 1 --check found a stale document, 2 usage error.")
     p.add_argument("--results", default=str(DEFAULT_RESULTS), help="folder of results files (schema 2)")
     mode = p.add_mutually_exclusive_group()

@@ -1,6 +1,6 @@
 """Training command line: stages frames -> belief -> agent, each checkpointed, resumable and shared.
 
-    python -m refexp_baselines.train --agent ours --env RefExp/TwoDrawer-v0 [--seed 0] [--device auto]
+    python -m refexp_baselines.train --agent ours --env RefExp/TwoDrawer-v1 [--seed 0] [--device auto]
     python -m refexp_baselines.train --agent no-cql ...      # reuses ours' frames + belief stages
     python -m refexp_baselines.train --agent ours --dataset local:500 --ship
 
@@ -24,14 +24,11 @@ from pathlib import Path
 
 import refexp_envs  # light (ids only); registers the envs and sets MUJOCO_GL before mujoco
 from refexp_baselines import configs as C
-
-
-class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The module docstring as written, and every flag's default in --help."""
+from refexp_envs.helpformat import RawDescriptionDefaultsHelpFormatter
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m refexp_baselines.train", description=__doc__, formatter_class=_HelpFormatter,
+    p = argparse.ArgumentParser(prog="python -m refexp_baselines.train", description=__doc__, formatter_class=RawDescriptionDefaultsHelpFormatter,
                                 epilog="Exit status: 0 done, 2 usage error or bad input.")
     p.add_argument("--agent", default="ours", help=f"one of {list(C.AGENT_NAMES)}")
     p.add_argument("--env", default=C.RunConfig.env_id, help="env id to train for")
@@ -42,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", nargs="*", default=[], metavar="SECTION.FIELD=VALUE", help="config overrides")
     p.add_argument("--eval-every", type=int, default=None, help="agent steps between periodic evaluations (if omitted: the config's)")
     p.add_argument("--eval-trials", type=int, default=None,
-                   help="trials of each task per periodic evaluation (0: none; default: the config's)")
+                   help="trials of each task per periodic evaluation (0: none; if omitted: the config's)")
     p.add_argument("--final-trials-per-task", type=int, default=0,
                    help="trials of each task in a final evaluation on the development secret (0: none; "
                         "reported numbers come from `python -m benchmark.run` on the public secret)")

@@ -6,6 +6,7 @@ The spec, in Gymnasium's form, is the docstring of `DrawersEnv`.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -248,7 +249,13 @@ class DrawersEnv(gym.Env):
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         self._needs_reset = True  # until this reset succeeds
+        if isinstance(seed, bool) or (isinstance(seed, int) and seed >= 2**64):
+            # Gymnasium refuses non-int and negative seeds (gymnasium.error.Error); so do we for a
+            # bool, and for seeds past one 64-bit word, which no caller means
+            raise gym.error.Error(f"Seed must be a python integer in [0, 2**64), actual value: {seed!r}")
         super().reset(seed=seed)
+        if options is not None and not isinstance(options, Mapping):
+            raise ValueError(f"reset options must be a dict such as {{'task': 1}}, got {type(options).__name__} {options!r}")
         options = dict(options or {})
         unknown = set(options) - {"task"}
         if unknown:

@@ -35,7 +35,7 @@ def empty_root(tmp_path):
         ("refexp_envs.datasets", ["build"], "(default: 0)"),
         ("refexp_envs.datasets", ["bench"], "(default: 32)"),
         ("refexp_envs.gallery", [], "(default: 3)"),
-        ("leaderboard", ["withdraw"], "(default: None)"),
+        ("leaderboard", ["check"], "(default: "),
         ("refexp_baselines.data", ["bench-loading"], "(default: 200)"),
     ],
 )
@@ -44,6 +44,28 @@ def test_help_names_the_command_and_shows_defaults(module, sub, default):
     assert rc == 0
     assert out.startswith(f"usage: python -m {' '.join([module, *sub])} ")
     assert default in out
+
+
+@pytest.mark.parametrize("module", ["benchmark.run", "refexp_baselines.train", "leaderboard", "refexp_envs.datasets",
+                                    "benchmark.plot", "refexp_baselines.report"])
+def test_help_never_says_default_none_or_twice(module):
+    rc, out, _ = run(module, "--help")
+    assert rc == 0
+    text = " ".join(out.split())  # help lines rewrapped as one
+    assert "(default: None)" not in text and "(default: False)" not in text
+    for entry in re.split(r"\s(?=--?[a-z])", text):  # one flag's help at a time
+        assert entry.count("default") <= 1, entry
+    assert "Exit status: 0" in text  # every command says its exit codes
+
+
+def test_help_of_a_required_option_and_the_train_example():
+    _, out, _ = run("benchmark.run", "--help")
+    agent = " ".join(out.split("--agent AGENT", 2)[2].split("--env")[0].split())
+    assert "default" not in agent  # required: no default to show
+    _, out, _ = run("refexp_baselines.train", "--help")
+    assert "python -m refexp_baselines.train --agent ours --env RefExp/TwoDrawer-v1" in out  # the current version
+    _, out, _ = run("leaderboard", "--help")
+    assert "2 usage error" in " ".join(out.split())
 
 
 @pytest.mark.parametrize(

@@ -262,6 +262,41 @@ def _copy_reference(reference) -> Path:
     return out
 
 
+def test_a_full_disk_during_a_build_is_a_one_line_error(root, monkeypatch, capsys):
+    import errno
+
+    def no_space(path, **arrays):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(build_mod.np, "savez", no_space)  # the first shard write fails
+    assert cli_main(["build", TINY, "--workers", "1", "--quiet", "--no-cache"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: no space left on the disk of {root} writing ") and "MB free" in err
+    assert "MINARI_DATASETS_PATH" in err and "run the same command again" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and "Errno" not in err
+    assert not dataset_path(TINY).exists()  # nothing half-built is published
+
+
+def test_task_buffers_are_indexed_by_task(root, reference):
+    """`bufs[i]` is buffer B_i: a lazy sequence of the episodes of task i (as README shows)."""
+    _copy_reference(reference)
+    for bufs in (load_task_buffers(TINY), load_task_buffers(TINY, cache=False)):
+        assert len(bufs) == bufs.num_tasks == 2 and [b.task for b in bufs] == [0, 1]
+        b0 = bufs[0]
+        assert len(b0) == 2 and list(b0.episode_ids) == [0, 2] and bufs[-1].task == 1
+        ep = b0[1]  # the second episode of task 0: dataset episode 2
+        assert ep.task == 0 and ep.pixels.shape == (9, 64, 64, 3)
+        np.testing.assert_array_equal(ep.actions, bufs.load_episode(2).actions)
+        assert [e.task for e in bufs[1][:]] == [1, 1] and all(e.task == 1 for e in bufs[1])
+        with pytest.raises(IndexError, match="tasks 0..1"):
+            bufs[2]
+        with pytest.raises(IndexError):
+            b0[2]
+        with pytest.raises(TypeError, match="indexed by task"):
+            bufs["0"]
+        assert "tasks=2" in repr(bufs) and repr(b0) == "TaskBuffer(task=0, episodes=2)"
+
+
 def test_verify_detects_tampering(root, reference):
     out = _copy_reference(reference)
     assert verify_dataset(TINY).ok

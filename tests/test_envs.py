@@ -443,6 +443,20 @@ def test_reset_seed_must_be_an_int():
         env.reset(seed="seven")
     with pytest.raises(gym.error.Error, match="(?i)seed must be"):
         env.reset(seed=1.5)
+    for bad in (True, False, 2**64, -1):  # a bool is not a seed; nor is an int past 64 bits
+        with pytest.raises(gym.error.Error, match="(?i)seed must be"):
+            env.reset(seed=bad)
+    env.reset(seed=2**64 - 1)  # the largest 64-bit seed is fine
+    env.close()
+
+
+@pytest.mark.parametrize("options", [[1], (("task", 1),), "task", 1])
+def test_reset_options_that_are_not_a_dict_are_a_clear_error(options):
+    env = gym.make("RefExp/TwoDrawer-v1", obs_type="state")
+    with pytest.raises(ValueError, match=r"reset options must be a dict such as \{'task': 1\}"):
+        env.reset(seed=0, options=options)
+    with pytest.raises(gym.error.ResetNeeded):  # the failed reset leaves the env needing one
+        env.step(env.action_space.sample())
     env.close()
 
 

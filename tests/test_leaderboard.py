@@ -6,6 +6,7 @@ import copy
 import shutil
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -177,11 +178,17 @@ def test_rejects_the_same_file_twice_and_bad_files(lb, tmp_path, capsys):
         (again, "already submitted"),
         (bad_json, "not valid JSON"),
         (not_object, "JSON object"),
-        (tmp_path / "missing.json", "no results file"),
     ]:
         assert cli.main(["--dir", str(lb), "submit", str(path)]) == 1
         assert reason in capsys.readouterr().err
         assert snapshot(lb) == before
+    # a path that does not exist is a usage error (exit 2), with the usage line and one reason
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--dir", str(lb), "submit", str(tmp_path / "missing.json")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: python -m leaderboard") and "no results file at" in err
+    assert snapshot(lb) == before
 
 
 def test_a_new_version_of_an_agent_is_accepted(lb, tmp_path):
@@ -278,3 +285,66 @@ def test_agent_styles_are_fixed_when_rows_are_added():
     many = styles([f"agent-{i}" for i in range(25)])
     assert len({s.colour for s in list(many.values())[:len(COLOURS)]}) == len(COLOURS)  # no colour twice before all are used
     assert len({(s.colour, s.marker) for s in many.values()}) == 25 and len(COLOURS) < 25
+
+
+def _lab(hex_colour: str) -> np.ndarray:
+    """CIELAB of an sRGB hex colour (D65), for colour distances."""
+    rgb = np.array([int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+    rgb = np.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ rgb
+    f = np.cbrt(np.maximum(xyz / np.array([0.95047, 1.0, 1.08883]), 0.008856 ** 3))
+    f = np.where(xyz / np.array([0.95047, 1.0, 1.08883]) > 0.008856, f, 7.787 * xyz / np.array([0.95047, 1.0, 1.08883]) + 16 / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def test_the_shipped_agents_have_clearly_different_colours():
+    from leaderboard.plots import styles
+
+    state = board.load_state(board.Paths(REPO_BOARD))
+    got = styles([r["agent"] for r in state.rows])
+    assert {"ours-randlook", "ours-randtex", "ours-cql5"} <= got.keys()
+    names = sorted(got)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            distance = float(np.linalg.norm(_lab(got[a].colour) - _lab(got[b].colour)))
+            # at least as far apart as matplotlib's tab10 keeps its own closest pair (27.7)
+            assert distance >= 27, (a, got[a].colour, b, got[b].colour, distance)
+
+
+HOSTILE = "evil | cell\\|x [click](javascript:alert(1)) <javascript:alert(2)> *em* `code` & $\\frac{1}{$"
+
+
+def test_hostile_names_are_escaped_in_every_generated_file(lb, tmp_path):
+    path = tmp_path / "hostile.json"
+    write_json_atomic(path, fake_results(agent=HOSTILE, version="v|1 [x](javascript:y)"))
+    assert cli.main(["--dir", str(lb), "submit", str(path)]) == 0  # and the plots drew the $...$ name
+    readme = (lb / "README.md").read_text()
+    table = [line for line in readme.splitlines() if line.startswith("|")]
+    cells = {len(re.findall(r"(?<!\\)\|", line)) for line in table}
+    assert len(cells) == 1, cells  # every row has the header's number of cell separators
+    row = next(line for line in table if "evil" in line)
+    assert not re.search(r"(?<!\\)\]\(javascript:", readme)  # no link: its "]" is escaped
+    assert not re.search(r"(?<!\\)<javascript:", readme)  # no autolink: its "<" is escaped
+    assert r"evil \| cell\\\|x \[click\](javascript:alert(1)) \<javascript:alert(2)\> \*em\* \`code\` \& $" in row
+    for page in [lb / "index.html", *(lb / "rows").glob("*.html")]:
+        text = page.read_text()
+        assert "<javascript:" not in text and 'href="javascript:' not in text.replace("'", '"')
+        assert "[click](javascript:alert(1)) &lt;javascript:alert(2)&gt;" in text or "evil" not in text
+    assert check(board.Paths(lb), REPO_BOARD / "verify_key.pub") == []
+
+
+@pytest.mark.parametrize("name, what", [
+    ("nul\x00byte", "U+0000"),
+    ("right\u202eto-left", "RIGHT-TO-LEFT OVERRIDE"),
+    ("mark\u200fhere", "RIGHT-TO-LEFT MARK"),
+    ("two\nlines", "U+000A"),
+    ("zero\u200bwidth", "ZERO WIDTH SPACE"),
+])
+def test_invisible_and_control_characters_in_names_are_refused(lb, tmp_path, capsys, name, what):
+    before = snapshot(lb)
+    path = tmp_path / "bad-name.json"
+    write_json_atomic(path, fake_results(agent=name))
+    assert cli.main(["--dir", str(lb), "submit", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("rejected: agent contains characters") and what in err and len(err.splitlines()) == 1
+    assert snapshot(lb) == before

@@ -21,6 +21,7 @@ checksums. Without a cache (`cache=False`) every episode is read from Minari's p
 
 from __future__ import annotations
 
+import collections.abc
 import hashlib
 import json
 import os
@@ -283,11 +284,34 @@ def build_cache(dataset_id: str, progress: bool = False, batch: int = 50, check:
     return cdir
 
 
+class TaskBuffer(collections.abc.Sequence):
+    """Buffer B_i: the episodes of one task, as a read-only sequence (`len`, `buf[j]`, slices,
+    iteration), each episode read only when asked for."""
+
+    def __init__(self, buffers: "MinariTaskBuffers", task: int):
+        self.task = task
+        self.episode_ids = buffers.episode_ids(task)  # the dataset's own ids of this task's episodes
+        self._buffers = buffers
+
+    def __len__(self) -> int:
+        return len(self.episode_ids)
+
+    def __getitem__(self, j):
+        if isinstance(j, slice):
+            return self._buffers.load_episodes(self.episode_ids[j])
+        return self._buffers.load_episode(self.episode_ids[j])  # numpy raises IndexError past the end
+
+    def __repr__(self) -> str:
+        return f"TaskBuffer(task={self.task}, episodes={len(self)})"
+
+
 class MinariTaskBuffers:
     """`TaskBuffers` over a local Minari dataset; episode ids are the dataset's own.
 
-    `load_episode(i)` / `load_episodes(ids)` read only the episodes asked for: from the memory-
-    mapped pixel cache when there is one (the default), else from the parquet files.
+    `bufs[i]` is buffer B_i (the episodes of task i, a `TaskBuffer`), `len(bufs)` the number of
+    tasks; `load_episode(id)` / `load_episodes(ids)` read by dataset episode id. Only the episodes
+    asked for are read: from the memory-mapped pixel cache when there is one (the default), else
+    from the parquet files.
     """
 
     def __init__(self, dataset_id: str, cache: bool = True):
@@ -313,6 +337,19 @@ class MinariTaskBuffers:
             self.num_tasks = _num_tasks(storage.metadata, tasks)
         self.tasks = tasks
         self._ids = [np.flatnonzero(tasks == i) for i in range(self.num_tasks)]
+
+    def __len__(self) -> int:
+        return self.num_tasks
+
+    def __getitem__(self, task: int) -> TaskBuffer:
+        if isinstance(task, bool) or not isinstance(task, (int, np.integer)):
+            raise TypeError(f"buffers are indexed by task, an int in range({self.num_tasks}); got {task!r}")
+        if not -self.num_tasks <= task < self.num_tasks:
+            raise IndexError(f"task {task} out of range: this dataset has tasks 0..{self.num_tasks - 1}")
+        return TaskBuffer(self, int(task) % self.num_tasks)
+
+    def __repr__(self) -> str:
+        return f"MinariTaskBuffers({self.dataset_id!r}, tasks={self.num_tasks}, episodes={self.num_episodes})"
 
     def _get_storage(self):
         if self._storage is None:

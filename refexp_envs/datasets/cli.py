@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 
 import refexp_envs  # noqa: F401  (MUJOCO_GL before mujoco)
 from refexp_envs.datasets import checksum as ck
 from refexp_envs.datasets.registry import BASE_URL_ENV, REGISTRY, UnknownDatasetError, base_url, get_spec
+from refexp_envs.helpformat import DefaultsHelpFormatter
 
 
 def _status(dataset_id: str) -> str:
@@ -163,6 +165,24 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def disk_full_message(exc: OSError, dataset_id: str | None) -> str:
+    """One line for a full disk (or quota) during a build, download or cache: where, how much is
+    free, how much the dataset needs, and what to do (finished shards are kept for a rerun)."""
+    import shutil
+    from pathlib import Path
+
+    root = ck.datasets_root()
+    probe = Path(root)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free / 1e6
+    spec = REGISTRY.get(dataset_id) if dataset_id else None
+    need = "" if spec is None or spec.size_bytes is None else f"; {dataset_id} takes about {spec.size_bytes / 1e6:.0f} MB"
+    where = f" writing {exc.filename}" if exc.filename else ""
+    return (f"no space left on the disk of {root}{where} ({free:.0f} MB free{need}): free some space or set "
+            f"MINARI_DATASETS_PATH to a larger disk, then run the same command again (finished parts are kept)")
+
+
 def int_at_least(minimum: int):
     """An argparse type: an integer >= minimum (else a usage error, exit 2)."""
 
@@ -183,7 +203,7 @@ ID_HELP = "a registered dataset id (python -m refexp_envs.datasets list)"
 
 def make_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The parser and its subcommand parsers (for usage errors that name the subcommand)."""
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = DefaultsHelpFormatter
     p = argparse.ArgumentParser(
         prog="python -m refexp_envs.datasets",
         description="RefExp offline datasets (Minari format): list, info, build, download, verify, path. "
@@ -266,6 +286,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(args)
     except (UnknownDatasetError, DatasetNotFoundError, DownloadError, DatasetBuildError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        print(f"error: {disk_full_message(e, getattr(args, 'id', None))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         if args.command == "build":
