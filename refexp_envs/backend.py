@@ -23,6 +23,9 @@ from typing import Any
 BACKENDS = ("local", "ray")
 RAY_ADDRESS_ENV = "RAY_ADDRESS"
 CONNECT_TIMEOUT_S = 5.0
+# What chooses the renderer (refexp_envs.render.select_renderer): handed to Ray workers so they draw alike
+RENDER_ENV_VARS = ("MUJOCO_GL", "PYOPENGL_PLATFORM", "REFEXP_RENDERER", "__EGL_VENDOR_LIBRARY_FILENAMES",
+                   "LIBGL_ALWAYS_SOFTWARE", "GALLIUM_DRIVER", "LP_NATIVE_VECTOR_WIDTH", "LP_NUM_THREADS")
 INSTALL_HINT = 'Ray is not installed: pip install -e ".[ray]" (or pip install ray) on every machine of the cluster'
 
 
@@ -140,14 +143,14 @@ def connect_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
     """Join the Ray cluster at `address` (see `resolve_address`) or start a local one; returns `ray`.
 
     Reuses a connection this process already holds. A local Ray gets `num_cpus` (default: this
-    machine's cores), no dashboard, and workers at the local backend's priority (nice 0). Workers get this process's MUJOCO_GL, so they render alike.
+    machine's cores), no dashboard, and workers at the local backend's priority (nice 0). Workers get this process's renderer variables (`RENDER_ENV_VARS`), so they render alike.
     """
     ray = require_ray()
     if ray.is_initialized():
         return ray
     address = resolve_address(address)
     check_reachable(address)
-    env_vars = {k: os.environ[k] for k in ("MUJOCO_GL", "PYOPENGL_PLATFORM") if k in os.environ}
+    env_vars = {k: os.environ[k] for k in RENDER_ENV_VARS if k in os.environ}
     kwargs: dict[str, Any] = {"runtime_env": {"env_vars": env_vars}, "log_to_driver": True,
                               "configure_logging": True, "logging_level": "WARNING"}
     if address is None:

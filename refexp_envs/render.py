@@ -14,6 +14,11 @@ import weakref
 # Must happen before `mujoco` is imported anywhere for it to take effect; a user's own setting wins.
 os.environ.setdefault("MUJOCO_GL", "egl")
 
+RENDERER_ENV = "REFEXP_RENDERER"  # "llvmpipe": Mesa's software rasteriser, the pinned datasets' renderer
+CANONICAL = "llvmpipe"
+# Where glvnd's EGL finds Mesa (Debian/Ubuntu, Fedora/Arch, glvnd's system-wide folder)
+MESA_EGL_VENDOR_FILES = ("/usr/share/glvnd/egl_vendor.d/50_mesa.json", "/etc/glvnd/egl_vendor.d/50_mesa.json")
+
 import numpy as np  # noqa: E402
 
 
@@ -31,6 +36,33 @@ def _advice(exc: BaseException) -> str:
         "first imported: set it in the shell, or import refexp_envs first."
     )
 
+
+def select_renderer(environ=os.environ) -> str | None:
+    """Apply `REFEXP_RENDERER` to `environ` (the GL libraries read these variables when the first GL
+    context is made): "llvmpipe" selects Mesa's software renderer through glvnd's EGL even where an
+    NVIDIA driver is installed, so that frames have the pinned datasets' bytes on any Linux machine;
+    unset or "default" leaves the driver's choice. Variables the user set win. Returns the choice."""
+    choice = environ.get(RENDERER_ENV, "").strip().lower()
+    if choice in ("", "default"):
+        return None
+    if choice != CANONICAL:
+        raise RendererError(f"{RENDERER_ENV} must be {CANONICAL!r} or unset, got {environ[RENDERER_ENV]!r}")
+    if environ.get("MUJOCO_GL", "egl") not in ("egl", "osmesa"):
+        raise RendererError(f"{RENDERER_ENV}=llvmpipe needs MUJOCO_GL=egl (or osmesa), got {environ['MUJOCO_GL']!r}")
+    if environ.get("MUJOCO_GL", "egl") == "egl" and not environ.get("__EGL_VENDOR_LIBRARY_FILENAMES"):
+        found = [f for f in MESA_EGL_VENDOR_FILES if os.path.isfile(f)]
+        if not found:
+            raise RendererError(f"{RENDERER_ENV}=llvmpipe needs Mesa's EGL (none of {', '.join(MESA_EGL_VENDOR_FILES)} "
+                                "exists): apt-get install libegl-mesa0 libgl1-mesa-dri, or point "
+                                "__EGL_VENDOR_LIBRARY_FILENAMES at Mesa's 50_mesa.json")
+        environ["__EGL_VENDOR_LIBRARY_FILENAMES"] = found[0]  # glvnd loads Mesa only, not the GPU's vendor
+    environ.setdefault("LIBGL_ALWAYS_SOFTWARE", "1")  # Mesa: no hardware driver (e.g. a DRM render node)
+    environ.setdefault("GALLIUM_DRIVER", "llvmpipe")  # not softpipe or zink
+    environ.setdefault("LP_NATIVE_VECTOR_WIDTH", "256")  # the pins' width, also on CPUs with AVX-512
+    return choice
+
+
+select_renderer()  # before the first GL context (glvnd and Mesa read these variables then)
 
 try:
     import mujoco  # noqa: E402  (imports the GL backend that MUJOCO_GL names)
@@ -84,6 +116,11 @@ class SmallRenderer:
         self._renderer.update_scene(data, camera=self._camera)
         return self._renderer.render()  # a fresh array each call
 
+    def gl_info(self) -> dict:
+        """What draws this renderer's frames: {"vendor", "renderer", "version"} of its GL context."""
+        self._renderer._gl_context.make_current()
+        return _gl_strings()
+
     def sync_textures(self, model: mujoco.MjModel) -> None:
         """Use `model.mat_texid` as it is now: the GL context keeps a copy made when it was created."""
         n = model.mat_texid.size
@@ -93,3 +130,34 @@ class SmallRenderer:
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
+
+
+def _gl_strings() -> dict:
+    from OpenGL import GL
+
+    def text(name: int) -> str | None:
+        value = GL.glGetString(name)
+        return value.decode(errors="replace") if value else None
+
+    return {"vendor": text(GL.GL_VENDOR), "renderer": text(GL.GL_RENDERER), "version": text(GL.GL_VERSION)}
+
+
+def gl_info() -> dict:
+    """The GL vendor, renderer and version strings of this process's offscreen renderer, with the
+    MUJOCO_GL backend, the REFEXP_RENDERER choice and the mujoco version: what made the pixels.
+    Uses a live renderer when there is one, else makes (and frees) a tiny one. Raises RendererError
+    when REFEXP_RENDERER=llvmpipe is set but another renderer answers."""
+    live = next(iter(_LIVE), None)
+    if live is not None and live._renderer is not None:
+        strings = live.gl_info()
+    else:
+        probe = SmallRenderer(mujoco.MjModel.from_xml_string("<mujoco/>"), 8, None)
+        try:
+            strings = probe.gl_info()
+        finally:
+            probe.close()
+    choice = os.environ.get(RENDERER_ENV) or None
+    if choice and choice.strip().lower() == CANONICAL and CANONICAL not in (strings["renderer"] or "").lower():
+        raise RendererError(f"{RENDERER_ENV}=llvmpipe was set but the GL renderer is {strings['renderer']!r} "
+                            f"({strings['vendor']}): set {RENDERER_ENV} before the process makes its first GL context")
+    return {**strings, "MUJOCO_GL": os.environ.get("MUJOCO_GL"), RENDERER_ENV: choice, "mujoco": mujoco.__version__}
