@@ -159,11 +159,17 @@ def import_paths(spec: str) -> list[str]:
 
 
 def _limits(memory_gb: float, cpu_s: float):
+    def clamp(kind: int, soft: int, hard: int) -> None:  # never above a limit the harness itself runs under
+        cur = resource.getrlimit(kind)[1]
+        if cur != resource.RLIM_INFINITY:
+            soft, hard = min(soft, cur), min(hard, cur)
+        resource.setrlimit(kind, (soft, hard))
+
     def apply() -> None:  # in the child, between fork and exec
         mem = int(memory_gb * 2**30)
-        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        clamp(resource.RLIMIT_AS, mem, mem)
         cpu = int(cpu_s) + 1
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+        clamp(resource.RLIMIT_CPU, cpu, cpu + 5)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     return apply
 
@@ -298,7 +304,7 @@ class RemoteAgent:
             except (OSError, subprocess.TimeoutExpired):
                 pass
         try:
-            os.killpg(proc.pid, signal.SIGKILL)  # its session: bwrap and its pid namespace, or the plain child's group
+            os.killpg(proc.pid, signal.SIGKILL)  # its group: bwrap (and with it its pid namespace), or the plain child
         except (ProcessLookupError, PermissionError):
             pass
         try:
@@ -361,7 +367,7 @@ def start_agent(spec: str, env_id: str | None, seed: int = 0, device: str = "cpu
             raise ConfinementUnavailable("bubblewrap is not installed (Debian/Ubuntu: apt-get install -y bubblewrap)")
         cmd = _bwrap_args(exe, ro, scratch, device) + ["--"] + cmd
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=scratch,
-                            start_new_session=True, preexec_fn=_limits(memory_gb, cpu_s), bufsize=0)
+                            process_group=0, preexec_fn=_limits(memory_gb, cpu_s), bufsize=0)
     try:
         head, _ = _recv(proc.stdout.fileno(), time.monotonic() + start_timeout_s, 0)
     except (TimeoutError, EOFError, ValueError, struct.error) as exc:
@@ -448,10 +454,15 @@ def _serve(request: dict, rfd: int, wfd: int) -> None:
             elif op in ("act", "act_batch"):
                 obs = _decode_obs(head, memoryview(payload))
                 if op == "act":
-                    actions = np.asarray(agent.act(obs[0], head["reward"], head["start"]), dtype="<f4")[None]
+                    actions = np.asarray(agent.act(obs[0], head["reward"], head["start"]), dtype="<f4")
+                    if actions.shape != (ACTION_DIM,):
+                        raise ValueError(f"agent.act returned an action of shape {actions.shape}; expected ({ACTION_DIM},)")
+                    actions = actions[None]
                 else:
                     actions = np.asarray(agent.act_batch(obs, np.asarray(head["rewards"], dtype=np.float64),
                                                          np.asarray(head["starts"], dtype=bool)), dtype="<f4")
+                    if actions.shape != (len(obs), ACTION_DIM):
+                        raise ValueError(f"agent.act_batch returned shape {actions.shape} for {len(obs)} trials")
                 _send(wfd, {"ok": True, "shape": list(actions.shape)}, [np.ascontiguousarray(actions)])
             else:
                 _send(wfd, {"ok": False, "error": f"unknown op {op!r}"})

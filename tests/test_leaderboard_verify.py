@@ -157,7 +157,11 @@ def test_verify_refuses_without_changing_files(tmp_path, keys, capsys):
     assert "not a row of the board" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:  # no secret: a usage error, exit 2
         cli.main(base + [str(path)])
-    assert exc.value.code == 2 and "REFEXP_EVAL_SECRET" in capsys.readouterr().err
+    assert exc.value.code == 2 and "--eval-secret-file" in capsys.readouterr().err
+    (tmp_path / "public-secret").write_text("refexp-public-v1\n")
+    with pytest.raises(SystemExit) as exc:  # the public secret verifies nothing
+        cli.main(base + [str(path), "--eval-secret-file", str(tmp_path / "public-secret")])
+    assert exc.value.code == 2 and "not a public or development one" in capsys.readouterr().err
     art = tmp_path / "art"
     art.mkdir()
     (art / "submission.json").write_text(json.dumps({"agent_spec": "a", "files": {"w.bin": "0" * 64}}))
