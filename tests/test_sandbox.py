@@ -274,3 +274,159 @@ def test_verify_neither_verifies_the_hostile_agent_nor_lets_it_touch_the_key(tmp
                                      signing.load_public(keys / "k.pub"))
     assert record["status"] == outcome.status and hostile["secret"] not in json.dumps(record)
     assert hostile["server"].accepted == 0 and _bg_processes(hostile["token"]) == []
+
+
+# --------------------------------------------------------------------------- process isolation
+MISBEHAVING = '''
+import os, time
+import numpy as np
+
+
+class Slow:
+    name, version, uses_dataset = "slow", "1", False
+
+    def __init__(self, env_id=None, seed=0):
+        pass
+
+    def reset(self):
+        pass
+
+    def act(self, obs, reward, episode_start):
+        time.sleep(30)
+
+
+class Crash(Slow):
+    def act(self, obs, reward, episode_start):
+        os._exit(3)
+
+
+class Privileged(Slow):
+    uses_task = True
+
+    def set_task(self, task):
+        pass
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cls, kind", [("Slow", "timeout"), ("Crash", "crash")])
+def test_an_agent_that_times_out_or_crashes_fails_its_trials_and_the_results_say_so(tmp_path, monkeypatch, cls, kind):
+    from benchmark.run import evaluate
+    from benchmark.schema import validate_results
+
+    (tmp_path / "misbehaving.py").write_text(MISBEHAVING)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    res = evaluate(f"misbehaving:{cls}", "RefExp/TwoDrawer-v0", episodes=1, trials_per_task=3, workers=1, progress=False,
+                   obs_type="state", isolation="process", act_timeout_s=1.0, batch=1)
+    validate_results(res)
+    rollouts = res["raw_rollouts"][0]
+    assert len(rollouts) == 6 and not np.asarray(res["raw_successes"]).any()
+    # three failures restart the agent; then the runner gives up on it
+    assert rollouts[:3] == [f"failed:{kind}"] * 3 and set(rollouts[3:]) == {"failed:gave-up"}
+
+
+def test_an_untrusted_agent_is_never_given_the_task(tmp_path, monkeypatch):
+    from benchmark.run import evaluate
+
+    (tmp_path / "misbehaving.py").write_text(MISBEHAVING)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ValueError, match="never given the task"):
+        evaluate("misbehaving:Privileged", "RefExp/TwoDrawer-v0", episodes=1, trials_per_task=1, workers=1,
+                 progress=False, obs_type="state", isolation="process")
+
+
+@pytest.mark.slow
+def test_a_sandboxed_bundle_keeps_its_batching_and_its_actions(tmp_path):
+    """The reference bundle scored from a file (sandboxed, batched across the pipe) plays the same
+    rollouts as the shipped name (in-process), pixel observations, no GL in the agent's process."""
+    _need_sandbox()
+    from benchmark.run import evaluate
+
+    bundle = str(REPO / "refexp_baselines" / "checkpoints" / "two-drawer-v1-ours.pt")
+    kw = dict(episodes=1, trials_per_task=2, workers=1, progress=False, batch=4)
+    inside = evaluate(bundle, ENV, isolation="sandbox", **kw)
+    trusted = evaluate("ours", ENV, **kw)
+    assert inside["raw_rollouts"] == trusted["raw_rollouts"] and inside["raw_successes"] == trusted["raw_successes"]
+    assert inside["agent_version"] == trusted["agent_version"]
+
+
+def test_the_wire_format_carries_batches_of_dict_observations():
+    rng = np.random.default_rng(0)
+    obs = [{"pixels": rng.integers(0, 255, (64, 64, 3), dtype=np.uint8), "proprio": rng.normal(size=4).astype(np.float32)}
+           for _ in range(3)]
+    head, arrays = sandbox._encode_obs(obs)
+    back = sandbox._decode_obs(head, memoryview(b"".join(a.tobytes() for a in arrays)))
+    assert len(back) == 3 and all(np.array_equal(a[k], b[k]) and a[k].dtype == b[k].dtype for a, b in zip(obs, back) for k in a)
+
+
+def test_untrusted_agents_are_refused_where_they_cannot_be_confined(monkeypatch, tmp_path):
+    from benchmark.protocol import PUBLIC_SECRET
+    from benchmark.run import resolve_isolation
+
+    assert resolve_isolation("scripted-explorer", "sandbox", "private", "ray") == "none"  # trusted: in-process
+    with pytest.raises(ValueError, match="Ray backend does not run untrusted agents"):
+        resolve_isolation("my_agent:Agent", "auto", PUBLIC_SECRET, "ray")
+    with pytest.raises(ValueError, match="beside a private secret"):
+        resolve_isolation("my_agent:Agent", "none", "private", "local")
+    monkeypatch.setattr(sandbox, "bwrap_executable", lambda: None)
+    warned = []
+    assert resolve_isolation("a.pt", "auto", PUBLIC_SECRET, warn=warned.append) == "process"
+    assert "apt-get install -y bubblewrap" in warned[0] and "unconfined" in warned[0]
+    with pytest.raises(ValueError, match="apt-get install -y bubblewrap"):
+        resolve_isolation("a.pt", "sandbox", PUBLIC_SECRET)
+    with pytest.raises(ValueError, match="only in a sandbox"):
+        resolve_isolation("a.pt", "auto", "private")
+
+
+def test_verify_refuses_without_a_sandbox(monkeypatch, tmp_path):
+    from leaderboard import board
+    from leaderboard.verify import VerifyConfig, verify
+    from test_leaderboard import fake_results
+
+    from benchmark.results import write_json_atomic
+
+    root, path = tmp_path / "board", tmp_path / "a.json"
+    write_json_atomic(path, fake_results(agent="a"))
+    board.add_row(root, __import__("json").loads(path.read_text()), path.read_bytes())
+    monkeypatch.setattr(sandbox, "bwrap_executable", lambda: None)
+    with pytest.raises(ValueError, match="only in a sandbox: bubblewrap is not installed.*apt-get install"):
+        verify(VerifyConfig(results=str(path), signing_key=str(tmp_path / "k.pem")), root, secret="private")
+
+
+def test_the_sandbox_never_binds_home_or_a_key(tmp_path):
+    key = tmp_path / "keys" / "k.pem"
+    with pytest.raises(ValueError, match="holds a key"):
+        sandbox.readonly_paths([tmp_path], forbidden=[key])
+    with pytest.raises(ValueError, match="home folder"):
+        sandbox.readonly_paths([Path.home()])
+    (tmp_path / "art").mkdir()
+    paths = sandbox.readonly_paths([tmp_path / "art"], forbidden=[key])
+    assert str(REPO) in paths and str(tmp_path / "art") in paths
+
+
+def test_the_harness_is_not_dumpable():
+    code = ("from benchmark import sandbox\nbefore = sandbox.is_dumpable()\nsandbox.harden_process()\n"
+            "print(before, sandbox.is_dumpable())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.stdout.split() == ["True", "False"], out.stderr
+
+
+@pytest.mark.slow
+def test_a_private_secret_is_read_from_a_file_or_stdin_never_the_command_line(tmp_path):
+    from benchmark.protocol import secret_id
+
+    secret = "a-private-secret-" + os.urandom(4).hex()
+    base = [sys.executable, "-m", "benchmark.run", "--agent", "always-first", "--env", "RefExp/TwoDrawer-v0",
+            "--obs-type", "state", "--episodes", "1", "--trials-per-task", "1", "--workers", "1", "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run(base + ["--out", str(tmp_path / "a"), "--eval-secret-file", "-"], input=secret + "\n",
+                         capture_output=True, text=True, cwd=REPO, env=env)
+    assert out.returncode == 0, out.stderr
+    import json
+
+    (res,) = [json.loads(p.read_text()) for p in (tmp_path / "a").glob("*.json")]
+    assert res["secret_id"] == secret_id(secret)
+    out = subprocess.run(base + ["--out", str(tmp_path / "b"), "--eval-secret", secret], capture_output=True, text=True,
+                         cwd=REPO, env=env)
+    assert out.returncode == 2 and "--eval-secret-file" in out.stderr
