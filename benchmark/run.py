@@ -166,6 +166,8 @@ def resolve_isolation(agent: str | Any, isolation: str, secret: str, backend: st
             warn(f"warning: {agent!r} runs in the harness's process (--isolation none): it can read the env and the task")
         return "none"
     if isolation == "process":
+        if secret not in NAMED_SECRETS:
+            raise ValueError("--isolation process leaves the agent unconfined: refused with a private secret")
         if warn:
             warn(f"warning: {agent!r} runs in its own process but unconfined (--isolation process)")
         return "process"

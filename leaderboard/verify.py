@@ -227,6 +227,9 @@ def verify(cfg: VerifyConfig, root: str | Path = board.LEADERBOARD_DIR, secret: 
     """Re-run, sign and record: (the updated row, the outcome). Raises `board.Rejected` when the
     file is not a row on the board or cannot be verified (no file changes), `ValueError` when the
     maintainer's inputs (secret, key, artifacts) are missing."""
+    from benchmark.sandbox import harden_process
+
+    harden_process()  # this process will hold the secret, then the key
     paths = board.Paths(Path(root))
     data, raw = board.load_submission(Path(cfg.results))
     sha = hashlib.sha256(raw).hexdigest()

@@ -368,6 +368,8 @@ def test_untrusted_agents_are_refused_where_they_cannot_be_confined(monkeypatch,
         resolve_isolation("my_agent:Agent", "auto", PUBLIC_SECRET, "ray")
     with pytest.raises(ValueError, match="beside a private secret"):
         resolve_isolation("my_agent:Agent", "none", "private", "local")
+    with pytest.raises(ValueError, match="unconfined: refused with a private secret"):
+        resolve_isolation("my_agent:Agent", "process", "private", "local")
     monkeypatch.setattr(sandbox, "bwrap_executable", lambda: None)
     warned = []
     assert resolve_isolation("a.pt", "auto", PUBLIC_SECRET, warn=warned.append) == "process"
