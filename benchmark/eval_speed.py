@@ -111,15 +111,20 @@ def isolation_cost(agent_spec: str, env_id: str | None, episodes: int, trials_pe
         raise ValueError(f"need at least two chunks of {batch} trials (one to warm up): raise --trials-per-task")
     envs = [gym.make(env_id, obs_type=obs_type, disable_env_checker=True) for _ in range(batch)]
     wall = {"in-process": 0.0, "own process": 0.0}
+    ratios = []
     same = True
     try:
         for i, chunk in enumerate(parts):
-            got = {}
-            for label, agent in (("in-process", local), ("own process", remote)):
+            got, took = {}, {}
+            order = (("in-process", local), ("own process", remote))
+            for label, agent in order if i % 2 else order[::-1]:  # alternate which goes first (drift)
                 t0 = time.perf_counter()
                 got[label] = run_trials(envs, agent, chunk)
-                if i > 0:  # chunk 0 warms both up
-                    wall[label] += time.perf_counter() - t0
+                took[label] = time.perf_counter() - t0
+            if i > 0:  # chunk 0 warms both up
+                for label in wall:
+                    wall[label] += took[label]
+                ratios.append(took["own process"] / took["in-process"])
             same &= got["in-process"] == got["own process"]
     finally:
         remote.close()
@@ -129,7 +134,9 @@ def isolation_cost(agent_spec: str, env_id: str | None, episodes: int, trials_pe
     return {"agent": agent_spec, "env_id": env_id, "obs_type": obs_type, "batch": batch, "episodes": episodes,
             "timed_trials": sum(len(c) for c in parts[1:]), "env_steps": steps, "confined": confine,
             "wall_in_process_s": wall["in-process"], "wall_own_process_s": wall["own process"],
-            "slowdown": wall["own process"] / wall["in-process"] - 1.0, "same_results": bool(same)}
+            "slowdown": wall["own process"] / wall["in-process"] - 1.0,
+            "median_chunk_slowdown": float(np.median(ratios)) - 1.0, "chunks_timed": len(ratios),
+            "same_results": bool(same)}
 
 
 def env_alone_seconds(env_id: str, obs_type: str, steps: int) -> float:
@@ -192,7 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{a.agent} on {out['env_id']} ({a.obs_type}), batch {a.batch}, {out['timed_trials']} timed trials = "
               f"{out['env_steps']} env steps, after one warm-up chunk; {out['machine']}, {out['date']}")
         print(f"agent in-process {out['wall_in_process_s']:.1f} s, in {where} {out['wall_own_process_s']:.1f} s: "
-              f"{out['slowdown']:+.1%}; same trials: {out['same_results']}")
+              f"{out['slowdown']:+.1%} (median over {out['chunks_timed']} chunks {out['median_chunk_slowdown']:+.1%}); "
+              f"same trials: {out['same_results']}")
         if a.json:
             with open(a.json, "w") as fh:
                 json.dump(out, fh, indent=1)
