@@ -21,6 +21,7 @@ from leaderboard import board, cli, signing
 from leaderboard import rows as R
 from leaderboard.verify import VerifyConfig, verify
 from test_leaderboard import fake_results, snapshot
+from test_sandbox import _need_sandbox  # verify runs agents only in a bubblewrap sandbox
 
 SECRET = "maintainers-test-secret"
 AGENTS = textwrap.dedent('''
@@ -82,6 +83,7 @@ def _cfg(path: Path, keys, **kw) -> VerifyConfig:
 
 @pytest.mark.slow  # spawns processes
 def test_an_honest_row_is_verified_and_signed(tmp_path, keys):
+    _need_sandbox()
     root = tmp_path / "board"
     data = evaluate("scripted-explorer", "RefExp/TwoDrawer-v0", episodes=2, trials_per_task=8, training_seeds=(0, 1),
                     workers=1, progress=False, obs_type="state")
@@ -120,6 +122,7 @@ def test_an_honest_row_is_verified_and_signed(tmp_path, keys):
     ("Hog", "memory limit 4 GiB", 300.0),
 ])
 def test_a_bad_agent_fails_verification_and_changes_nothing_else(tmp_path, keys, cls, words, limit):
+    _need_sandbox()
     art = tmp_path / "artifacts"
     art.mkdir()
     (art / "bad_agents.py").write_text(AGENTS)
@@ -146,6 +149,7 @@ def test_a_bad_agent_fails_verification_and_changes_nothing_else(tmp_path, keys,
 
 
 def test_verify_refuses_without_changing_files(tmp_path, keys, capsys):
+    _need_sandbox()
     root = tmp_path / "board"
     path = tmp_path / "a.json"
     _put(root, fake_results(agent="a"), path)
