@@ -158,7 +158,9 @@ def import_paths(spec: str) -> list[str]:
     return out
 
 
-def _limits(memory_gb: float, cpu_s: float):
+def rlimits(memory_gb: float, cpu_s: float):
+    """A `preexec_fn` setting the address-space (`memory_gb` GiB), CPU-time (`cpu_s`), file-size (1 GiB)
+    and core-dump (none) limits, never above the caller's own."""
     def clamp(kind: int, soft: int, hard: int) -> None:  # never above a limit the harness itself runs under
         cur = resource.getrlimit(kind)[1]
         if cur != resource.RLIM_INFINITY:
@@ -391,7 +393,7 @@ def start_agent(spec: str, env_id: str | None, seed: int = 0, device: str = "cpu
     # the agent's stderr: a file only the harness holds (unnamed), each file it writes at most 1 GiB
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, cwd=scratch,
-                            process_group=0, preexec_fn=_limits(memory_gb, cpu_s), bufsize=0)
+                            process_group=0, preexec_fn=rlimits(memory_gb, cpu_s), bufsize=0)
     try:
         head, _ = _recv(proc.stdout.fileno(), time.monotonic() + start_timeout_s, 0)
     except (TimeoutError, EOFError, ValueError, struct.error) as exc:

@@ -32,7 +32,6 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import resource
 import secrets
 import signal
 import subprocess
@@ -42,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.protocol import FAILED_PREFIX, NAMED_SECRETS, SECRET_ENV_VAR, read_secret_file, secret_id
+from benchmark.sandbox import rlimits
 from benchmark.schema import SchemaError, validate_results
 from leaderboard import board, signing
 from leaderboard import rows as R
@@ -95,21 +95,12 @@ def check_artifacts(folder: Path, agent_spec: str) -> dict:
     return manifest
 
 
-def _limits(time_s: float, memory_bytes: int):
-    def apply() -> None:  # runs in the child between fork and exec
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-        cpu = int(time_s) + 1
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    return apply
-
-
 def run_limited(cmd: list[str], cwd: Path, env: dict[str, str], time_s: float, memory_gb: float,
                 stdin: bytes = b"") -> tuple[int | None, str]:
     """Run `cmd` in a new session with the limits: (exit code or None on timeout, last output)."""
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True,
-                            preexec_fn=_limits(time_s, int(memory_gb * 2**30)))
+                            preexec_fn=rlimits(memory_gb, time_s))
     try:
         out, _ = proc.communicate(stdin, timeout=time_s)
         code: int | None = proc.returncode
@@ -141,13 +132,13 @@ def session_pids(sid: int) -> list[int]:
 
 def kill_session(sid: int, timeout_s: float = 15.0) -> None:
     """SIGKILL every process of session `sid` until none is left (a sandbox's processes die with its
-    bwrap, which is in this session); `RuntimeError` if some outlive `timeout_s`."""
+    bwrap, which is in this session); `board.Rejected` (nothing is signed) if some outlive `timeout_s`."""
     import time
 
     deadline = time.monotonic() + timeout_s
     while pids := session_pids(sid):
         if time.monotonic() > deadline:
-            raise RuntimeError(f"processes {pids} of the re-run outlived it")
+            raise board.Rejected(f"processes {pids} of the re-run outlived it: nothing signed")
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
