@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -111,7 +112,7 @@ def isolation_cost(agent_spec: str, env_id: str | None, episodes: int, trials_pe
         raise ValueError(f"need at least two chunks of {batch} trials (one to warm up): raise --trials-per-task")
     envs = [gym.make(env_id, obs_type=obs_type, disable_env_checker=True) for _ in range(batch)]
     wall = {"in-process": 0.0, "own process": 0.0}
-    ratios = []
+    ratios, load = [], [os.getloadavg()[0]]
     same = True
     try:
         for i, chunk in enumerate(parts):
@@ -130,12 +131,14 @@ def isolation_cost(agent_spec: str, env_id: str | None, episodes: int, trials_pe
         remote.close()
         for env in envs:
             env.close()
+    load.append(os.getloadavg()[0])
     steps = sum(len(c) for c in parts[1:]) * episodes * HORIZON
     return {"agent": agent_spec, "env_id": env_id, "obs_type": obs_type, "batch": batch, "episodes": episodes,
             "timed_trials": sum(len(c) for c in parts[1:]), "env_steps": steps, "confined": confine,
             "wall_in_process_s": wall["in-process"], "wall_own_process_s": wall["own process"],
             "slowdown": wall["own process"] / wall["in-process"] - 1.0,
             "median_chunk_slowdown": float(np.median(ratios)) - 1.0, "chunks_timed": len(ratios),
+            "load_average_1min": [round(x, 2) for x in load],
             "same_results": bool(same)}
 
 
@@ -197,7 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         out["machine"] = platform.processor() or platform.machine()
         where = "a bubblewrap sandbox" if out["confined"] else "an unconfined process (no bubblewrap)"
         print(f"{a.agent} on {out['env_id']} ({a.obs_type}), batch {a.batch}, {out['timed_trials']} timed trials = "
-              f"{out['env_steps']} env steps, after one warm-up chunk; {out['machine']}, {out['date']}")
+              f"{out['env_steps']} env steps, after one warm-up chunk; {out['machine']}, {out['date']}, load average "
+              f"{out['load_average_1min'][0]:.1f} -> {out['load_average_1min'][1]:.1f}")
         print(f"agent in-process {out['wall_in_process_s']:.1f} s, in {where} {out['wall_own_process_s']:.1f} s: "
               f"{out['slowdown']:+.1%} (median over {out['chunks_timed']} chunks {out['median_chunk_slowdown']:+.1%}); "
               f"same trials: {out['same_results']}")

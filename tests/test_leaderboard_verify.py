@@ -110,7 +110,11 @@ def test_an_honest_row_is_verified_and_signed(tmp_path, keys):
     with pytest.raises(signing.SignatureError):
         signing.verified_record(signed, signing.load_public(keys[1]))
     # and the exact file is not verified twice without a new submission: re-verification just re-signs
-    again, _ = verify(_cfg(path, keys, eval_seed=7), root, secret=SECRET, public_key_path=keys[1])
+    # (here through the command line, the secret read from a file)
+    (tmp_path / "secret").write_text(SECRET + "\n")
+    assert cli.main(["--dir", str(root), "verify", str(path), "--signing-key", str(keys[0]), "--public-key", str(keys[1]),
+                     "--eval-seed", "7", "--workers", "1", "--eval-secret-file", str(tmp_path / "secret")]) == 0
+    again = next(r for r in R.read_rows(root / "results.csv") if r["row_id"] == row["row_id"])
     assert again["verification"] == "verified"
 
 
