@@ -11,12 +11,21 @@ checks that both give the same successes and returns, and compares the actions o
 It also times the env alone (made once, random actions, the same number of steps and resets):
 batching can only shrink the agent's share of a step, so `one-at-a-time wall / env-alone wall` is the
 most any batching of agent calls could gain on this machine (the ceiling it prints).
+
+    python -m benchmark.eval_speed --agent ours --isolation-cost --trials-per-task 12 --batch 8
+
+`--isolation-cost` instead measures what running the agent in its own process costs in steady state
+(`benchmark/sandbox.py`; one agent process, as each harness worker has): the same batched trials
+through the agent built in this process and through the agent in a bubblewrap sandbox (or an
+unconfined process where bubblewrap is missing), chunk by chunk in alternation after one warm-up
+chunk each, so start-up (imports, loading weights) is not counted and a busy machine slows both alike.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -81,6 +90,59 @@ def compare_actions(agent_spec: str, env_id: str, episodes: int, n_trials: int, 
     return worst
 
 
+def isolation_cost(agent_spec: str, env_id: str | None, episodes: int, trials_per_task: int, batch: int,
+                   obs_type: str, allow_env_mismatch: bool = False) -> dict:
+    """Steady-state wall seconds of the same batched trials with the agent in this process vs in its own
+    (sandboxed) process, interleaved chunk by chunk after a warm-up chunk each; also whether they agree."""
+    import gymnasium as gym
+
+    from benchmark.agents import load_agent, num_drawers
+    from benchmark.protocol import DEFAULT_ENV_ID, PUBLIC_SECRET, run_trials, trial_specs
+    from benchmark.sandbox import confinement_problem, start_agent
+    from refexp_envs import HORIZON
+    from benchmark.workers import chunks
+
+    local = load_agent(agent_spec, env_id, allow_env_mismatch=allow_env_mismatch)
+    env_id = env_id or getattr(local, "trained_env_id", None) or DEFAULT_ENV_ID
+    confine = confinement_problem() is None
+    remote = start_agent(agent_spec, env_id, confine=confine, allow_env_mismatch=allow_env_mismatch)
+    specs = trial_specs(0, eval_seed=0, secret=PUBLIC_SECRET, num_tasks=num_drawers(env_id),
+                        trials_per_task=trials_per_task, episodes=episodes)
+    parts = chunks(specs, batch)
+    if len(parts) < 2:
+        raise ValueError(f"need at least two chunks of {batch} trials (one to warm up): raise --trials-per-task")
+    envs = [gym.make(env_id, obs_type=obs_type, disable_env_checker=True) for _ in range(batch)]
+    wall = {"in-process": 0.0, "own process": 0.0}
+    ratios, load = [], [os.getloadavg()[0]]
+    same = True
+    try:
+        for i, chunk in enumerate(parts):
+            got, took = {}, {}
+            order = (("in-process", local), ("own process", remote))
+            for label, agent in order if i % 2 else order[::-1]:  # alternate which goes first (drift)
+                t0 = time.perf_counter()
+                got[label] = run_trials(envs, agent, chunk)
+                took[label] = time.perf_counter() - t0
+            if i > 0:  # chunk 0 warms both up
+                for label in wall:
+                    wall[label] += took[label]
+                ratios.append(took["own process"] / took["in-process"])
+            same &= got["in-process"] == got["own process"]
+    finally:
+        remote.close()
+        for env in envs:
+            env.close()
+    load.append(os.getloadavg()[0])
+    steps = sum(len(c) for c in parts[1:]) * episodes * HORIZON
+    return {"agent": agent_spec, "env_id": env_id, "obs_type": obs_type, "batch": batch, "episodes": episodes,
+            "timed_trials": sum(len(c) for c in parts[1:]), "env_steps": steps, "confined": confine,
+            "wall_in_process_s": wall["in-process"], "wall_own_process_s": wall["own process"],
+            "slowdown": wall["own process"] / wall["in-process"] - 1.0,
+            "median_chunk_slowdown": float(np.median(ratios)) - 1.0, "chunks_timed": len(ratios),
+            "load_average_1min": [round(x, 2) for x in load],
+            "same_results": bool(same)}
+
+
 def env_alone_seconds(env_id: str, obs_type: str, steps: int) -> float:
     """Wall seconds to make one env and take `steps` random-action steps (episode resets included),
     no agent: what the one-at-a-time path costs without its agent."""
@@ -111,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--allow-env-mismatch", action="store_true",
                    help="time a checkpoint on an env it was not trained on (speed only: its scores mean nothing)")
     p.add_argument("--json", default=None, help="also write the measurements to this JSON file")
+    p.add_argument("--isolation-cost", action="store_true",
+                   help="measure the agent in its own (sandboxed) process vs in-process instead (batched, steady state)")
     a = p.parse_args(argv)
     import refexp_envs
     from benchmark.agents import check_agent_spec
@@ -129,6 +193,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     from benchmark.run import evaluate
 
     torch.set_num_threads(1)  # as in the harness's workers
+    if a.isolation_cost:
+        try:
+            out = isolation_cost(a.agent, a.env, a.episodes, a.trials_per_task, a.batch, a.obs_type, a.allow_env_mismatch)
+        except ValueError as exc:
+            p.error(str(exc))
+        out["date"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        out["machine"] = platform.processor() or platform.machine()
+        where = "a bubblewrap sandbox" if out["confined"] else "an unconfined process (no bubblewrap)"
+        print(f"{a.agent} on {out['env_id']} ({a.obs_type}), batch {a.batch}, {out['timed_trials']} timed trials = "
+              f"{out['env_steps']} env steps, after one warm-up chunk; {out['machine']}, {out['date']}, load average "
+              f"{out['load_average_1min'][0]:.1f} -> {out['load_average_1min'][1]:.1f}")
+        print(f"agent in-process {out['wall_in_process_s']:.1f} s, in {where} {out['wall_own_process_s']:.1f} s: "
+              f"{out['slowdown']:+.1%} (median over {out['chunks_timed']} chunks {out['median_chunk_slowdown']:+.1%}); "
+              f"same trials: {out['same_results']}")
+        if a.json:
+            with open(a.json, "w") as fh:
+                json.dump(out, fh, indent=1)
+        return 0 if out["same_results"] else 1
     kw = dict(episodes=a.episodes, trials_per_task=a.trials_per_task, training_seeds=(0,), workers=a.workers,
               device="cpu", progress=False, obs_type=a.obs_type, allow_env_mismatch=a.allow_env_mismatch)
     runs = {}

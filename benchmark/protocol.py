@@ -104,11 +104,12 @@ def resolve_secret(secret: str | None, environ: dict | None = None) -> str:
 
 def read_secret_file(path: str) -> str:
     """The secret on the first line of file `path` (`-`: stdin), without its newline; `ValueError` if empty."""
-    import sys
-
     try:
         if path == "-":
-            line = sys.stdin.readline()
+            try:
+                line = input()  # stdin's first line
+            except EOFError:
+                line = ""
         else:
             with open(path) as fh:
                 line = fh.readline()

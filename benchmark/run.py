@@ -42,6 +42,7 @@ from benchmark.protocol import (
     secret_id,
     trial_specs,
 )
+from benchmark.sandbox import ISOLATION_HELP, ISOLATIONS
 import refexp_envs
 from refexp_envs.backend import BACKENDS, Backend, BackendError
 from refexp_envs.helpformat import DefaultsHelpFormatter
@@ -67,7 +68,7 @@ class RunConfig:
                 "$REFEXP_EVAL_SECRET, else the public one); a private one only with --eval-secret-file"})
     eval_secret_file: str | None = field(default=None, metadata={
         "help": "read the evaluation secret from the first line of this file (- = stdin): for private secrets"})
-    isolation: str = field(default="auto", metadata={"help": "ISOLATION"})
+    isolation: str = field(default="auto", metadata={"help": ISOLATION_HELP})
     act_timeout_s: float = field(default=60.0, metadata={
         "help": "seconds an isolated agent may take per call (act, reset): slower fails the trial"})
     workers: int = field(default=0, metadata={"help": "worker processes (Ray actors with --backend ray); 0 = all cores "
@@ -105,8 +106,6 @@ class RunConfig:
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
         if self.obs_type not in OBS_TYPES:
             raise ValueError(f"obs_type must be one of {OBS_TYPES}, got {self.obs_type!r}")
-        from benchmark.sandbox import ISOLATIONS
-
         if self.isolation not in ISOLATIONS:
             raise ValueError(f"isolation must be one of {ISOLATIONS}, got {self.isolation!r}")
         if not self.act_timeout_s > 0:
@@ -169,6 +168,8 @@ def resolve_isolation(agent: str | Any, isolation: str, secret: str, backend: st
             warn(f"warning: {agent!r} runs in the harness's process (--isolation none): it can read the env and the task")
         return "none"
     if isolation == "process":
+        if secret not in NAMED_SECRETS:
+            raise ValueError("--isolation process leaves the agent unconfined: refused with a private secret")
         if warn:
             warn(f"warning: {agent!r} runs in its own process but unconfined (--isolation process)")
         return "process"
@@ -274,8 +275,7 @@ def evaluate(
                     allow_env_mismatch=allow_env_mismatch, progress=progress, backend=backend, ray_address=ray_address,
                     isolation=isolation, act_timeout_s=act_timeout_s)
     with secret_out_of_environ() as env_secret:
-        secret = resolve_secret(secret if secret is not None else None,
-                                environ={SECRET_ENV_VAR: env_secret} if env_secret is not None else {})
+        secret = resolve_secret(secret, environ={SECRET_ENV_VAR: env_secret} if env_secret is not None else {})
         return _evaluate(agent, cfg, secret, checkpoint_path, log)
 
 
@@ -289,8 +289,9 @@ def _evaluate(agent, cfg: RunConfig, secret: str, checkpoint_path, log) -> dict:
     allow_env_mismatch = cfg.allow_env_mismatch
     sid = secret_id(secret)
     dev = resolve_device(cfg.device)
-    # A private secret never shares a process with agent code: the agent is described, and its
-    # trials run, in spawned workers only (an Agent instance, for training, runs here by necessity).
+    # A private secret never shares a process with agent code: an untrusted agent runs in its own
+    # (sandboxed) process, and with a private secret the trials run in spawned workers only (an Agent
+    # instance, for training, runs here by necessity).
     isolate = isinstance(agent, str) and secret != PUBLIC_SECRET
     isolation = resolve_isolation(agent, cfg.isolation, secret, cfg.backend,
                                   warn=(lambda m: print(m, file=sys.stderr)) if log is None else log)
@@ -404,9 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
         elif f.type in ("float", float):
             parser.add_argument(flag, type=float, default=f.default, help=help_)
         elif f.name == "isolation":
-            from benchmark.sandbox import ISOLATION_HELP, ISOLATIONS
-
-            parser.add_argument(flag, choices=ISOLATIONS, default=f.default, help=ISOLATION_HELP)
+            parser.add_argument(flag, choices=ISOLATIONS, default=f.default, help=help_)
         else:
             parser.add_argument(flag, default=f.default, help=help_)
     return parser

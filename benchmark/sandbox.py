@@ -158,12 +158,21 @@ def import_paths(spec: str) -> list[str]:
     return out
 
 
-def _limits(memory_gb: float, cpu_s: float):
+def rlimits(memory_gb: float, cpu_s: float):
+    """A `preexec_fn` setting the address-space (`memory_gb` GiB), CPU-time (`cpu_s`), file-size (1 GiB)
+    and core-dump (none) limits, never above the caller's own."""
+    def clamp(kind: int, soft: int, hard: int) -> None:  # never above a limit the harness itself runs under
+        cur = resource.getrlimit(kind)[1]
+        if cur != resource.RLIM_INFINITY:
+            soft, hard = min(soft, cur), min(hard, cur)
+        resource.setrlimit(kind, (soft, hard))
+
     def apply() -> None:  # in the child, between fork and exec
         mem = int(memory_gb * 2**30)
-        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        clamp(resource.RLIMIT_AS, mem, mem)
         cpu = int(cpu_s) + 1
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+        clamp(resource.RLIMIT_CPU, cpu, cpu + 5)
+        clamp(resource.RLIMIT_FSIZE, 2**30, 2**30)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     return apply
 
@@ -193,12 +202,21 @@ def _decode_obs(header: dict, payload: memoryview) -> list[Any]:
     return [{k: a[i] for k, a in zip(keys, arrays)} for i in range(b)]
 
 
-def _send(fd: int, header: dict, arrays: Sequence[np.ndarray] = ()) -> None:
+def _send(fd: int, header: dict, arrays: Sequence[np.ndarray] = (), deadline: float | None = None) -> None:
+    """Write one message; with a `deadline`, `fd` is non-blocking and an agent that stops reading
+    cannot stall the harness (`TimeoutError`)."""
     head = json.dumps(header).encode()
     body = b"".join(a.tobytes() for a in arrays)
     data = memoryview(_HDR.pack(len(head), len(body)) + head + body)
     while data:
-        n = os.write(fd, data)
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([], [fd], [], left)[1]:
+                raise TimeoutError
+        try:
+            n = os.write(fd, data)
+        except BlockingIOError:
+            continue
         data = data[n:]
 
 
@@ -209,7 +227,10 @@ def _read_exact(fd: int, n: int, deadline: float | None) -> bytearray:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
                 raise TimeoutError
-        chunk = os.read(fd, min(n - len(buf), 1 << 20))
+        try:
+            chunk = os.read(fd, min(n - len(buf), 1 << 20))
+        except BlockingIOError:
+            continue
         if not chunk:
             raise EOFError
         buf += chunk
@@ -233,9 +254,11 @@ class RemoteAgent:
     uses_task = False  # a submitted agent is never given the task ...
     uses_layout = False  # ... nor the scene's layout
 
-    def __init__(self, proc: subprocess.Popen, scratch: str, meta: dict, act_timeout_s: float):
-        self._proc, self._scratch, self.act_timeout_s = proc, scratch, float(act_timeout_s)
+    def __init__(self, proc: subprocess.Popen, scratch: str, log, meta: dict, act_timeout_s: float):
+        self._proc, self._scratch, self._log, self.act_timeout_s = proc, scratch, log, float(act_timeout_s)
         self._rfd, self._wfd = proc.stdout.fileno(), proc.stdin.fileno()
+        os.set_blocking(self._wfd, False)
+        os.set_blocking(self._rfd, False)
         self.meta = meta
         self.name, self.version = meta["name"], meta["version"]
         self.eligible, self.uses_dataset = meta["eligible"], meta["uses_dataset"]
@@ -249,16 +272,19 @@ class RemoteAgent:
     def _call(self, header: dict, arrays: Sequence[np.ndarray] = (), reply_rows: int = 0) -> np.ndarray | None:
         if self._proc.poll() is not None:
             raise AgentFailure("crash", f"the agent's process has exited (code {self._proc.returncode})")
+        deadline = time.monotonic() + self.act_timeout_s
         try:
-            _send(self._wfd, header, arrays)
-            head, payload = _recv(self._rfd, time.monotonic() + self.act_timeout_s, reply_rows * ACTION_DIM * 4)
+            _send(self._wfd, header, arrays, deadline)
+            head, payload = _recv(self._rfd, deadline, reply_rows * ACTION_DIM * 4)
         except TimeoutError:
             self.close()
             raise AgentFailure("timeout", f"the agent did not answer {header['op']} within {self.act_timeout_s:g} s") from None
         except (EOFError, BrokenPipeError, ConnectionError):
+            tail = self.log_tail()
             self.close()
             code = self._proc.returncode
-            raise AgentFailure("crash", f"the agent's process died during {header['op']} (exit {code})") from None
+            raise AgentFailure("crash", f"the agent's process died during {header['op']} (exit {code}); its stderr "
+                               f"ends: {tail[-600:]}") from None
         except (ValueError, struct.error) as exc:  # JSONDecodeError is a ValueError
             self.close()
             raise AgentFailure("protocol", f"the agent's reply to {header['op']} is malformed: {exc}") from None
@@ -288,27 +314,31 @@ class RemoteAgent:
         head.update(op="act", reward=float(reward), start=bool(episode_start))
         return self._call(head, arrays, reply_rows=1)[0]
 
+    def log_tail(self) -> str:
+        """The last lines the agent wrote to stderr (kept in a file only the harness holds)."""
+        return _tail(self._log)
+
     def close(self) -> None:
         """Stop the agent's process and everything it started; delete its scratch folder."""
         proc = self._proc
         if proc.poll() is None:
             try:
-                _send(self._wfd, {"op": "close"})
+                _send(self._wfd, {"op": "close"}, deadline=time.monotonic() + 2)
                 proc.wait(timeout=2)
-            except (OSError, subprocess.TimeoutExpired):
+            except (OSError, TimeoutError, subprocess.TimeoutExpired):
                 pass
         try:
-            os.killpg(proc.pid, signal.SIGKILL)  # its session: bwrap and its pid namespace, or the plain child's group
+            os.killpg(proc.pid, signal.SIGKILL)  # its group: bwrap (and with it its pid namespace), or the plain child
         except (ProcessLookupError, PermissionError):
             pass
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
-        for fh in (proc.stdin, proc.stdout):
+        for fh in (proc.stdin, proc.stdout, self._log):
             try:
                 fh.close()
-            except OSError:
+            except (OSError, ValueError):
                 pass
         shutil.rmtree(self._scratch, ignore_errors=True)
 
@@ -360,15 +390,17 @@ def start_agent(spec: str, env_id: str | None, seed: int = 0, device: str = "cpu
             shutil.rmtree(scratch, ignore_errors=True)
             raise ConfinementUnavailable("bubblewrap is not installed (Debian/Ubuntu: apt-get install -y bubblewrap)")
         cmd = _bwrap_args(exe, ro, scratch, device) + ["--"] + cmd
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=scratch,
-                            start_new_session=True, preexec_fn=_limits(memory_gb, cpu_s), bufsize=0)
+    # the agent's stderr: a file only the harness holds (unnamed), each file it writes at most 1 GiB
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, cwd=scratch,
+                            process_group=0, preexec_fn=rlimits(memory_gb, cpu_s), bufsize=0)
     try:
         head, _ = _recv(proc.stdout.fileno(), time.monotonic() + start_timeout_s, 0)
     except (TimeoutError, EOFError, ValueError, struct.error) as exc:
         _kill(proc, scratch)
         kind = "timeout" if isinstance(exc, TimeoutError) else "crash"
         raise AgentFailure(kind, f"the agent {spec!r} did not start ({kind}{': ' + str(exc) if str(exc) else ''}); "
-                           "its error, if any, is printed above") from None
+                           f"its stderr ends: {_tail(log)}") from None
     if head.get("ok") is not True:
         _kill(proc, scratch)
         err = str(head.get("error"))[:500]
@@ -377,7 +409,17 @@ def start_agent(spec: str, env_id: str | None, seed: int = 0, device: str = "cpu
         raise AgentFailure("crash", f"the agent {spec!r} failed to load: {err}")
     meta = _check_meta(head.get("meta"))
     cls = RemoteBatchAgent if head.get("batch") is True else RemoteAgent
-    return cls(proc, scratch, meta, act_timeout_s)
+    return cls(proc, scratch, log, meta, act_timeout_s)
+
+
+def _tail(log, size: int = 1500) -> str:
+    try:
+        log.seek(0, os.SEEK_END)
+        end = log.tell()
+        log.seek(max(0, end - size))
+        return log.read().decode(errors="replace").strip() or "(nothing)"
+    except (OSError, ValueError):
+        return "(unavailable)"
 
 
 def _kill(proc: subprocess.Popen, scratch: str) -> None:
@@ -448,10 +490,15 @@ def _serve(request: dict, rfd: int, wfd: int) -> None:
             elif op in ("act", "act_batch"):
                 obs = _decode_obs(head, memoryview(payload))
                 if op == "act":
-                    actions = np.asarray(agent.act(obs[0], head["reward"], head["start"]), dtype="<f4")[None]
+                    actions = np.asarray(agent.act(obs[0], head["reward"], head["start"]), dtype="<f4")
+                    if actions.shape != (ACTION_DIM,):
+                        raise ValueError(f"agent.act returned an action of shape {actions.shape}; expected ({ACTION_DIM},)")
+                    actions = actions[None]
                 else:
                     actions = np.asarray(agent.act_batch(obs, np.asarray(head["rewards"], dtype=np.float64),
                                                          np.asarray(head["starts"], dtype=bool)), dtype="<f4")
+                    if actions.shape != (len(obs), ACTION_DIM):
+                        raise ValueError(f"agent.act_batch returned shape {actions.shape} for {len(obs)} trials")
                 _send(wfd, {"ok": True, "shape": list(actions.shape)}, [np.ascontiguousarray(actions)])
             else:
                 _send(wfd, {"ok": False, "error": f"unknown op {op!r}"})

@@ -1,11 +1,10 @@
-"""The child side of `verify`: read the evaluation secret from stdin, then run the harness.
+"""The child side of `verify`: the harness, reading the evaluation secret from stdin.
 
     python -m leaderboard.rerun HARNESS-ARGS... < secret
 
-The secret never appears in this process's command line or environment (both readable by any
-process of the same user, and inherited by the harness's spawned workers); it reaches the harness
-as an argument of `benchmark.run.main` in memory only. (The guard matters: spawned workers import
-this module again, as `__mp_main__`.)
+The secret never appears in this process's command line or environment (both readable through
+/proc); the harness reads it from stdin (`--eval-secret-file -`) and keeps it in memory only, in a
+non-dumpable process. (The guard matters: spawned workers import this module again, as `__mp_main__`.)
 """
 
 import sys
@@ -14,11 +13,7 @@ import sys
 def main() -> int:
     from benchmark.run import main as harness
 
-    secret = sys.stdin.readline().rstrip("\n")
-    if not secret:
-        print("error: no evaluation secret on stdin", file=sys.stderr)
-        return 2
-    return harness(sys.argv[1:] + ["--eval-secret", secret])
+    return harness(sys.argv[1:] + ["--eval-secret-file", "-"])
 
 
 if __name__ == "__main__":

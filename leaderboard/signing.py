@@ -46,11 +46,34 @@ def public_pem(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def load_private(path: str | Path | None) -> Ed25519PrivateKey:
-    """The signing key from `path` or `$REFEXP_SIGNING_KEY`, with a clear error when absent."""
+def private_key_path(path: str | Path | None) -> Path:
+    """The signing key's path (`path` or `$REFEXP_SIGNING_KEY`), without reading it; `ValueError` if none."""
     path = path or os.environ.get(PRIVATE_KEY_ENV)
     if not path:
         raise ValueError(f"no signing key: pass --signing-key PATH or set {PRIVATE_KEY_ENV} (maintainers only)")
+    if not Path(path).is_file():
+        raise ValueError(f"cannot read the signing key {path}: no such file")
+    return Path(path).resolve()
+
+
+def public_pem_of(path: str | Path) -> bytes:
+    """The public key (PEM) of the private key at `path`, computed in a short-lived child process, so
+    that the caller never holds the private key (`verify` checks it so before a re-run)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom leaderboard import signing\n"
+            "sys.stdout.buffer.write(signing.public_pem(signing.load_private(sys.argv[1]).public_key()))")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    if out.returncode != 0:
+        raise ValueError(out.stderr.decode(errors="replace").strip().splitlines()[-1].removeprefix("ValueError: "))
+    return out.stdout
+
+
+def load_private(path: str | Path | None) -> Ed25519PrivateKey:
+    """The signing key from `path` or `$REFEXP_SIGNING_KEY`, with a clear error when absent."""
+    path = private_key_path(path)
     try:
         key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
     except (OSError, ValueError) as exc:

@@ -170,7 +170,7 @@ def load_bundle(path: str | Path, map_location="cpu") -> dict:
     try:
         with torch.serialization.safe_globals(list(BUNDLE_SAFE_GLOBALS)):
             bundle = torch.load(path, map_location=map_location, weights_only=True)
-    except OSError as exc:
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
         raise FileNotFoundError(f"cannot read agent bundle {path}: {exc.strerror or exc}") from None
     except Exception as exc:  # noqa: BLE001  (torch raises UnpicklingError, RuntimeError, EOFError, ...)
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]

@@ -21,6 +21,7 @@ from leaderboard import board, cli, signing
 from leaderboard import rows as R
 from leaderboard.verify import VerifyConfig, verify
 from test_leaderboard import fake_results, snapshot
+from test_sandbox import _need_sandbox  # verify runs agents only in a bubblewrap sandbox
 
 SECRET = "maintainers-test-secret"
 AGENTS = textwrap.dedent('''
@@ -82,6 +83,7 @@ def _cfg(path: Path, keys, **kw) -> VerifyConfig:
 
 @pytest.mark.slow  # spawns processes
 def test_an_honest_row_is_verified_and_signed(tmp_path, keys):
+    _need_sandbox()
     root = tmp_path / "board"
     data = evaluate("scripted-explorer", "RefExp/TwoDrawer-v0", episodes=2, trials_per_task=8, training_seeds=(0, 1),
                     workers=1, progress=False, obs_type="state")
@@ -108,7 +110,11 @@ def test_an_honest_row_is_verified_and_signed(tmp_path, keys):
     with pytest.raises(signing.SignatureError):
         signing.verified_record(signed, signing.load_public(keys[1]))
     # and the exact file is not verified twice without a new submission: re-verification just re-signs
-    again, _ = verify(_cfg(path, keys, eval_seed=7), root, secret=SECRET, public_key_path=keys[1])
+    # (here through the command line, the secret read from a file)
+    (tmp_path / "secret").write_text(SECRET + "\n")
+    assert cli.main(["--dir", str(root), "verify", str(path), "--signing-key", str(keys[0]), "--public-key", str(keys[1]),
+                     "--eval-seed", "7", "--workers", "1", "--eval-secret-file", str(tmp_path / "secret")]) == 0
+    again = next(r for r in R.read_rows(root / "results.csv") if r["row_id"] == row["row_id"])
     assert again["verification"] == "verified"
 
 
@@ -120,6 +126,7 @@ def test_an_honest_row_is_verified_and_signed(tmp_path, keys):
     ("Hog", "memory limit 4 GiB", 300.0),
 ])
 def test_a_bad_agent_fails_verification_and_changes_nothing_else(tmp_path, keys, cls, words, limit):
+    _need_sandbox()
     art = tmp_path / "artifacts"
     art.mkdir()
     (art / "bad_agents.py").write_text(AGENTS)
@@ -146,6 +153,7 @@ def test_a_bad_agent_fails_verification_and_changes_nothing_else(tmp_path, keys,
 
 
 def test_verify_refuses_without_changing_files(tmp_path, keys, capsys):
+    _need_sandbox()
     root = tmp_path / "board"
     path = tmp_path / "a.json"
     _put(root, fake_results(agent="a"), path)
@@ -157,7 +165,11 @@ def test_verify_refuses_without_changing_files(tmp_path, keys, capsys):
     assert "not a row of the board" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:  # no secret: a usage error, exit 2
         cli.main(base + [str(path)])
-    assert exc.value.code == 2 and "REFEXP_EVAL_SECRET" in capsys.readouterr().err
+    assert exc.value.code == 2 and "--eval-secret-file" in capsys.readouterr().err
+    (tmp_path / "public-secret").write_text("refexp-public-v1\n")
+    with pytest.raises(SystemExit) as exc:  # the public secret verifies nothing
+        cli.main(base + [str(path), "--eval-secret-file", str(tmp_path / "public-secret")])
+    assert exc.value.code == 2 and "not a public or development one" in capsys.readouterr().err
     art = tmp_path / "art"
     art.mkdir()
     (art / "submission.json").write_text(json.dumps({"agent_spec": "a", "files": {"w.bin": "0" * 64}}))

@@ -99,7 +99,9 @@ def test_killed_worker_is_retried_and_nothing_is_lost_or_doubled(ray_local, tmp_
     from tests.ray_agents import PID_DIR
 
     shutil.rmtree(PID_DIR, ignore_errors=True)
-    kw = dict(episodes=1, trials_per_task=6, training_seeds=(0,), progress=False, obs_type="state", batch=2)
+    # the project's own test agent, trusted (--isolation none): the Ray backend refuses untrusted agents
+    kw = dict(episodes=1, trials_per_task=6, training_seeds=(0,), progress=False, obs_type="state", batch=2,
+              isolation="none")
     agent = "tests.ray_agents:PidRandomAgent"
     local = evaluate(agent, ENV, workers=1, **kw)  # PID_DIR absent: nothing announced
     PID_DIR.mkdir()
