@@ -83,9 +83,9 @@ DATASET_ENVS: dict[str, tuple[str, ...]] = {
     for slug in dict.fromkeys(e.slug for e in ENVS.values())
 }
 
-# The harness's built-in agents that declare `uses_layout` (benchmark.agents: the scripted ones): how a
+# The harness's built-in agents that declare `uses_layout` (benchmark.agents: the scripted ones and the oracle): how a
 # schema-2 file, which does not record it, is read (tests/test_benchmark_agents.py keeps this in step).
-LAYOUT_AWARE_AGENTS = frozenset({"always-first", "scripted-explorer"})
+LAYOUT_AWARE_AGENTS = frozenset({"always-first", "scripted-explorer", "oracle"})
 # An exploration score whose whole interval lies above Bayes-optimal's (1) by more than this is refused
 # for review: no agent can beat Bayes-optimal in expectation (docs/benchmark.md, "Plausibility").
 IMPLAUSIBLE_MARGIN = 0.0
