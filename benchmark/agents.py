@@ -448,6 +448,7 @@ def agent_metadata(agent, spec: str) -> dict[str, Any]:
         "version": str(getattr(agent, "version", None) or "unversioned"),
         "eligible": bool(getattr(agent, "eligible", True)) and not uses_task,
         "uses_task": uses_task,
+        "uses_layout": bool(getattr(agent, "uses_layout", False)),
         "uses_dataset": bool(getattr(agent, "uses_dataset", True)),
         "trained_env_id": getattr(agent, "trained_env_id", None),
     }

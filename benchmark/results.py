@@ -1,4 +1,4 @@
-"""The results of a scored run: assembling the results dict (schema 2), its file, and its tables."""
+"""The results of a scored run: assembling the results dict (schema 3), its file, and its tables."""
 
 from __future__ import annotations
 
@@ -62,6 +62,8 @@ def make_results(
         "agent_version": meta["version"],
         "agent_spec": agent_spec,
         "eligible": bool(meta["eligible"]),
+        "uses_task": bool(meta.get("uses_task", False)),
+        "uses_layout": bool(meta.get("uses_layout", False)),
         "env_id": env_id,
         "num_drawers": n,
         "trained_env_id": meta.get("trained_env_id"),
@@ -85,7 +87,11 @@ def make_results(
         "exploration_score": summary.exploration_score,
         "exploration_score_ci": None if summary.exploration_score_ci is None else list(summary.exploration_score_ci),
         "seed_exploration_scores": summary.seed_exploration_scores,
-        "ci_method": "stratified bootstrap over training seeds, then trials within each (seed, task) cell; percentile",
+        "conditional_success": summary.conditional_success,
+        "conditional_success_ci": None if summary.conditional_success_ci is None else list(summary.conditional_success_ci),
+        "seed_conditional_success": summary.seed_conditional_success,
+        "conditional_bayes_optimal": summary.conditional_bayes_optimal,
+        "ci_method": summary.ci_method,
         "confidence": stats.CONFIDENCE,
         "bootstrap_samples": int(bootstrap_samples),
         "bootstrap_seed": stats.BOOTSTRAP_SEED,
@@ -147,6 +153,15 @@ def _ci(lo, hi) -> str:
     return f"[{lo:.3f}, {hi:.3f}]"
 
 
+def _conditional_text(results: dict) -> str:
+    cond = results.get("conditional_success")
+    if cond is None:
+        return ""
+    best = results["conditional_bayes_optimal"]
+    return (f"; success after a failed episode {cond:.3f} {_ci(*results['conditional_success_ci'])}"
+            + ("" if best is None else f" (Bayes-optimal {best:.3f})"))
+
+
 def score_line(results: dict) -> str:
     """The headline as one line (printed unwrapped, so that `grep` and logs see it whole)."""
     s_count = len(results["training_seeds"])
@@ -154,7 +169,7 @@ def score_line(results: dict) -> str:
     ex_text = "n/a (K = 1)" if ex is None else f"{ex:.3f} {_ci(*results['exploration_score_ci'])}"
     return (f"exploration score {ex_text} (0 = never adapts, 1 = Bayes-optimal); area under the curve "
             f"{results['auc']:.3f} {_ci(*results['auc_ci'])}; {results['seeds_at_bayes_optimal']} of {s_count} "
-            "seeds at the Bayes-optimal curve")
+            f"seeds at the Bayes-optimal curve{_conditional_text(results)}; intervals: {results['ci_method']}")
 
 
 def results_table(results: dict):
@@ -168,7 +183,7 @@ def results_table(results: dict):
         f"{results['num_drawers']} tasks x {results['trials_per_task']} trials, eval seed {results['eval_seed']}, "
         f"secret {results['secret_id']}",
     )
-    cols = ["episode", "success (mean over seeds)", "95% CI (bootstrap)"]
+    cols = ["episode", "success (mean over seeds)", "95% CI"]
     if results["iqm"] is not None:
         cols.append("IQM")
     cols += ["per seed", "Bayes-optimal min(1, k/N)"]

@@ -6,16 +6,20 @@ accepts only files that pass it *and* `check_eligible`. It imports `benchmark.st
 the suite's env table `refexp_envs.ENVS` and the dataset registry: pure data, so checking a file
 loads no simulator.
 
-Two versions are read: 1 (before the evaluation protocol of docs/benchmark.md: tasks drawn i.i.d.
+Three versions are read: 1 (before the evaluation protocol of docs/benchmark.md: tasks drawn i.i.d.
 per trial, Wilson intervals over pooled trials; read for old leaderboard rows, no longer accepted
-for submission) and 2 (current). A schema-2 results file is one JSON object:
+for submission), 2 (stratified-bootstrap intervals; no record of privileged channels; accepted, its
+layout use read from the agent's name, `LAYOUT_AWARE_AGENTS`) and 3 (current: 2 plus `uses_task`,
+`uses_layout`, the conditional success, Student-t intervals over seeds). A schema-3 results file is
+one JSON object:
 
 | field                        | type                          | meaning                                                 |
 |------------------------------|-------------------------------|---------------------------------------------------------|
-| schema_version               | int (2)                       |                                                         |
+| schema_version               | int (3)                       |                                                         |
 | agent, agent_version         | str, str                      | display name and version (checkpoint hashes, seed order)|
 | agent_spec                   | str                           | what `--agent` was given                                |
 | eligible                     | bool                          | false for agents that see the hidden task               |
+| uses_task, uses_layout       | bool, bool                    | the agent was handed the task / the handles' positions  |
 | env_id, num_drawers          | str, int                      | the env scored, and its N                               |
 | trained_env_id               | str or null                   | the env the agent's checkpoint was trained on, if known |
 | env_mismatch_allowed         | bool                          | scored on an env it was not trained on (--allow-env-mismatch) |
@@ -27,7 +31,7 @@ for submission) and 2 (current). A schema-2 results file is one JSON object:
 | eval_seed                    | int                           | drives the env reset seeds and the agent's seeds        |
 | secret_id                    | str                           | hash of the evaluation secret that ordered the tasks    |
 | success_rate                 | list[float], K                | mean over seeds of each seed's task-balanced rate       |
-| ci_low, ci_high              | list[float], K                | 95% stratified-bootstrap interval (`ci_method`)         |
+| ci_low, ci_high              | list[float], K                | 95% interval (`ci_method`: Student-t over seeds)        |
 | iqm                          | list[float] K, or null        | interquartile mean over seeds (null below 5 seeds)      |
 | seed_curves                  | S x K floats                  | each training seed's task-balanced success curve        |
 | seeds_at_bayes_optimal       | int                           | seeds whose curve reaches min(1, k/N) in every episode  |
@@ -36,6 +40,9 @@ for submission) and 2 (current). A schema-2 results file is one JSON object:
 | exploration_score            | float or null                 | (auc - K/N) / (sum min(1,k/N) - K/N); null for K = 1    |
 | exploration_score_ci         | [float, float] or null        | its 95% interval                                        |
 | seed_exploration_scores      | list[float] S, or null        | per training seed                                       |
+| conditional_success, _ci     | float or null, [lo, hi] or null | success in episode k+1 after a failed episode k (stats) |
+| seed_conditional_success     | list[float or null], S        | per training seed (null: it never failed before K)      |
+| conditional_bayes_optimal    | float or null                 | the Bayes-optimal agent's conditional success           |
 | ci_method, confidence        | str, float (0.95)             |                                                         |
 | bootstrap_samples, bootstrap_seed | int, int                 |                                                         |
 | raw_successes                | S x T x K of 0/1              | T = N * trials_per_task                                 |
@@ -57,8 +64,9 @@ from typing import Any
 
 from refexp_envs import ENVS
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
+ACCEPTED_VERSIONS = (2, 3)  # what the leaderboard accepts for submission
 MIN_TRIALS = 100  # trials over all seeds that the leaderboard asks for
 CONFIDENCE = 0.95
 LEADERBOARD_OBS_TYPE = "pixels"
@@ -75,6 +83,12 @@ DATASET_ENVS: dict[str, tuple[str, ...]] = {
     for slug in dict.fromkeys(e.slug for e in ENVS.values())
 }
 
+# The harness's built-in agents that declare `uses_layout` (benchmark.agents: the scripted ones and the oracle): how a
+# schema-2 file, which does not record it, is read (tests/test_benchmark_agents.py keeps this in step).
+LAYOUT_AWARE_AGENTS = frozenset({"always-first", "scripted-explorer", "oracle"})
+# An exploration score whose whole interval lies above Bayes-optimal's (1) by more than this is refused
+# for review: no agent can beat Bayes-optimal in expectation (docs/benchmark.md, "Plausibility").
+IMPLAUSIBLE_MARGIN = 0.0
 # Names that always see the hidden task: refused whatever their `eligible` flag says.
 TASK_AWARE_AGENTS = frozenset({"oracle", "oracle-task", "ours-onestep-oracle-task"})
 
@@ -160,7 +174,7 @@ def validate_results(data: Any) -> None:
     if not isinstance(data, dict):
         raise SchemaError([f"top level must be a JSON object, got {type(data).__name__}"])
     version = data.get("schema_version")
-    if version == 2:
+    if version in (2, 3):
         return _validate_v2(data)
     if version == 1:
         return _validate_v1(data)
@@ -311,12 +325,29 @@ def _close(a, b) -> bool:
     return bool(np.allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float), atol=_TOL, rtol=0))
 
 
+_REQUIRED_V3: dict[str, type | tuple[type, ...]] = {
+    **_REQUIRED_V2, "uses_task": bool, "uses_layout": bool,
+    "conditional_success": (float, int, type(None)), "conditional_success_ci": (list, type(None)),
+    "seed_conditional_success": list, "conditional_bayes_optimal": (float, int, type(None)),
+}
+
+
+def uses_layout(data: dict) -> bool:
+    """Whether the agent of a results dict was handed the handles' positions (schema 3 records it; an
+    earlier file is read by the agent's name)."""
+    if "uses_layout" in data:
+        return bool(data["uses_layout"])
+    return data["agent"] in LAYOUT_AWARE_AGENTS and data.get("agent_spec", data["agent"]) == data["agent"]
+
+
 def _validate_v2(data: dict) -> None:
+    """Schemas 2 and 3 (3 adds the privileged-channel flags and the conditional success)."""
     import numpy as np
 
     from benchmark import stats
 
-    problems = _check_types(data, _REQUIRED_V2)
+    v3 = data["schema_version"] == 3
+    problems = _check_types(data, _REQUIRED_V3 if v3 else _REQUIRED_V2)
     if problems:
         raise SchemaError(problems)
     _common_checks(data, problems)
@@ -372,15 +403,27 @@ def _validate_v2(data: dict) -> None:
         "iqm": stats.iqm(curves, axis=0).tolist() if s_count >= stats.IQM_MIN_SEEDS else None,
         "seeds_at_bayes_optimal": int(stats.at_bayes_optimal(curves, n).sum()),
     }
+    if v3:
+        checks["seed_conditional_success"] = stats.seed_conditional_success(raw)
+        have = [c for c in checks["seed_conditional_success"] if c is not None]
+        checks["conditional_success"] = float(np.mean(have)) if have else None
+        checks["conditional_bayes_optimal"] = stats.conditional_bayes_optimal(k, n)
+        if data["uses_task"] and data["eligible"]:
+            problems.append("an agent that uses the task cannot be marked eligible")
     for key, want in checks.items():
-        if not _close(data[key], want):
+        if key.startswith("seed_conditional") and data[key] != want:
+            if len(data[key]) != len(want) or any((a is None) != (b is None) or (a is not None and abs(a - b) > _TOL)
+                                                  for a, b in zip(data[key], want)):
+                problems.append(f"{key} {data[key]} but the raw data give {want}")
+        elif not key.startswith("seed_conditional") and not _close(data[key], want):
             problems.append(f"{key} {data[key]} but the raw data give {want}")
     if data["distinct_rollouts"] != stats.distinct_rollouts(rolls, tasks, seeds):
         problems.append("distinct_rollouts disagrees with raw_rollouts")
     for e in range(k):
         if not data["ci_low"][e] - _TOL <= data["success_rate"][e] <= data["ci_high"][e] + _TOL:
             problems.append(f"episode {e + 1}: success rate outside its interval [ci_low, ci_high]")
-    for key, val in (("auc", "auc_ci"), ("exploration_score", "exploration_score_ci")):
+    pairs = [("auc", "auc_ci"), ("exploration_score", "exploration_score_ci")]
+    for key, val in pairs + ([("conditional_success", "conditional_success_ci")] if v3 else []):
         ci, point = data[val], data[key]
         if (ci is None) != (point is None):
             problems.append(f"{val} must be null exactly when {key} is")
@@ -399,7 +442,7 @@ def total_trials(data: dict) -> int:
 
 def check_eligible(data: dict) -> None:
     """Raise `IneligibleError` with the reason unless a *valid* results object may be ranked."""
-    if data["schema_version"] != SCHEMA_VERSION:
+    if data["schema_version"] not in ACCEPTED_VERSIONS:
         raise IneligibleError(
             f"schema version {data['schema_version']} (tasks not task-balanced, not ordered by an evaluation secret) "
             f"is read for old rows but no longer accepted; rescore with this harness (schema {SCHEMA_VERSION})"
@@ -427,3 +470,24 @@ def check_eligible(data: dict) -> None:
     ds = data["dataset_id"]
     if ds is not None and not dataset_env_ok(ds, data["env_id"]):
         raise IneligibleError(f"dataset {ds!r} is not a training set for {data['env_id']}")
+    implausible = implausible_reason(data)
+    if implausible:
+        raise IneligibleError(implausible)
+
+
+def implausible_reason(data: dict) -> str | None:
+    """Why a results dict is refused for review, or None: its exploration score's interval over
+    training seeds (Student-t, from the raw data) lies entirely above Bayes-optimal's 1, which no agent
+    reaches in expectation. A point estimate above 1 with an interval reaching below is finite-trial
+    luck and accepted."""
+    from benchmark import stats
+
+    if len(data["training_seeds"]) < 2:
+        return None
+    sm = stats.summarise(data["raw_successes"], data["raw_tasks"], data["num_drawers"])
+    if sm.exploration_score_ci is None or sm.exploration_score_ci[0] <= 1.0 + IMPLAUSIBLE_MARGIN:
+        return None
+    lo, hi = sm.exploration_score_ci
+    return (f"flagged for review: exploration score {sm.exploration_score:.3f} with its whole 95% interval "
+            f"[{lo:.3f}, {hi:.3f}] above Bayes-optimal's 1 ({len(data['training_seeds'])} seeds): no agent beats "
+            "Bayes-optimal in expectation, so the harness, the env or the file needs a maintainer's look")

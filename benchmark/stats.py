@@ -7,14 +7,26 @@ hidden task of each trial `(S, T)`.
   over tasks (the mean of its per-task means), so a score never moves with the task mix.
 * **Point estimate**: the mean of the per-seed curves over seeds (and the interquartile mean where
   there are at least `IQM_MIN_SEEDS` seeds).
-* **95% interval**: a stratified bootstrap that resamples training seeds with replacement, then the
-  trials inside each (seed, task) cell with replacement, so a resample never unbalances the tasks;
-  percentile interval, fixed generator seed. Where every seed agrees, the interval has no width:
-  "k of n seeds at the Bayes-optimal curve" is reported beside it.
+* **95% interval** (`CI_METHOD`): with two or more training seeds, Student-t over the seeds' values
+  (mean +- t_{0.975, S-1} * sd / sqrt(S)): the training run is the unit, and with 3-10 seeds a
+  percentile bootstrap over seeds is too narrow when the seeds disagree (docs/benchmark.md,
+  "Intervals"). Per-episode success intervals are clipped to [0, 1]; score intervals are not. With
+  one seed there is no interval over training runs: a stratified bootstrap over that seed's trials
+  is stored instead (`ONE_SEED_METHOD`; the leaderboard never ranks such a row). The stratified
+  bootstrap (seeds with replacement, then the trials of each (seed, task) cell; percentile, fixed
+  generator seed) stays available (`interval="bootstrap"`) for the comparison in the docs. Where
+  every seed agrees, the interval has no width: "k of n seeds at the Bayes-optimal curve" is
+  reported beside it.
 * **Exploration score**: `(area - K/N) / (area* - K/N)` with `area = sum_k success(k)` (unit-width
   episodes), `K/N` the area of the best agent that never adapts (a fixed drawer), and
   `area* = sum_k min(1, k/N)` Bayes-optimal's: 0 = never adapts, 1 = Bayes-optimal, negative =
   worse than never adapting. Undefined (None) for K = 1, where both areas are 1/N. Never clipped.
+* **Conditional success** (`conditional_success`): for each training seed, over every (trial,
+  episode k < K) whose episode k failed, the fraction whose episode k+1 succeeded; the mean over
+  the seeds that failed at all. It separates "does not explore" (it can open a drawer, episode 1
+  near 1/N, but after a failure it goes back to the same drawer: near 0) from "cannot open one"
+  (episode 1 near 0 too). Bayes-optimal's value (`conditional_bayes_optimal`) is 1 for N = 2 and
+  2/3 for N = 3, K = 3; never adapting gives 0.
 
 `rliable` itself cannot be installed beside this project's pandas 3 pin; `tests/test_benchmark_stats.py`
 checks this bootstrap against reference intervals that rliable 1.2.0 computed (fixture in tests/data/).
@@ -32,6 +44,10 @@ CONFIDENCE = 0.95
 BOOTSTRAP_SAMPLES = 5000
 BOOTSTRAP_SEED = 0
 IQM_MIN_SEEDS = 5
+CI_METHOD = "Student-t over training seeds (per-episode success clipped to [0, 1])"
+ONE_SEED_METHOD = ("one training seed: stratified bootstrap over its trials only (not an interval over training "
+                   "runs; never ranked)")
+BOOTSTRAP_METHOD = "stratified bootstrap over training seeds, then trials within each (seed, task) cell; percentile"
 _ATOL = 1e-9
 
 
@@ -142,6 +158,38 @@ def at_bayes_optimal(curves, n: int) -> np.ndarray:
     return np.all(curves >= np.asarray(bayes_optimal_curve(curves.shape[1], n)) - _ATOL, axis=1)
 
 
+def t_interval(values, confidence: float = CONFIDENCE, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Student-t interval of the mean of `values` along `axis` (at least 2 values): mean +- t * sd / sqrt(n)."""
+    v = np.asarray(values, dtype=np.float64)
+    count = v.shape[axis]
+    if count < 2:
+        raise ValueError(f"a Student-t interval needs at least 2 values, got {count}")
+    mean, sd = v.mean(axis), v.std(axis, ddof=1)
+    half = _scipy_stats.t.ppf(0.5 + confidence / 2.0, count - 1) * sd / np.sqrt(count)
+    return mean - half, mean + half
+
+
+def conditional_counts(raw) -> tuple[np.ndarray, np.ndarray]:
+    """Per training seed: (failures in episodes 1..K-1, successes in the episode after each): `(S,)`, `(S,)`."""
+    arr = _as_successes(raw)
+    failed = arr[:, :, :-1] == 0
+    return failed.sum((1, 2)), (failed & (arr[:, :, 1:] == 1)).sum((1, 2))
+
+
+def seed_conditional_success(raw) -> list[float | None]:
+    """Each seed's success rate in episode k+1 over its (trial, k) with a failure in episode k; None
+    where the seed never failed before its last episode (or K = 1)."""
+    fails, wins = conditional_counts(raw)
+    return [float(w / f) if f else None for f, w in zip(fails, wins)]
+
+
+def conditional_bayes_optimal(k: int, n: int) -> float | None:
+    """The conditional success of the Bayes-optimal agent (None where it never fails before episode K)."""
+    fail = [max(0.0, 1.0 - j / n) for j in range(1, k + 1)]  # P(episode j fails)
+    denom = sum(fail[:-1])
+    return None if denom <= _ATOL else sum(fail[j] - fail[j + 1] for j in range(k - 1)) / denom
+
+
 @dataclass(frozen=True)
 class Summary:
     """Everything the results file reports about successes (lists are per episode, length K)."""
@@ -158,28 +206,49 @@ class Summary:
     exploration_score: float | None
     exploration_score_ci: tuple[float, float] | None
     seed_exploration_scores: list[float] | None
+    conditional_success: float | None
+    conditional_success_ci: tuple[float, float] | None
+    seed_conditional_success: list[float | None]
+    conditional_bayes_optimal: float | None
+    ci_method: str
 
 
-def summarise(raw, tasks, num_drawers: int, samples: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED) -> Summary:
-    """Summarise raw successes `(S, T, K)` with tasks `(S, T)` of an env with `num_drawers` drawers."""
+def summarise(raw, tasks, num_drawers: int, samples: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED,
+              interval: str = "t") -> Summary:
+    """Summarise raw successes `(S, T, K)` with tasks `(S, T)` of an env with `num_drawers` drawers.
+
+    `interval`: "t" (Student-t over seeds; the stratified bootstrap over trials where S = 1) or
+    "bootstrap" (the stratified bootstrap over seeds and trials, for comparison)."""
+    if interval not in ("t", "bootstrap"):
+        raise ValueError(f"interval must be 't' or 'bootstrap', got {interval!r}")
     n = int(num_drawers)
     curves = seed_curves(raw, tasks, n)
     s_count, k = curves.shape
-    boot = bootstrap_curves(raw, tasks, n, samples, seed).mean(1)  # (samples, K): mean over seeds
-    lo, hi = percentile_interval(boot)
     mean = curves.mean(0)
+    fixed, best = k / n, float(np.sum(bayes_optimal_curve(k, n)))
+    ex = exploration_score(mean, n)
+    if interval == "t" and s_count >= 2:
+        method = CI_METHOD
+        lo, hi = t_interval(curves)
+        lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
+        a_lo, a_hi = t_interval(curves.sum(1))
+        e_lo, e_hi = (None, None) if ex is None else t_interval((curves.sum(1) - fixed) / (best - fixed))
+    else:
+        method = BOOTSTRAP_METHOD if s_count >= 2 else ONE_SEED_METHOD
+        boot = bootstrap_curves(raw, tasks, n, samples, seed).mean(1)  # (samples, K): mean over seeds
+        lo, hi = percentile_interval(boot)
+        a_lo, a_hi = percentile_interval(boot.sum(1))
+        e_lo, e_hi = (None, None) if ex is None else percentile_interval((boot.sum(1) - fixed) / (best - fixed))
     # float rounding must not put the point estimate outside its own interval
     lo, hi = np.minimum(lo, mean), np.maximum(hi, mean)
-    boot_area = boot.sum(1)
-    a_lo, a_hi = percentile_interval(boot_area)
-    ex = exploration_score(mean, n)
-    if ex is None:
-        ex_ci, seed_ex = None, None
-    else:
-        fixed, best = k / n, float(np.sum(bayes_optimal_curve(k, n)))
-        e_lo, e_hi = percentile_interval((boot_area - fixed) / (best - fixed))
-        ex_ci = (float(min(e_lo, ex)), float(max(e_hi, ex)))
-        seed_ex = [float(exploration_score(c, n)) for c in curves]
+    ex_ci = None if ex is None else (float(min(e_lo, ex)), float(max(e_hi, ex)))
+    seed_cond = seed_conditional_success(raw)
+    have = [c for c in seed_cond if c is not None]
+    cond = float(np.mean(have)) if have else None
+    cond_ci = None
+    if cond is not None:
+        c_lo, c_hi = np.clip(t_interval(have), 0.0, 1.0) if len(have) >= 2 else (cond, cond)  # a rate: clipped
+        cond_ci = (float(min(c_lo, cond)), float(max(c_hi, cond)))
     return Summary(
         success_rate=[float(x) for x in mean],
         ci_low=[float(x) for x in lo],
@@ -192,7 +261,12 @@ def summarise(raw, tasks, num_drawers: int, samples: int = BOOTSTRAP_SAMPLES, se
         auc_ci=(float(min(a_lo, area(mean))), float(max(a_hi, area(mean)))),
         exploration_score=ex,
         exploration_score_ci=ex_ci,
-        seed_exploration_scores=seed_ex,
+        seed_exploration_scores=None if ex is None else [float(exploration_score(c, n)) for c in curves],
+        conditional_success=cond,
+        conditional_success_ci=cond_ci,
+        seed_conditional_success=seed_cond,
+        conditional_bayes_optimal=conditional_bayes_optimal(k, n),
+        ci_method=method,
     )
 
 

@@ -200,6 +200,9 @@ def add_row(root: str | Path, data: dict, raw: bytes, replace: bool = False) -> 
                 "shares a checkpoint with it. Pass --replace to replace that row, or give a retrained agent a new version"
             )
         kept = [r for r in state.rows if r not in same]
+        twin = R.twin_problem(data, [(r, state.results[r["row_id"]]) for r in kept])
+        if twin:
+            raise Rejected(f"duplicate: {twin}")
         for old in same:
             state.results.pop(old["row_id"], None)
             state.records.pop(old["row_id"], None)

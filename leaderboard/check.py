@@ -4,7 +4,8 @@ and the kept evidence say it must be? CI runs it, so a hand edit fails CI.
 It checks: each row against its results file (SHA-256, schema, the row re-derived field by field);
 each verification record's Ed25519 signature under the committed public key, and that the row's
 status is the record's; results files or records without a row (a lost submit) and rows without
-their file; one row per agent version; the pages, re-rendered in memory and compared byte for
+their file; one row per agent version; no agent under two names (rows of differently named agents
+on one env sharing >= 95% of their rollout digests); the pages, re-rendered in memory and compared byte for
 byte, and the PNGs by the hash of their inputs (never by their bytes, which change with
 matplotlib's version); no stray or temporary files.
 """
@@ -22,7 +23,7 @@ from leaderboard import signing
 from leaderboard.board import Paths, State
 
 # Files and folders that may sit in a leaderboard directory besides the data (the package's code).
-ALLOWED_TOP = {"results.csv", "README.md", "index.html", "render.json", "verify_key.pub", ".lock",
+ALLOWED_TOP = {"results.csv", "README.md", "index.html", "render.json", "verify_key.pub", ".lock", "notes.json",
                "__pycache__", "assets", "static", "submissions", "verifications", "plots", "rows"}
 
 
@@ -100,6 +101,11 @@ def check(paths: Paths, public_key_path: Path = signing.PUBLIC_KEY_PATH) -> list
             problems.append(f"{where}: columns {diff} differ from what its results file and record give "
                             f"(e.g. {diff[0]}: {row[diff[0]]!r}, expected {expected[diff[0]]!r}){hint}")
 
+    checked = [r for r in rows if r["row_id"] in state.results]
+    for i, row in enumerate(checked):
+        twin = R.twin_problem(state.results[row["row_id"]], [(o, state.results[o["row_id"]]) for o in checked[:i]])
+        if twin:
+            problems.append(f"row {row['row_id']}: {twin}")
     for folder, what in ((paths.submissions, "results file"), (paths.verifications, "verification record")):
         if folder.is_dir():
             for p in sorted(folder.iterdir()):

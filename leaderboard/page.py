@@ -36,8 +36,21 @@ def short_env(env_id: str) -> str:
     return env_id.split("/")[-1]
 
 
-def plot_path(proto: str, env: str, k: int) -> str:
-    return f"plots/{proto}/{slug(short_env(env))}_K{k}.png"
+def plot_path(proto: str, env: str, k: int, cls: str = "pixels") -> str:
+    return f"plots/{proto}/{slug(short_env(env))}_K{k}{'' if cls == 'pixels' else '_' + cls}.png"
+
+
+NOTES_PATH = Path(__file__).resolve().parent / "notes.json"
+
+
+def load_notes(path: Path = NOTES_PATH) -> dict:
+    """The maintainers' notes (`notes.json`): {"envs": {env: text}, "rows": [{agent, env_id, kind, text}]}."""
+    return json.loads(path.read_text()) if path.is_file() else {"envs": {}, "rows": []}
+
+
+def row_notes(row: dict[str, str], notes: dict) -> list[str]:
+    """The notes on one row: those naming its agent on its env (or on every env)."""
+    return [n["text"] for n in notes["rows"] if n["agent"] == row["agent"] and n["env_id"] in (None, row["env_id"])]
 
 
 def row_plot_path(rid: str) -> str:
@@ -58,11 +71,12 @@ def record_bytes(signed: dict) -> bytes:
 
 
 def _interval_words(proto: str) -> str:
-    words = "mean over training seeds of task-balanced rates, 95% stratified-bootstrap interval over seeds"
-    return words if proto == "v1" else words + " (re-derived from the raw data)"
+    return ("mean over training seeds of task-balanced rates, 95% Student-t interval over seeds (clipped to [0, 1]), "
+            "re-derived from the raw data")
 
 
-PLOT_INTERVAL = "mean over training seeds; 95% bootstrap interval over seeds"
+PLOT_INTERVAL = "mean over training seeds; 95% Student-t interval over seeds"
+CLASS_WORDS = {"pixels": "", "privileged": "privileged: handed the handles' positions (uses_layout)"}
 SCORE_WORDS = {"exploration": "exploration score", "auc": "area under the curve"}
 
 
@@ -90,13 +104,13 @@ def build(root: Path, state, draw: bool = True) -> tuple[dict[Path, bytes], list
     grouped = R.groups(state.rows)
     old = _read_manifest(root)
     plot_jobs: dict[str, tuple[str, object]] = {}
-    for proto, env, k, ranked in grouped:
+    for proto, env, k, cls, ranked in grouped:
         lines = [_line(r, styles[r["agent"]], lab) for (_, r), lab in zip(ranked, _labels(ranked))]
         bayes = R.floats(ranked[0][1]["bayes_optimal"])
-        title = f"{short_env(env)}, K = {k}, protocol {proto}"
+        title = f"{short_env(env)}, K = {k}, protocol {proto}" + ("" if cls == "pixels" else f", {cls}")
         spec = {"v": P.PLOT_VERSION, "lines": [l.__dict__ | {"style": l.style.__dict__} for l in lines],
                 "bayes": bayes, "title": title, "interval": PLOT_INTERVAL}
-        plot_jobs[plot_path(proto, env, k)] = (_hash_json(spec), lambda lines=lines, bayes=bayes, title=title:
+        plot_jobs[plot_path(proto, env, k, cls)] = (_hash_json(spec), lambda lines=lines, bayes=bayes, title=title:
                                                P.env_plot(lines, bayes, title, PLOT_INTERVAL))
     for r in state.rows:
         data = state.results[r["row_id"]]
@@ -116,10 +130,12 @@ def build(root: Path, state, draw: bool = True) -> tuple[dict[Path, bytes], list
     for src in sorted(STATIC.iterdir()):
         if src.suffix in (".js", ".css"):
             files[root / "assets" / src.name] = src.read_bytes()
-    files[root / "index.html"] = index_html(state, grouped).encode()
-    files[root / "README.md"] = readme_md(grouped).encode()
+    notes = load_notes()
+    files[root / "index.html"] = index_html(state, grouped, notes).encode()
+    files[root / "README.md"] = readme_md(grouped, notes).encode()
     for r in state.rows:
-        files[root / "rows" / f"{r['row_id']}.html"] = detail_html(r, state.results[r["row_id"]], state.records.get(r["row_id"])).encode()
+        files[root / "rows" / f"{r['row_id']}.html"] = detail_html(r, state.results[r["row_id"]], state.records.get(r["row_id"]),
+                                                                   row_notes(r, notes)).encode()
     texts = {str(p.relative_to(root)): _sha(b) for p, b in files.items() if p.suffix != ".png"}
     manifest = {
         "inputs": inputs_of(state),
@@ -184,10 +200,22 @@ def _th(label: str, sort: str | None, first: str = "asc", cls: str = "") -> str:
     return f"<th{klass}{attrs}>{esc(label)}</th>"
 
 
-def _table(proto: str, env: str, k: int, ranked, labels: list[str], records: dict) -> str:
+def _rank_cell(rank: int) -> str:
+    if rank:
+        return f'<td class="num" data-value="{rank}">{rank}</td>'
+    return '<td class="num" data-value="9999" title="one training seed: no interval over training runs, not ranked">–</td>'
+
+
+def _cond(r: dict[str, str]) -> str:
+    return "n/a" if not r["conditional"] else _cell(float(r["conditional"]), float(r["conditional_ci_low"]),
+                                                     float(r["conditional_ci_high"]))
+
+
+def _table(proto: str, env: str, k: int, ranked, labels: list[str], records: dict, marks: dict[str, str]) -> str:
     score_words = SCORE_WORDS[ranked[0][1]["score_name"]]
     head = [_th("rank", "num", "asc"), _th("agent", "text"), _th("version", "text", cls="wide"),
-            _th(f"{score_words} [95% CI]", "num", "desc", cls="score"), _th("seeds at optimum", "num", "desc")]
+            _th(f"{score_words} [95% CI]", "num", "desc", cls="score"),
+            _th("success after a failure [95% CI]", "num", "desc", cls="wide"), _th("seeds at optimum", "num", "desc")]
     head += [_th(f"ep {e}", "num", "desc", cls="ep") for e in range(1, k + 1)]
     head += [_th("family", "text"), _th("data", "text", cls="wide"), _th("seeds × trials", "num", "desc"),
              _th("distinct rollouts", "num", "desc", cls="wide"), _th("status", "text"), _th("", None)]
@@ -195,11 +223,14 @@ def _table(proto: str, env: str, k: int, ranked, labels: list[str], records: dic
     for (rank, r), label in zip(ranked, labels):
         rates, los, his = R.floats(r["success_rate"]), R.floats(r["ci_low"]), R.floats(r["ci_high"])
         score, lo, hi = float(r["score"]), float(r["score_ci_low"]), float(r["score_ci_high"])
+        mark = marks.get(r["row_id"], "")
+        cond = float(r["conditional"]) if r["conditional"] else -1.0
         cells = [
-            f'<td class="num" data-value="{rank}">{rank}</td>',
-            f'<td class="agent">{esc(label)}</td>',
+            _rank_cell(rank),
+            f'<td class="agent">{esc(label)}{f"<sup>{esc(mark)}</sup>" if mark else ""}</td>',
             f'<td class="ver wide" title="{esc(r["agent_version"])}">{esc(r["agent_version"][:8])}</td>',
             f'<td class="num score" data-value="{score!r}">{_cell(score, lo, hi)}</td>',
+            f'<td class="num wide" data-value="{cond!r}">{_cond(r)}</td>',
             f'<td class="num" data-value="{int(r["seeds_at_bayes_optimal"]) / int(r["n_seeds"])!r}">'
             f'{r["seeds_at_bayes_optimal"]}/{r["n_seeds"]}</td>',
         ]
@@ -220,7 +251,11 @@ def _table(proto: str, env: str, k: int, ranked, labels: list[str], records: dic
                  f'data-family="{esc(r["family"])}" data-verification="{esc(r["verification"])}"')
         body.append(f"<tr {attrs}>" + "".join(cells) + "</tr>")
     bayes = R.floats(ranked[0][1]["bayes_optimal"])
-    foot = ('<tr class="ref"><td></td><td>Bayes-optimal</td><td class="wide"></td><td class="num score">1.00</td><td></td>'
+    from benchmark.stats import conditional_bayes_optimal
+
+    best = conditional_bayes_optimal(k, len(bayes) and round(1 / bayes[0]))
+    foot = ('<tr class="ref"><td></td><td>Bayes-optimal</td><td class="wide"></td><td class="num score">1.00</td>'
+            f'<td class="num wide">{"n/a" if best is None else f"{best:.2f}"}</td><td></td>'
             + "".join(f'<td class="num">{b:.2f}</td>' for b in bayes)
             + '<td></td><td class="wide"></td><td></td><td class="wide"></td><td></td><td></td></tr>')
     empty = f'<tr class="empty" hidden><td colspan="{len(head)}">No row matches the filters.</td></tr>'
@@ -239,13 +274,43 @@ def _filters(rows: Sequence[dict[str, str]]) -> str:
             '<span id="f-count" aria-live="polite"></span></form>')
 
 
-def index_html(state, grouped) -> str:
+RANK_WORDS = ("Rows are ranked by their score's 95% interval over training seeds (Student-t): <b>rank = 1 + the "
+              "number of rows whose lower bound exceeds this row's upper bound</b>. Rows that cannot be told apart "
+              "share a rank, and the next rank jumps past them (two rows at 1, the next at 3); a row can also be "
+              "below one row and tied with its neighbours. With 3-10 seeds the intervals are wide, so ties are "
+              "common. A row of one training seed has no interval over training runs: it is listed (rank –), never "
+              "ranked. Agents handed the handles' positions (<code>uses_layout</code>) are ranked apart, in their "
+              "own table, never beside agents that see pixels only.")
+PLAUSIBILITY_WORDS = ("No agent beats Bayes-optimal in expectation, but a score is an estimate from finitely many "
+                      "trials: an agent at the optimum scores above 1 about as often as below it (the tasks are "
+                      "balanced, the episode-1 success is not: opening the right drawer first by luck more often "
+                      "than 1/N lifts the area). A point estimate above 1 whose interval reaches below 1 is such "
+                      "luck; a results file whose whole interval lies above 1 is refused for a maintainer's review.")
+COND_WORDS = ("<b>Success after a failure</b>: over every trial's episodes k < K that failed, the share whose next "
+              "episode succeeded (the mean over training seeds). Near 0 with an episode-1 success near 1/N: the agent "
+              "can open a drawer but does not explore; near 0 with episode-1 success near 0: it cannot open one.")
+
+
+def _marks(ranked, notes: dict) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Footnote marks of the rows with notes ({row id: mark}) and the notes in order [(mark, text)]."""
+    marks, texts = {}, []
+    for _, r in ranked:
+        for text in row_notes(r, notes):
+            if text not in [t for _, t in texts]:
+                texts.append((str(len(texts) + 1), text))
+            mark = next(m for m, t in texts if t == text)
+            marks[r["row_id"]] = ",".join(filter(None, [marks.get(r["row_id"], ""), mark]))
+    return marks, texts
+
+
+def index_html(state, grouped, notes: dict | None = None) -> str:
+    notes = notes if notes is not None else {"envs": {}, "rows": []}
     parts = [HEAD.format(title="RefExp leaderboard", assets=""), "<header><h1>RefExp leaderboard</h1>",
              "<p>How quickly an agent finds the hidden drawer: success rate in each exploration episode of a "
-             "trial (K episodes of one hidden task), beside the Bayes-optimal curve min(1, k/N). Rows are ranked "
-             "by their score's 95% interval: <b>rank = 1 + the number of rows whose lower bound exceeds this row's "
-             "upper bound</b>, so rows that cannot be told apart share a rank. Click a column to sort; "
-             "<i>details</i> shows the per-seed curves, the results file and the command that reproduces a row.</p>",
+             "trial (K episodes of one hidden task), beside the Bayes-optimal curve min(1, k/N). " + RANK_WORDS
+             + " Click a column to sort; <i>details</i> shows the per-seed curves, the results file and the command "
+             "that reproduces a row.</p>",
+             f"<p>{COND_WORDS} {PLAUSIBILITY_WORDS}</p>",
              _filters(state.rows), "</header><main>"]
     v1 = [g for g in grouped if g[0] == "v1"]
     v0 = [g for g in grouped if g[0] == "v0"]
@@ -256,7 +321,7 @@ def index_html(state, grouped) -> str:
                  "re-ran the agent with the secret and fresh seeds, and the intervals overlap (signed record).</p>")
     if not v1:
         parts.append("<p class=\"none\"><em>No protocol-v1 rows yet.</em></p>")
-    parts += [_env_section(g, state.records) for g in v1]
+    parts += [_env_section(g, state.records, notes) for g in v1]
     parts.append("</section>")
     if v0:
         parts.append('<section class="protocol" id="protocol-v0"><h2>Protocol v0 (earlier results)</h2>'
@@ -266,19 +331,26 @@ def index_html(state, grouped) -> str:
                      "(per-seed task-balanced rates, intervals over seeds, the exploration score); the detail page "
                      "also shows the normalised score as submitted. Ranked only among themselves, never against "
                      "protocol v1; they cannot be verified.</p>")
-        parts += [_env_section(g, state.records) for g in v0]
+        parts += [_env_section(g, state.records, notes) for g in v0]
         parts.append("</section>")
     parts.append(_how_to_submit_html())
     parts.append('</main><script src="assets/leaderboard.js"></script></body></html>\n')
     return "\n".join(parts)
 
 
-def _env_section(group, records: dict) -> str:
-    proto, env, k, ranked = group
-    anchor = f"{proto}-{slug(short_env(env))}-k{k}"
-    return (f'<section class="env" id="{anchor}"><h3>{esc(env)}, K = {k}</h3>'
-            f'<div class="tablewrap">{_table(proto, env, k, ranked, _labels(ranked), records)}</div>'
-            f'<figure><img src="{esc(plot_path(proto, env, k))}" alt="{esc(env)}: success per episode, protocol {proto}" '
+def _env_section(group, records: dict, notes: dict) -> str:
+    proto, env, k, cls, ranked = group
+    anchor = f"{proto}-{slug(short_env(env))}-k{k}" + ("" if cls == "pixels" else f"-{cls}")
+    marks, texts = _marks(ranked, notes)
+    heading = f"{esc(env)}, K = {k}" + (f" — {esc(CLASS_WORDS[cls])}" if cls != "pixels" else "")
+    env_note = notes["envs"].get(env) if proto == "v1" else None
+    notes_html = ""
+    if env_note or texts:
+        items = ([f"<li>{esc(env_note)}</li>"] if env_note else []) + [f"<li><sup>{m}</sup> {esc(t)}</li>" for m, t in texts]
+        notes_html = f'<ul class="notes">{"".join(items)}</ul>'
+    return (f'<section class="env" id="{anchor}"><h3>{heading}</h3>'
+            f'<div class="tablewrap">{_table(proto, env, k, ranked, _labels(ranked), records, marks)}</div>{notes_html}'
+            f'<figure><img src="{esc(plot_path(proto, env, k, cls))}" alt="{esc(env)}: success per episode, protocol {proto}" '
             f'width="640" loading="lazy"><figcaption>{esc(_interval_words(proto))}; error bars are 95% intervals; '
             "curves are offset sideways a little so that equal curves stay visible.</figcaption></figure></section>")
 
@@ -298,13 +370,17 @@ def _how_to_submit_html() -> str:
             "agents that see the hidden task are never ranked. Threat model: <code>docs/benchmark.md</code>.</p></section>")
 
 
-def detail_html(r: dict[str, str], data: dict, signed: dict | None) -> str:
+def detail_html(r: dict[str, str], data: dict, signed: dict | None, notes: Sequence[str] = ()) -> str:
     cmd = shlex.join(R.reproduce_command(data))
     score = _cell(float(r["score"]), float(r["score_ci_low"]), float(r["score_ci_high"]))
     facts = [
         ("agent", r["agent"]), ("version", r["agent_version"]), ("agent spec", r["agent_spec"]),
         ("env", r["env_id"]), ("episodes K", r["episodes"]), ("protocol", f"{r['protocol']} (results schema {r['schema_version']})"),
-        (SCORE_WORDS[r["score_name"]], score), ("seeds at the Bayes-optimal curve", f"{r['seeds_at_bayes_optimal']} of {r['n_seeds']}"),
+        (SCORE_WORDS[r["score_name"]], score), ("rank", "not ranked: one training seed" if not R.ranked(r) else
+                                                 "see the leaderboard"),
+        ("success after a failure", _cond(r)),
+        ("privileged channel", CLASS_WORDS["privileged"] if r["privileged"] else "none (pixels and proprioception only)"),
+        ("seeds at the Bayes-optimal curve", f"{r['seeds_at_bayes_optimal']} of {r['n_seeds']}"),
         ("family", r["family"]), ("trained on", r["data"]),
         ("training seeds" if r["protocol"] == "v1" else "seeds", r["seeds"]), ("trials per seed", r["trials_per_seed"]),
         ("distinct rollouts", f"{r['distinct_rollouts']} of {int(r['n_seeds']) * int(r['trials_per_seed'])} trials"
@@ -324,6 +400,7 @@ def detail_html(r: dict[str, str], data: dict, signed: dict | None) -> str:
              '<p><a href="../index.html">&larr; the leaderboard</a></p>',
              f"<h1>{esc(r['agent'])} on {esc(r['env_id'])}, K = {k}</h1>",
              f"<p>{_badge(r['verification'], signed)}</p>", _verification_html(r, signed),
+             "".join(f'<p class="note">Note: {esc(t)}</p>' for t in notes),
              '<table class="facts"><tbody>' + "".join(f"<tr><th>{esc(a)}</th><td>{esc(str(b))}</td></tr>" for a, b in facts)
              + "</tbody></table>",
              f"<h2>Success per episode</h2><p>{esc(_interval_words(r['protocol']))}.</p>",
@@ -365,17 +442,20 @@ def _verification_html(r: dict[str, str], signed: dict | None) -> str:
 
 
 # ---------------------------------------------------------------------------------- markdown
-def readme_md(grouped) -> str:
+def readme_md(grouped, notes: dict | None = None) -> str:
+    notes = notes if notes is not None else {"envs": {}, "rows": []}
+    strip = lambda text: re.sub(r"</?(b|i|code)>", lambda m: "`" if "code" in m.group(0) else ("**" if "b" in m.group(0) else "*"), text)  # noqa: E731
     lines = [
         "# RefExp leaderboard",
         "",
         "Generated by `python -m leaderboard render` from `results.csv`, `submissions/` and `verifications/`: "
         "do not edit by hand (`python -m leaderboard check` fails on any edit). The web page is `index.html` "
-        "(sortable, filterable, a detail page per row). Ranks: 1 + the number of rows whose interval's lower "
-        "bound exceeds this row's upper bound (rows that cannot be told apart share a rank), on the exploration "
-        "score (0 = the best agent that never adapts, 1 = Bayes-optimal) with its 95% interval over training "
-        "seeds. Protocol v1 rows and protocol v0 rows (earlier results of the first harness, re-derived from "
+        "(sortable, filterable, a detail page per row). Score: the exploration score (0 = the best agent that "
+        "never adapts, 1 = Bayes-optimal) with its 95% interval over training seeds. " + strip(RANK_WORDS)
+        + " Protocol v1 rows and protocol v0 rows (earlier results of the first harness, re-derived from "
         "their raw data) are never ranked against each other. Protocol: `docs/benchmark.md`.",
+        "",
+        strip(COND_WORDS) + " " + PLAUSIBILITY_WORDS,
         "",
         "Submit: `python -m leaderboard submit results/FILE.json`, then a pull request with the changed "
         "files; a maintainer verifies with `python -m leaderboard verify`.",
@@ -383,18 +463,25 @@ def readme_md(grouped) -> str:
     ]
     if not grouped:
         lines += ["*No submissions yet.*", ""]
-    for proto, env, k, ranked in grouped:
+    for proto, env, k, cls, ranked in grouped:
         labels = _labels(ranked)
-        head = ["rank", "agent", f"{SCORE_WORDS[ranked[0][1]['score_name']]} [95% CI]", "seeds at Bayes-opt."]
+        marks, texts = _marks(ranked, notes)
+        head = ["rank", "agent", f"{SCORE_WORDS[ranked[0][1]['score_name']]} [95% CI]", "after a failure [95% CI]",
+                "seeds at Bayes-opt."]
         head += [f"ep {e}" for e in range(1, k + 1)] + ["family", "seeds × trials", "status"]
-        lines += [f"## {env}, K = {k} (protocol {proto})", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        title = f"## {env}, K = {k} (protocol {proto})" + ("" if cls == "pixels" else f": {CLASS_WORDS[cls]}")
+        lines += [title, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for (rank, r), label in zip(ranked, labels):
-            cells = [str(rank), md_cell(label), _cell(float(r["score"]), float(r["score_ci_low"]), float(r["score_ci_high"])),
+            mark = marks.get(r["row_id"])
+            cells = [str(rank) if rank else "–", md_cell(label) + (f" ({mark})" if mark else ""),
+                     _cell(float(r["score"]), float(r["score_ci_low"]), float(r["score_ci_high"])), _cond(r),
                      f"{r['seeds_at_bayes_optimal']} of {r['n_seeds']}"]
             cells += [f"{x:.2f}" for x in R.floats(r["success_rate"])]
             cells += [md_cell(r["family"]), f"{r['n_seeds']} × {r['trials_per_seed']}", md_cell(r["verification"])]
             lines.append("| " + " | ".join(cells) + " |")
         bayes = R.floats(ranked[0][1]["bayes_optimal"])
-        lines.append("|  | *Bayes-optimal* | 1.00 |  | " + " | ".join(f"{b:.2f}" for b in bayes) + " |  |  |  |")
-        lines += ["", f"![{env} K={k}]({plot_path(proto, env, k)})", ""]
+        lines.append("|  | *Bayes-optimal* | 1.00 |  |  | " + " | ".join(f"{b:.2f}" for b in bayes) + " |  |  |  |")
+        env_note = notes["envs"].get(env) if proto == "v1" else None
+        lines += [""] + ([f"*{env_note}*", ""] if env_note else []) + [f"({m}) {t}" for m, t in texts]
+        lines += ([""] if texts else []) + [f"![{env} K={k}]({plot_path(proto, env, k, cls)})", ""]
     return "\n".join(lines)

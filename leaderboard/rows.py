@@ -11,8 +11,15 @@ Two protocols live side by side and are never ranked against each other:
   successes and tasks with the current statistics (`benchmark.stats.summarise`: per-seed
   task-balanced curves, intervals over seeds, the exploration score), which is all the raw data
   need. Shown in a section of their own, never verified.
-* `v1`: results schema 2 (tasks keyed by the evaluation secret, task-balanced trials, intervals
-  over training seeds, the exploration score). The only rows that can be verified.
+* `v1`: results schemas 2 and 3 (tasks keyed by the evaluation secret, task-balanced trials,
+  intervals over training seeds, the exploration score). The only rows that can be verified.
+
+Every row's statistics are re-derived from its raw successes with the current statistics
+(`benchmark.stats.summarise`: Student-t intervals over training seeds, the conditional success),
+so rows of every schema are compared by one method. Within a protocol, env and K, rows are ranked
+in two classes that never share a table: agents that see pixels only, and *privileged* agents that
+were handed the handles' positions (`uses_layout`). A row of one training seed is listed, never
+ranked: it has no interval over training runs.
 """
 
 from __future__ import annotations
@@ -27,14 +34,17 @@ COLUMNS = (
     "row_id", "protocol", "env_id", "env_version", "episodes", "agent", "agent_version", "agent_spec",
     "family", "data", "score_name", "score", "score_ci_low", "score_ci_high", "success_rate", "ci_low",
     "ci_high", "bayes_optimal", "seeds_at_bayes_optimal", "seeds", "n_seeds", "trials_per_seed", "distinct_rollouts", "obs_type",
+    "privileged", "conditional", "conditional_ci_low", "conditional_ci_high",
     "wall_time_s", "machine", "date", "results_sha256", "schema_version", "verification",
 )
+MIN_RANKED_SEEDS = 2  # a row of fewer training seeds has no interval over training runs: listed, never ranked
+CLASSES = ("pixels", "privileged")  # ranked apart: never in one table
 LIST_COLUMNS = ("success_rate", "ci_low", "ci_high", "bayes_optimal")
 SCRIPTED_AGENTS = frozenset({"random", "always-first", "scripted-explorer"})
 FAMILIES = ("scripted", "offline", "online", "oracle")
 SELF_REPORTED = "self-reported"
 STATUSES = (SELF_REPORTED, "verified", "disagrees", "failed-verification")
-PROTOCOL_OF_SCHEMA = {1: "v0", 2: "v1"}
+PROTOCOL_OF_SCHEMA = {1: "v0", 2: "v1", 3: "v1"}
 V0_HARNESS_COMMIT = "1f6ea3a"  # the last commit whose harness wrote schema 1 (reproduces v0 rows)
 # The paper's env first; others follow in alphabetical order.
 
@@ -101,6 +111,7 @@ def row_from_results(data: dict, sha256: str, verification: str = SELF_REPORTED)
         "seeds": " ".join(str(s) for s in seeds),
         "n_seeds": str(len(seeds)),
         "obs_type": data["obs_type"],
+        "privileged": privileged(data),
         "wall_time_s": _fmt(data["wall_time_s"]),
         "machine": f"{machine.get('cpu', '?')} x{machine.get('cpu_count', '?')}",
         "date": data["date"],
@@ -108,25 +119,37 @@ def row_from_results(data: dict, sha256: str, verification: str = SELF_REPORTED)
         "schema_version": str(version),
         "verification": verification,
     }
+    row.update(_scores(summary_of(data)))
     if version == 1:
-        row.update(_scores(_summary_v0(data)))
         row.update({"trials_per_seed": str(data["trials"]), "distinct_rollouts": ""})  # schema 1 records no actions
     else:
-        row.update(_scores(data))
         row.update({"trials_per_seed": str(data["num_drawers"] * data["trials_per_task"]),
                     "distinct_rollouts": str(sum(c["distinct"] for c in data["distinct_rollouts"]))})
     return row
 
 
-def _summary_v0(data: dict) -> dict:
-    """The statistics of a schema-1 file, re-derived from its raw successes and tasks."""
+def privileged(data: dict) -> str:
+    """What privileged channel the agent used: "layout" (the handles' positions), or "" (pixels only).
+    (Agents that see the task are never on the board.)"""
+    from benchmark.schema import uses_layout
+
+    return "layout" if uses_layout(data) else ""
+
+
+def rank_class(row: dict[str, str]) -> str:
+    return "privileged" if row["privileged"] else "pixels"
+
+
+def summary_of(data: dict) -> dict:
+    """The statistics of a results file of any schema, re-derived from its raw successes and tasks."""
     from benchmark import stats
 
     sm = stats.summarise(data["raw_successes"], data["raw_tasks"], data["num_drawers"])
     return {"success_rate": sm.success_rate, "ci_low": sm.ci_low, "ci_high": sm.ci_high,
             "bayes_optimal": sm.bayes_optimal, "exploration_score": sm.exploration_score,
             "exploration_score_ci": sm.exploration_score_ci, "auc": sm.auc, "auc_ci": sm.auc_ci,
-            "seed_curves": sm.seed_curves, "seeds_at_bayes_optimal": sm.seeds_at_bayes_optimal}
+            "seed_curves": sm.seed_curves, "seeds_at_bayes_optimal": sm.seeds_at_bayes_optimal,
+            "conditional_success": sm.conditional_success, "conditional_success_ci": sm.conditional_success_ci}
 
 
 def _scores(summary: dict) -> dict[str, str]:
@@ -143,6 +166,9 @@ def _scores(summary: dict) -> dict[str, str]:
         "score_ci_high": _fmt(ci[1]),
         **{c: _joined(summary[c]) for c in LIST_COLUMNS},
         "seeds_at_bayes_optimal": str(summary["seeds_at_bayes_optimal"]),
+        "conditional": "" if summary["conditional_success"] is None else _fmt(summary["conditional_success"]),
+        "conditional_ci_low": "" if summary["conditional_success_ci"] is None else _fmt(summary["conditional_success_ci"][0]),
+        "conditional_ci_high": "" if summary["conditional_success_ci"] is None else _fmt(summary["conditional_success_ci"][1]),
     }
 
 
@@ -168,14 +194,20 @@ def rows_to_csv(rows: Sequence[dict[str, str]]) -> str:
 
 
 # -------------------------------------------------------------------------------------- ranking
-def ranks(rows: Sequence[dict[str, str]]) -> list[int]:
-    """rank = 1 + the number of rows whose interval's lower bound exceeds this row's upper bound.
+def ranked(row: dict[str, str]) -> bool:
+    """Whether a row takes a rank: two or more training seeds (an interval over training runs)."""
+    return int(row["n_seeds"]) >= MIN_RANKED_SEEDS
 
-    Rows whose intervals cannot be told apart share a rank; ranks are computed within `rows` only
-    (one env, K and protocol: never across protocols)."""
-    lows = [float(r["score_ci_low"]) for r in rows]
-    highs = [float(r["score_ci_high"]) for r in rows]
-    return [1 + sum(lo > hi for lo in lows) for hi in highs]
+
+def ranks(rows: Sequence[dict[str, str]]) -> list[int]:
+    """rank = 1 + the number of ranked rows whose interval's lower bound exceeds this row's upper
+    bound; 0 for a row that is not ranked (one training seed).
+
+    Rows whose intervals cannot be told apart share a rank, and one row whose interval separates
+    from several makes the next rank jump; ranks are computed within `rows` only (one env, K,
+    protocol and class: never across them)."""
+    lows = [float(r["score_ci_low"]) for r in rows if ranked(r)]
+    return [1 + sum(lo > float(r["score_ci_high"]) for lo in lows) if ranked(r) else 0 for r in rows]
 
 
 def env_sort_key(env_id: str) -> tuple[int, str]:
@@ -186,16 +218,52 @@ def env_sort_key(env_id: str) -> tuple[int, str]:
     return (order.index(env_id) if env_id in order else len(order), env_id)
 
 
-def groups(rows: Sequence[dict[str, str]]) -> list[tuple[str, str, int, list[tuple[int, dict[str, str]]]]]:
-    """(protocol, env, K, [(rank, row)] best first) with protocol v1 first, the paper's env first."""
-    keys = sorted({(r["protocol"], r["env_id"], int(r["episodes"])) for r in rows},
-                  key=lambda key: (-int(key[0][1:]), env_sort_key(key[1]), key[2]))
+def groups(rows: Sequence[dict[str, str]]) -> list[tuple[str, str, int, str, list[tuple[int, dict[str, str]]]]]:
+    """(protocol, env, K, class, [(rank, row)] best first, unranked rows last) with protocol v1 first,
+    the paper's env first, pixel-only agents before privileged ones."""
+    def key(r):
+        return (r["protocol"], r["env_id"], int(r["episodes"]), rank_class(r))
+
+    keys = sorted({key(r) for r in rows},
+                  key=lambda k: (-int(k[0][1:]), env_sort_key(k[1]), k[2], CLASSES.index(k[3])))
     out = []
-    for proto, env, k in keys:
-        mine = [r for r in rows if (r["protocol"], r["env_id"], int(r["episodes"])) == (proto, env, k)]
-        ranked = sorted(zip(ranks(mine), mine), key=lambda t: (t[0], -float(t[1]["score"]), t[1]["agent"]))
-        out.append((proto, env, k, ranked))
+    for proto, env, k, cls in keys:
+        mine = [r for r in rows if key(r) == (proto, env, k, cls)]
+        order = sorted(zip(ranks(mine), mine), key=lambda t: (t[0] == 0, t[0], -float(t[1]["score"]), t[1]["agent"]))
+        out.append((proto, env, k, cls, order))
     return out
+
+
+DUPLICATE_ROLLOUT_SHARE = 0.95  # two names whose rollouts share this much are one agent under two names
+
+
+def rollout_share(a: dict, b: dict) -> float | None:
+    """The share of trials two results files of one env have in common, trial by trial: the fraction
+    of (training seed, trial) positions, over the seeds both scored, whose action digests are equal
+    (None: schema 1, no digests, or other trials: another K, eval seed, secret or trials per task)."""
+    if a["schema_version"] == 1 or b["schema_version"] == 1:
+        return None
+    same_trials = all(a[f] == b[f] for f in ("env_id", "episodes", "eval_seed", "secret_id", "trials_per_task"))
+    common = [s for s in a["training_seeds"] if s in b["training_seeds"]]
+    if not same_trials or not common:
+        return None
+    ia, ib = {s: i for i, s in enumerate(a["training_seeds"])}, {s: i for i, s in enumerate(b["training_seeds"])}
+    pairs = [(x, y) for s in common for x, y in zip(a["raw_rollouts"][ia[s]], b["raw_rollouts"][ib[s]])]
+    return sum(x == y for x, y in pairs) / len(pairs)
+
+
+def twin_problem(data: dict, others: Sequence[tuple[dict[str, str], dict]]) -> str | None:
+    """Why a results file is one already on the board under another name (rollout digests shared at
+    `DUPLICATE_ROLLOUT_SHARE` or more with a row of another agent on the same env), or None."""
+    for row, other in others:
+        if other["agent"] == data["agent"] or other["env_id"] != data["env_id"]:
+            continue
+        share = rollout_share(data, other)
+        if share is not None and share >= DUPLICATE_ROLLOUT_SHARE:
+            return (f"{data['agent']} and {other['agent']} (row {row['row_id']}) share {share:.0%} of their rollouts "
+                    f"on {data['env_id']}: one agent under two names (the board keeps one name per agent; withdraw "
+                    "one, or give it its own weights)")
+    return None
 
 
 def same_agent_version(a: dict[str, str], b: dict[str, str]) -> bool:
@@ -211,7 +279,7 @@ def same_agent_version(a: dict[str, str], b: dict[str, str]) -> bool:
 def per_seed_curves(data: dict) -> list[tuple[int, list[float]]]:
     """(training seed, its task-balanced success rate per episode) for each seed of a results file."""
     if data["schema_version"] == 1:
-        return list(zip(data["seeds"], _summary_v0(data)["seed_curves"]))
+        return list(zip(data["seeds"], summary_of(data)["seed_curves"]))
     return [(int(s), [float(x) for x in c]) for s, c in zip(data["training_seeds"], data["seed_curves"])]
 
 

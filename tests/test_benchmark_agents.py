@@ -233,3 +233,12 @@ def test_no_module_imports_another_modules_private_names():
                     offences += [f"{path.relative_to(root)}: from {node.module} import {a.name}"
                                  for a in node.names if a.name.startswith("_")]
     assert not offences, offences
+
+
+def test_schema_knows_which_builtin_agents_use_the_layout():
+    """`benchmark.schema.LAYOUT_AWARE_AGENTS` (how a schema-2 file is read) names exactly the built-in
+    agents that declare `uses_layout`."""
+    from benchmark.agents import BUILTIN_AGENTS
+    from benchmark.schema import LAYOUT_AWARE_AGENTS
+
+    assert {name for name, cls in BUILTIN_AGENTS.items() if getattr(cls, "uses_layout", False)} == LAYOUT_AWARE_AGENTS

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from scipy import stats as scipy_stats
 import pytest
 
 from benchmark import stats
@@ -112,11 +113,44 @@ def test_summarise_scores_seeds_and_is_seeded():
     assert s.seeds_at_bayes_optimal == 2 and s.iqm is None
     assert s.seed_exploration_scores == pytest.approx([1.0, 1.0, 0.0])
     assert s.exploration_score == pytest.approx(2 / 3)
-    assert s.exploration_score_ci[0] <= 2 / 3 <= s.exploration_score_ci[1]
-    assert s.exploration_score_ci == pytest.approx((0.0, 1.0))  # resamples of 3 seeds: all flat .. all good
+    # Student-t over the 3 seeds' scores (1, 1, 0): 2/3 +- t(0.975, 2) * sd / sqrt(3)
+    half = scipy_stats.t.ppf(0.975, 2) * np.std([1, 1, 0], ddof=1) / np.sqrt(3)
+    assert s.exploration_score_ci == pytest.approx((2 / 3 - half, 2 / 3 + half)) and s.ci_method == stats.CI_METHOD
+    assert s.ci_high[1] == 1.0 and s.ci_low[2] > 0  # per-episode rates: clipped to [0, 1] (t gives 1.55 here)
+    boot = stats.summarise(raw, tasks, 2, interval="bootstrap")
+    assert boot.exploration_score_ci == pytest.approx((0.0, 1.0))  # resamples of 3 seeds: all flat .. all good
+    assert boot.exploration_score_ci[1] - boot.exploration_score_ci[0] < half * 2  # narrower than t with 3 seeds
+    # success after a failure: good seeds fail only episode 1 of task 1 then succeed (1.0); flat never recovers
+    assert s.seed_conditional_success == [1.0, 1.0, 0.0] and s.conditional_success == pytest.approx(2 / 3)
+    assert s.conditional_bayes_optimal == 1.0
     assert stats.summarise(raw, tasks, 2) == s  # fixed generator seed
+    one = stats.summarise(raw[:1], tasks[:1], 2)
+    assert one.ci_method == stats.ONE_SEED_METHOD  # no interval over training runs with one seed
     five = stats.summarise(np.concatenate([raw, raw[:2]]), np.concatenate([tasks, tasks[:2]]), 2)
     assert five.iqm == pytest.approx([0.5, 1.0, 1.0])  # the flat seed is trimmed
+
+
+def test_conditional_success_separates_cannot_open_from_does_not_explore():
+    """N = 3, K = 3, one trial per task. An agent that always opens drawer 0 succeeds in episode 1 a
+    third of the time and never after a failure (0); one that cannot open any drawer fails episode 1
+    too; Bayes-optimal recovers half the time after episode 1's failure and always after episode 2's (2/3)."""
+    tasks = np.array([[0, 1, 2]] * 2)
+    fixed = np.array([[[1, 1, 1], [0, 0, 0], [0, 0, 0]]] * 2)
+    none = np.zeros((2, 3, 3), int)
+    bayes = np.array([[[1, 1, 1], [0, 1, 1], [0, 0, 1]], [[1, 1, 1], [0, 0, 1], [0, 1, 1]]])
+    f, z, b = (stats.summarise(r, tasks, 3) for r in (fixed, none, bayes))
+    assert (f.success_rate[0], f.conditional_success) == (pytest.approx(1 / 3), 0.0)
+    assert (z.success_rate[0], z.conditional_success) == (0.0, 0.0)
+    assert b.conditional_success == pytest.approx(2 / 3) == stats.conditional_bayes_optimal(3, 3)
+    assert stats.seed_conditional_success(np.ones((1, 2, 3), int)) == [None]  # never failed: no value
+    assert stats.conditional_bayes_optimal(1, 2) is None and stats.conditional_bayes_optimal(3, 1) is None
+
+
+def test_t_interval_needs_two_seeds():
+    lo, hi = stats.t_interval([0.0, 1.0])
+    assert (lo + hi) / 2 == 0.5 and hi - 0.5 == pytest.approx(scipy_stats.t.ppf(0.975, 1) * np.sqrt(0.5) / np.sqrt(2))
+    with pytest.raises(ValueError, match="at least 2"):
+        stats.t_interval([1.0])
 
 
 def test_distinct_rollouts_per_cell():

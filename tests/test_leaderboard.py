@@ -73,7 +73,7 @@ def test_accept_adds_a_row_and_renders(lb, tmp_path, capsys):
     assert rows[1]["family"] == "offline" and rows[1]["data"] == "refexp/two-drawer/expert-v0"
     assert rows[1]["verification"] == "self-reported" and rows[1]["env_version"] == "v0"
     readme = (lb / "README.md").read_text()
-    assert readme.index("| 1 | better |") < readme.index("| 2 | first |")  # better's interval lies above
+    assert readme.index("| 1 | better |") < readme.index("| – | first |")  # one training seed: listed, not ranked
     assert "Bayes-optimal" in readme
     html = (lb / "index.html").read_text()
     proto = rows[1]["protocol"]
@@ -87,12 +87,73 @@ def test_accept_adds_a_row_and_renders(lb, tmp_path, capsys):
 
 
 def test_rank_is_one_plus_rows_whose_interval_lies_above():
-    def row(lo, hi):
-        return {"score_ci_low": str(lo), "score_ci_high": str(hi)}
+    def row(lo, hi, seeds=3):
+        return {"score_ci_low": str(lo), "score_ci_high": str(hi), "n_seeds": str(seeds)}
 
     # a and b overlap (rank 1 both); c's upper bound lies below a's and b's lower bounds; d overlaps c only
     got = R.ranks([row(0.9, 1.0), row(0.85, 0.95), row(0.5, 0.6), row(0.55, 0.7)])
     assert got == [1, 1, 3, 3]
+    # a one-seed row is never ranked and never pushes another row down
+    assert R.ranks([row(0.9, 1.0), row(2.0, 2.0, seeds=1), row(0.5, 0.6)]) == [1, 0, 2]
+
+
+def test_privileged_agents_are_ranked_apart(tmp_path):
+    """A schema-3 file that used the layout, and a schema-2 file of a built-in layout agent, land in
+    the privileged table of their env, never beside the pixel-only agents."""
+    root = tmp_path / "board"
+    for name, seeds, layout in (("pix", (0, 1), False), ("handles", (0, 1), True)):
+        data = fake_results(agent=name, seeds=seeds, seed=len(name))
+        data["uses_layout"] = layout
+        path = tmp_path / f"{name}.json"
+        write_json_atomic(path, data)
+        assert cli.main(["--dir", str(root), "submit", str(path)]) == 0
+    rows = R.read_rows(root / "results.csv")
+    assert {r["agent"]: r["privileged"] for r in rows} == {"pix": "", "handles": "layout"}
+    classes = [(g[3], [r["agent"] for _, r in g[4]]) for g in R.groups(rows)]
+    assert classes == [("pixels", ["pix"]), ("privileged", ["handles"])]
+    readme = (root / "README.md").read_text()
+    assert "privileged: handed the handles' positions" in readme
+    assert R.privileged({"agent": "scripted-explorer", "agent_spec": "scripted-explorer", "schema_version": 2}) == "layout"
+
+
+def test_an_agent_under_two_names_is_refused(tmp_path, capsys):
+    """Two names whose rollouts on one env are >= 95% the same trials are one agent: refused."""
+    root = tmp_path / "board"
+    a = fake_results(agent="a", seeds=(0, 1), seed=1)
+    twin = {**a, "agent": "b", "agent_spec": "b", "agent_version": "2"}
+    other = fake_results(agent="c", seeds=(0, 1), seed=2)
+    for name, data in (("a", a), ("twin", twin), ("c", other)):
+        write_json_atomic(tmp_path / f"{name}.json", data)
+    assert cli.main(["--dir", str(root), "submit", str(tmp_path / "a.json")]) == 0
+    assert cli.main(["--dir", str(root), "submit", str(tmp_path / "twin.json")]) == 1
+    assert "share 100% of their rollouts" in capsys.readouterr().err
+    assert cli.main(["--dir", str(root), "submit", str(tmp_path / "c.json")]) == 0
+    assert R.rollout_share(a, other) == 0.0 and R.rollout_share(a, twin) == 1.0
+
+
+def test_an_interval_above_bayes_optimal_is_refused(tmp_path, capsys):
+    """An exploration score whose whole Student-t interval lies above 1 cannot be honest: refused
+    for review; a point above 1 with an interval reaching below is accepted."""
+    from benchmark.schema import implausible_reason
+
+    root = tmp_path / "board"
+    n, t = 2, 100
+    tasks = [[0] * 50 + [1] * 50] * 3
+    lucky = [[[1, 1, 1]] * t] * 3  # every episode 1 succeeds: impossible for N = 2 in expectation
+    data = fake_results(agent="lucky", seeds=(0, 1, 2))
+    from benchmark.results import make_results
+
+    data = make_results(meta={"name": "lucky", "version": "1", "eligible": True}, agent_spec="lucky",
+                        env_id="RefExp/TwoDrawer-v0", num_drawers=n, obs_type="pixels", dataset_id=None,
+                        training_seeds=(0, 1, 2), eval_seed=0, secret_id=data["secret_id"], trials_per_task=50,
+                        raw_successes=lucky, raw_tasks=tasks, raw_returns=[[[0.0] * 3] * t] * 3,
+                        raw_rollouts=[[f"{i:016x}" for i in range(t)]] * 3, wall_time_s=1.0, workers=1, batch=1,
+                        packages={}, machine_info={})
+    assert "flagged for review" in implausible_reason(data)
+    write_json_atomic(tmp_path / "lucky.json", data)
+    assert cli.main(["--dir", str(root), "submit", str(tmp_path / "lucky.json")]) == 1
+    assert "above Bayes-optimal" in capsys.readouterr().err
+    assert implausible_reason(fake_results(seeds=(0, 1, 2), p=(0.5, 1.0, 1.0))) is None
 
 
 def test_written_files_respect_the_umask(tmp_path):

@@ -85,14 +85,19 @@ def test_the_page_in_chromium(site, tmp_path):
         # every env's table renders with its rows: protocol v1 first, the paper's env first in each
         tables = page.locator("table.board")
         groups = R.groups(rows)
-        assert tables.count() == len(groups) == 5
-        assert [(t.get_attribute("data-protocol"), t.get_attribute("data-env")) for t in tables.all()][:3] == [
-            ("v1", "RefExp/TwoDrawer-v0"), ("v1", "RefExp/ThreeDrawer-v0"), ("v0", "RefExp/TwoDrawer-v0")]
-        for table, (proto, env, k, ranked) in zip(tables.all(), groups):
+        assert tables.count() == len(groups) == 6
+        assert [(t.get_attribute("data-protocol"), t.get_attribute("data-env")) for t in tables.all()][:4] == [
+            ("v1", "RefExp/TwoDrawer-v0"), ("v1", "RefExp/ThreeDrawer-v0"), ("v0", "RefExp/TwoDrawer-v0"),
+            ("v0", "RefExp/TwoDrawer-v0")]
+        for table, (proto, env, k, cls, ranked) in zip(tables.all(), groups):
             got = table.locator("tbody tr[data-row] td.agent").all_inner_texts()
             assert sorted(got) == sorted(r["agent"] for _, r in ranked)
+        # the scripted agents (handed the handles' positions) sit in their own table, never beside `ours`
+        assert sorted(tables.nth(3).locator("tbody tr[data-row] td.agent").all_inner_texts()) == [
+            "always-first", "scripted-explorer"]
+        assert "privileged" in page.locator("section.env").nth(3).locator("h3").inner_text()
         v0_two = tables.nth(2).locator("tbody tr[data-row] td:first-child").all_inner_texts()
-        assert v0_two.count("1") == 2  # ours and scripted-explorer cannot be told apart: both rank 1
+        assert v0_two.count("1") == 1  # ours alone at rank 1 among the pixel-only agents
         for img in page.locator("figure img").all():
             img.scroll_into_view_if_needed()
             assert img.evaluate("i => i.complete && i.naturalWidth > 0")
