@@ -98,7 +98,7 @@ def time_tests(pytest_args: list[str], folder: Path = RECORDS) -> Path:
     """Run `python -m pytest -q ARGS` from the repository root, time it, and write its record."""
     load = [round(x, 2) for x in os.getloadavg()]
     t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, "-m", "pytest", "-q", *pytest_args], cwd=ROOT,
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfE", *pytest_args], cwd=ROOT,
                        capture_output=True, text=True)
     wall = time.perf_counter() - t0
     summary = next((line.strip("= ") for line in reversed(p.stdout.splitlines()) if " in " in line and
@@ -106,6 +106,9 @@ def time_tests(pytest_args: list[str], folder: Path = RECORDS) -> Path:
     record = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "time_utc": time.strftime("%H:%M", time.gmtime()),
               "machine": machine(), "load_average": load, "pytest_args": pytest_args,
               "outcome": re.sub(r" in [\d.]+s.*$", "", summary), "exit_code": p.returncode, "wall_s": round(wall, 1)}
+    failed = [line for line in p.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
+    if failed:
+        record["failed"] = failed
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / f"tests_{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}.json"
     out.write_text(json.dumps(record, indent=2) + "\n")
