@@ -505,13 +505,11 @@ def test_download_unknown_id_missing_archive_and_no_host(published, tmp_path, mo
 
 
 def test_minari_remote_without_hf_is_a_clear_error(root, monkeypatch):
-    pytest.importorskip("minari")
-    try:
-        import huggingface_hub  # noqa: F401
+    import sys
 
-        pytest.skip("huggingface_hub installed: the remote would be contacted")
-    except ImportError:
-        pass
+    pytest.importorskip("minari")
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # as if `minari[hf]` were not installed
+    monkeypatch.delitem(sys.modules, "minari.storage.remotes.huggingface", raising=False)
     with pytest.raises(DownloadError, match=r"minari\[hf\]"):
         download_dataset(f"hf://refexp-nobody/{TINY}", progress=False)
     assert _nothing_left(root)
