@@ -80,6 +80,7 @@ def test_help_of_a_required_option_and_the_train_example():
         (["refexp_envs", "--noise", "-1"], "--noise must be >= 0"),
         (["refexp_envs.gallery", "--scale", "0"], "--scale and --seeds must be >= 1"),
         (["leaderboard", "publish"], "invalid choice"),
+        (["leaderboard", "submit", "no/such/results.json"], "no results file at no/such/results.json"),
         (["refexp_baselines.data", "collect", "RefExp/NoSuch-v0", "3"], "invalid choice"),
     ],
 )

@@ -505,13 +505,140 @@ def test_download_unknown_id_missing_archive_and_no_host(published, tmp_path, mo
 
 
 def test_minari_remote_without_hf_is_a_clear_error(root, monkeypatch):
-    pytest.importorskip("minari")
-    try:
-        import huggingface_hub  # noqa: F401
+    import sys
 
-        pytest.skip("huggingface_hub installed: the remote would be contacted")
-    except ImportError:
-        pass
+    pytest.importorskip("minari")
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # as if `minari[hf]` were not installed
+    monkeypatch.delitem(sys.modules, "minari.storage.remotes.huggingface", raising=False)
     with pytest.raises(DownloadError, match=r"minari\[hf\]"):
         download_dataset(f"hf://refexp-nobody/{TINY}", progress=False)
     assert _nothing_left(root)
+
+
+# ------------------------------------------------------------------ Minari remote (Hugging Face)
+ORG = "refexp-test"
+
+
+@pytest.fixture
+def hub(reference, tmp_path, monkeypatch):
+    """A stand-in hub on 127.0.0.1 that the real huggingface_hub client talks to (HF_ENDPOINT),
+    its upload calls recorded and applied; the reference tiny dataset pinned in the registry."""
+    pytest.importorskip("huggingface_hub")
+    import huggingface_hub
+
+    from fake_hub import FakeHub, hub_client_at
+
+    server = FakeHub(tmp_path / "hub")
+    for name in ("create_repo", "upload_folder", "upload_file"):  # the boundary of the client's writes
+        monkeypatch.setattr(huggingface_hub.HfApi, name,
+                            lambda api, *a, _f=getattr(server, name), **kw: _f(api, *a, **kw))
+    monkeypatch.setitem(REGISTRY, TINY, dataclasses.replace(_tiny_spec(), sha256=reference["sha256"]))
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(reference["root"]))
+    monkeypatch.delenv("MINARI_REMOTE", raising=False)
+    with hub_client_at(server.url, tmp_path / "hf-home", monkeypatch):
+        yield server
+    server.close()
+
+
+def test_publish_uploads_through_minari_and_downloads_verify_against_the_pin(hub, reference, tmp_path, monkeypatch, capsys):
+    from refexp_envs.datasets.publish import publish_dataset
+
+    assert publish_dataset(TINY, f"hf://{ORG}", token="hf_test") == f"hf://{ORG}/{TINY}"
+    folders = [kw for name, kw in hub.uploads if name == "upload_folder"]
+    assert folders == [{"repo_id": f"{ORG}/refexp", "folder_path": str(Path(reference["root"]) / TINY),
+                        "path_in_repo": "two-drawer/tiny-v0", "repo_type": "dataset", "token": "hf_test"}]
+    files = {kw["path_in_repo"] for name, kw in hub.uploads if name == "upload_file"}
+    assert {"namespace_metadata.json", "two-drawer/namespace_metadata.json"} <= files  # Minari's namespaces
+    assert all(kw["repo_type"] == "dataset" and kw["token"] == "hf_test" for _, kw in hub.uploads)
+    resolved = [p for m, p in hub.requests if m == "GET" and "/resolve/" in p and "/tiny-v0/data/" in p]
+    assert resolved  # the publish check downloaded it back through the remote
+    # published twice: nothing uploaded again
+    n = len(hub.uploads)
+    assert publish_dataset(TINY, f"hf://{ORG}", check=False) == f"hf://{ORG}/{TINY}"
+    assert len(hub.uploads) == n and "already published" in capsys.readouterr().err
+
+    # a user: RefExp's download wraps Minari's, then checks the pin
+    root = tmp_path / "user"
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    assert cli_main(["download", TINY, "--remote", f"hf://{ORG}", "--quiet"]) == 0
+    assert verify_dataset(TINY).ok and checksum_dir(dataset_path(TINY)) == reference["sha256"]
+    bufs = load_task_buffers(TINY)
+    assert bufs[1][0].task == 1 and len(bufs[0]) == 2
+    assert not (root / ck.STAGING_DIR).exists() or not any((root / ck.STAGING_DIR).iterdir())
+
+    # Minari alone (`MINARI_REMOTE=hf://<org> minari download ID`), then RefExp's verify
+    import minari
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari-user"))
+    monkeypatch.setenv("MINARI_REMOTE", f"hf://{ORG}")
+    minari.download_dataset(TINY)
+    assert minari.load_dataset(TINY).total_episodes == 4
+    assert cli_main(["verify", TINY]) == 0
+    # $MINARI_REMOTE is also what RefExp's download uses when no --remote is given
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "env-remote"))
+    assert cli_main(["download", TINY, "--quiet"]) == 0 and verify_dataset(TINY).ok
+
+
+def test_a_remote_copy_that_is_not_the_pinned_dataset_is_refused(hub, reference, tmp_path, monkeypatch):
+    from refexp_envs.datasets.publish import publish_dataset
+
+    publish_dataset(TINY, f"hf://{ORG}", check=False)
+    shard = next((hub.root / ORG / "refexp" / "two-drawer" / "tiny-v0" / "data").rglob("*.parquet"))
+    raw = bytearray(shard.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # one flipped byte on the hub
+    shard.write_bytes(bytes(raw))
+    root = tmp_path / "user"
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    with pytest.raises(ChecksumError, match="checksum mismatch"):
+        download_dataset(TINY, remote=f"hf://{ORG}", progress=False, cache=False)
+    assert _nothing_left(root)
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(reference["root"]))
+    with pytest.raises(DownloadError, match="not the pinned"):  # the publish check catches it too
+        publish_dataset(TINY, f"hf://{ORG}")
+
+
+def test_remote_errors_are_one_clear_line(hub, reference, tmp_path, monkeypatch, capsys):
+    from refexp_envs.datasets.publish import PublishError, publish_dataset
+
+    root = tmp_path / "user"
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    assert cli_main(["download", TINY, "--remote", f"hf://{ORG}", "--quiet"]) == 1  # nothing published
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: could not download {TINY} from hf://{ORG}: ValueError: Couldn't find any version")
+    assert f"python -m refexp_envs.datasets build {TINY}" in err and "Traceback" not in err
+    assert _nothing_left(root)
+    with pytest.raises(DownloadError, match=r"hf://<org>"):
+        download_dataset(TINY, remote=f"hf://{ORG}/extra", progress=False)
+    # publishing: only a pinned dataset that verifies
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(reference["root"]))
+    monkeypatch.setitem(REGISTRY, TINY, dataclasses.replace(REGISTRY[TINY], sha256=None))
+    with pytest.raises(PublishError, match="no pinned SHA-256"):
+        publish_dataset(TINY, f"hf://{ORG}")
+    monkeypatch.setitem(REGISTRY, TINY, dataclasses.replace(REGISTRY[TINY], sha256="0" * 64))
+    assert cli_main(["publish", TINY, "--remote", f"hf://{ORG}"]) == 1
+    assert "does not match its pin" in capsys.readouterr().err
+    monkeypatch.delenv("MINARI_REMOTE", raising=False)
+    assert cli_main(["publish", TINY]) == 2  # no remote: a usage error
+    assert "no remote: pass --remote hf://<org>" in capsys.readouterr().err
+    assert hub.uploads == []
+
+
+@pytest.mark.slow
+def test_a_fresh_process_reaches_the_hub_through_hf_endpoint_alone(hub, reference, tmp_path):
+    """What a user runs: HF_ENDPOINT and MINARI_REMOTE in the environment, nothing patched."""
+    import subprocess
+    import sys
+
+    from refexp_envs.datasets.publish import publish_dataset
+
+    publish_dataset(TINY, f"hf://{ORG}", check=False)
+    code = ("import dataclasses, sys; from refexp_envs.datasets.registry import REGISTRY; "
+            f"REGISTRY[{TINY!r}] = dataclasses.replace(REGISTRY['refexp/two-drawer/dev-v0'], dataset_id={TINY!r}, "
+            f"episodes_per_task=2, horizon=8, sha256={reference['sha256']!r}); "
+            "from refexp_envs.datasets.cli import main; sys.exit(main(['download', sys.argv[1], '--quiet']))")
+    env = {**os.environ, "MINARI_DATASETS_PATH": str(tmp_path / "fresh"), "MINARI_REMOTE": f"hf://{ORG}",
+           "HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "hf-fresh")}
+    p = subprocess.run([sys.executable, "-c", code, TINY], env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "fresh" / TINY / "data" / "metadata.json").is_file()
+    assert any(m == "GET" and "/resolve/" in path for m, path in hub.requests)

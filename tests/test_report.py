@@ -74,7 +74,7 @@ def test_results_of_different_settings_are_refused(tmp_path):
 
 def test_readme_and_method_tables_are_what_the_report_makes_of_the_shipped_results():
     results = report.collect()  # an env without files under the current names gets the pending line
-    for doc in ("README.md", "docs/method.md"):
+    for doc in ("README.md", "docs/results.md", "docs/method.md"):
         text = (ROOT / doc).read_text()
         assert report.BLOCK.search(text), f"{doc} has no report block"
         assert report.render(text, results, doc) == text, f"{doc} is stale: run python -m refexp_baselines.report --write"
@@ -97,3 +97,18 @@ def test_agents_with_identical_outcomes_share_one_curve(tmp_path, monkeypatch):
     monkeypatch.setattr("benchmark.plot.plot_curves", lambda curves, out, title: drawn.setdefault("labels", [c.label for c in curves]))
     report.plot([ours, twin, other], tmp_path / "fig.png")
     assert drawn["labels"] == ["ours = no-cql (2 seeds)", "no-expl (2 seeds)"]
+
+
+def test_the_headline_block_has_every_agent_and_env_and_the_readme_has_one(tmp_path):
+    ours = _results(tmp_path, "ours", (0.3, 0.7))
+    _results(tmp_path, "oracle-task", (0.9, 0.9))
+    text = report.headline(report.collect(tmp_path))
+    assert text.startswith("| agent | ThreeDrawer-v1 (K = 2) |")
+    assert f"| ours | {ours['exploration_score']:.2f} [" in text
+    assert "| oracle-task (ineligible: sees the task) |" in text and "5 training seeds" not in text
+    doc = tmp_path / "doc.md"
+    doc.write_text("a\n<!-- report:headline -->\nold\n<!-- /report -->\nb\n")
+    assert report.main(["--results", str(tmp_path), "--check", str(doc)]) == 1
+    readme = (ROOT / "README.md").read_text()
+    assert readme.count("<!-- report:headline -->") == 1 and "<!-- report:table" not in readme
+    assert len(readme.splitlines()) <= 150  # README is for a researcher meeting RefExp

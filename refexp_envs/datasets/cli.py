@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import os
 import sys
 
 import refexp_envs  # noqa: F401  (MUJOCO_GL before mujoco)
@@ -121,6 +122,13 @@ def cmd_download(args) -> int:
     return 0
 
 
+def cmd_publish(args) -> int:
+    from refexp_envs.datasets.publish import publish_dataset
+
+    print(publish_dataset(args.id, args.remote, token=args.token, check=not args.no_check))
+    return 0
+
+
 def cmd_verify(args) -> int:
     from refexp_envs.datasets.download import verify_dataset
 
@@ -206,7 +214,7 @@ def make_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentP
     fmt = DefaultsHelpFormatter
     p = argparse.ArgumentParser(
         prog="python -m refexp_envs.datasets",
-        description="RefExp offline datasets (Minari format): list, info, build, download, verify, path. "
+        description="RefExp offline datasets (Minari format): list, info, build, download, verify, path, publish. "
         "Exit status: 0 ok, 1 failed (e.g. missing dataset, checksum mismatch), 2 usage error.",
         formatter_class=fmt,
     )
@@ -237,10 +245,10 @@ def make_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentP
     from refexp_envs.backend import add_backend_args
 
     add_backend_args(b)
-    d = add("download", cmd_download, "fetch from the dataset host, verify, install")
+    d = add("download", cmd_download, "fetch through a Minari remote (or the archive mirror), verify against the pin, install")
     d.add_argument("id", help="registered id, or a full Minari remote id hf://<org>/refexp/...")
-    d.add_argument("--url", help=f"base URL of the archive host (default ${BASE_URL_ENV} or {base_url()})")
-    d.add_argument("--remote", help="a Minari remote, e.g. hf://<org> (default $MINARI_REMOTE)")
+    d.add_argument("--remote", help="a Minari remote hf://<org> (if omitted: $MINARI_REMOTE; without either, the mirror)")
+    d.add_argument("--url", help=f"base URL of the archive mirror (if omitted: ${BASE_URL_ENV} or {base_url()})")
     d.add_argument("--force", action="store_true", help="replace a local copy")
     d.add_argument("--quiet", action="store_true", help="no progress bars")
     m = add("bench", cmd_bench, "time sampling a batch of sequences")
@@ -249,7 +257,13 @@ def make_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentP
     m.add_argument("--steps", type=int_at_least(1), default=150, help="steps per sequence")
     m.add_argument("--reps", type=int_at_least(1), default=20, help="batches timed")
     m.add_argument("--no-cache", action="store_true", help="read from parquet instead of the cache")
-    k = add("pack", cmd_pack, "maintainers: write the release archive of a local dataset")
+    u = add("publish", cmd_publish, "maintainers: upload a pinned, verified dataset to a Minari remote, then check it")
+    u.add_argument("id", help=ID_HELP)
+    u.add_argument("--remote", default=os.environ.get("MINARI_REMOTE"),
+                   help="the Minari remote hf://<org> (if omitted: $MINARI_REMOTE)")
+    u.add_argument("--token", help="Hugging Face token with write access (if omitted: $HF_TOKEN or the hub's login)")
+    u.add_argument("--no-check", action="store_true", help="skip downloading it back and verifying the pin")
+    k = add("pack", cmd_pack, "maintainers: write the release archive of a local dataset (the mirror)")
     k.add_argument("id", help=ID_HELP)
     k.add_argument("--out", default="dist/datasets", help="output directory")
     return p, subs
@@ -276,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
             from refexp_envs.backend import backend_from_args
 
             backend_from_args(subs["build"], args)
+        if args.command == "publish" and not args.remote:
+            subs["publish"].error("no remote: pass --remote hf://<org> or set MINARI_REMOTE")
     except SystemExit as e:  # argparse: --help (0) or a usage error (2), already printed
         return e.code if isinstance(e.code, int) else 2
     from refexp_envs.datasets.build import DatasetBuildError

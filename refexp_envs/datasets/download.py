@@ -5,8 +5,10 @@ Two hosts:
 * a plain HTTPS archive host: `<base url>/<archive_name(id)>`, a `.tar.gz` of the dataset directory
   (`data/...` and `refexp.json`). The base URL is `registry.DEFAULT_BASE_URL`, overridden by
   `$REFEXP_DATASETS_URL` or `--url`. `pack_dataset` writes such an archive, reproducibly.
-* Minari's own remotes (`hf://<org>`, needs `pip install "minari[hf]"`), chosen by a full id
-  (`hf://<org>/refexp/two-drawer/expert-v0`), `--remote`, or `$MINARI_REMOTE`.
+* Minari's own remotes (`hf://<org>`, a Hugging Face org; needs `pip install "minari[hf]"`), chosen
+  by a full id (`hf://<org>/refexp/two-drawer/expert-v1`), `--remote`, or `$MINARI_REMOTE`: the
+  download is `minari.download_dataset` itself (what `minari download` runs), into a private
+  directory. `publish.py` puts a pinned dataset there. The archive host is kept as a mirror.
 
 Either way the transfer goes into a staging directory under the datasets root, the SHA-256 over
 `data/` is checked against the registry (or, for an id the registry has no checksum for yet,
@@ -16,6 +18,7 @@ Minari's dataset directory. Any failure removes the staging directory: nothing h
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
 import hashlib
@@ -212,28 +215,55 @@ def download_dataset(
     return path
 
 
-def _download_minari(spec, remote: str, stage: Path, progress: bool) -> Path:
-    """Minari's own remote, into a private MINARI_DATASETS_PATH, then verify and move."""
+@contextlib.contextmanager
+def minari_remote(remote: str, datasets_root: Path | None = None):
+    """Minari's remote calls inside go to `remote` (`hf://<org>`): Minari reads $MINARI_REMOTE in
+    several places (namespaces, listings), so it is set for the block, as is $MINARI_DATASETS_PATH
+    when `datasets_root` is given; both are restored after."""
+    if not remote.startswith("hf://") or len(remote) <= len("hf://") or "/" in remote[len("hf://"):].strip("/"):
+        raise DownloadError(f"a Minari remote is hf://<org> (a Hugging Face user or organisation), got {remote!r}")
+    saved = {k: os.environ.get(k) for k in ("MINARI_REMOTE", "MINARI_DATASETS_PATH")}
+    os.environ["MINARI_REMOTE"] = remote.rstrip("/")
+    if datasets_root is not None:
+        os.environ["MINARI_DATASETS_PATH"] = str(datasets_root)
+    try:
+        try:
+            import minari.storage.remotes.huggingface  # noqa: F401  (needs huggingface_hub)
+        except ImportError as e:
+            raise DownloadError(f"{e}\n(Minari's hf:// remotes need: pip install \"minari[hf]\")") from None
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def minari_fetch(spec, remote: str, root: Path) -> Path:
+    """`minari.download_dataset` from `remote` into the private datasets root `root`; the path of
+    the downloaded dataset (not verified yet)."""
     import minari
 
-    root = stage / "minari_root"
-    root.mkdir()
-    old = os.environ.get("MINARI_DATASETS_PATH")
-    final_root = ck.datasets_root()
-    os.environ["MINARI_DATASETS_PATH"] = str(root)
-    try:
-        minari.download_dataset(f"{remote.rstrip('/')}/{spec.dataset_id}")
-    except ImportError as e:
-        raise DownloadError(f"{e}\n(Minari's hf:// remotes need: pip install \"minari[hf]\")") from None
-    except Exception as e:  # network, missing dataset, ...
-        raise _no_host(spec.dataset_id, remote, f"{type(e).__name__}: {e}") from None
-    finally:
-        if old is None:
-            os.environ.pop("MINARI_DATASETS_PATH", None)
-        else:
-            os.environ["MINARI_DATASETS_PATH"] = old
-    assert ck.datasets_root() == final_root
-    return _check_and_publish(spec, root / spec.dataset_id, stage, progress, remote)
+    root.mkdir(parents=True, exist_ok=True)
+    with minari_remote(remote, root):
+        try:
+            with contextlib.redirect_stdout(sys.stderr):  # Minari prints its progress
+                minari.download_dataset(f"{remote.rstrip('/')}/{spec.dataset_id}")
+        except Exception as e:  # network, missing dataset or org, an incompatible Minari version
+            raise _no_host(spec.dataset_id, remote, f"{type(e).__name__}: {_first_line(e)}") from None
+    return root / spec.dataset_id
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else repr(e)
+
+
+def _download_minari(spec, remote: str, stage: Path, progress: bool) -> Path:
+    """Minari's own remote, into a private MINARI_DATASETS_PATH, then verify and move."""
+    path = minari_fetch(spec, remote, stage / "minari_root")
+    return _check_and_publish(spec, path, stage, progress, f"{remote.rstrip('/')}/{spec.dataset_id}")
 
 
 # ------------------------------------------------------------------------------------ publishing

@@ -1,0 +1,149 @@
+"""docs/performance.md's tables, generated from the measurement records in docs/perf/*.json.
+
+    python -m benchmark.env_speed --json-out docs/perf/env_speed_$(date -u +%Y%m%dT%H%M).json
+    python -m benchmark.performance_doc tests -- -m "not slow"   # time the test suite, record it
+    python -m benchmark.performance_doc render                    # rewrite the tables
+    python -m benchmark.performance_doc check                     # exit 1 if the doc is stale
+
+Each record is one run of a command, with its machine, date and load average, kept as written; the
+document's tables are rebuilt from all of them (newest last), so the history is the records, and
+no number in docs/performance.md is typed by hand. A `<!-- perf:KIND -->` ... `<!-- /perf -->`
+block takes the table of the records of that kind (`env_speed`, `tests`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from refexp_envs.helpformat import DefaultsHelpFormatter
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDS = ROOT / "docs" / "perf"
+DOC = ROOT / "docs" / "performance.md"
+BLOCK = re.compile(r"(<!-- perf:(?P<kind>\w+) -->\n)(.*?)(<!-- /perf -->)", re.S)
+
+
+def records(kind: str, folder: Path = RECORDS) -> list[dict]:
+    """The records of one kind (file name `<kind>_<stamp>.json`), oldest first."""
+    out = [json.loads(p.read_text()) | {"_file": p.name} for p in sorted(folder.glob(f"{kind}_*.json"))]
+    return sorted(out, key=lambda r: (r["date"], r["_file"]))
+
+
+def _load(r: dict) -> str:
+    load = r.get("load_average_at_end") or r.get("load_average")
+    if isinstance(load, str):
+        return load
+    return "-" if not load else f"{load[0]:.1f}"
+
+
+def env_speed_table(rows: list[dict]) -> str:
+    head = ("| date | machine | load (1 min) | v0 pixels | v1 pixels | stock Metaworld pixels | v1 state | v1 / v0 | "
+            "v1 / stock | record |")
+    lines = [head, "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        s = r["steps_per_s"]
+        lines.append(
+            f"| {r['date']} | {r['machine']} | {_load(r)} | {s['refexp_two_drawer_v0_pixels']:.1f} | "
+            f"{s['refexp_two_drawer_v1_pixels']:.1f} | {s['metaworld_drawer_open_v3_pixels']:.1f} | "
+            f"{s['refexp_two_drawer_v1_state']:.1f} | {r['v1_over_v0']:.2f}x | {r['v1_over_stock']:.1f}x | "
+            f"`perf/{r['_file']}` |")
+    return "\n".join(lines) + "\n"
+
+
+def tests_table(rows: list[dict]) -> str:
+    lines = ["| date | machine | load (1 min) at start | selection | outcome | wall time | record |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        sel = " ".join(r["pytest_args"]) or "(all)"
+        lines.append(f"| {r['date']} | {r['machine']} | {_load(r)} | `{sel}` | {r['outcome']} | {r['wall_s']:.0f} s | "
+                     f"`perf/{r['_file']}` |")
+    return "\n".join(lines) + "\n"
+
+
+TABLES = {"env_speed": env_speed_table, "tests": tests_table}
+
+
+def render(text: str, folder: Path = RECORDS) -> str:
+    def sub(m: re.Match) -> str:
+        kind = m.group("kind")
+        if kind not in TABLES:
+            raise ValueError(f"unknown perf block {kind!r}; known: {sorted(TABLES)}")
+        rows = records(kind, folder)
+        return m.group(1) + (TABLES[kind](rows) if rows else "*No records yet.*\n") + m.group(4)
+
+    return BLOCK.sub(sub, text)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+def time_tests(pytest_args: list[str], folder: Path = RECORDS) -> Path:
+    """Run `python -m pytest -q ARGS` from the repository root, time it, and write its record."""
+    load = [round(x, 2) for x in os.getloadavg()]
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfE", *pytest_args], cwd=ROOT,
+                       capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    summary = next((line.strip("= ") for line in reversed(p.stdout.splitlines()) if " in " in line and
+                    re.search(r"\d+ (passed|failed|error)", line)), f"exit {p.returncode}")
+    record = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "time_utc": time.strftime("%H:%M", time.gmtime()),
+              "machine": machine(), "load_average": load, "pytest_args": pytest_args,
+              "outcome": re.sub(r" in [\d.]+s.*$", "", summary), "exit_code": p.returncode, "wall_s": round(wall, 1)}
+    failed = [line for line in p.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
+    if failed:
+        record["failed"] = failed
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"tests_{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}.json"
+    out.write_text(json.dumps(record, indent=2) + "\n")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmark.performance_doc", description=__doc__.splitlines()[0],
+                                formatter_class=DefaultsHelpFormatter,
+                                epilog="Exit status: 0 done, 1 check found docs/performance.md stale, 2 usage error.")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("render", help="rewrite docs/performance.md's tables from docs/perf/*.json")
+    sub.add_parser("check", help="exit 1 if docs/performance.md is not what render makes")
+    t = sub.add_parser("tests", help="time the test suite (pytest arguments after --) and record it")
+    t.add_argument("pytest_args", nargs="*", help="arguments for pytest, e.g. -- -m 'not slow'")
+    a = p.parse_args(argv)
+    if a.command == "tests":
+        out = time_tests(a.pytest_args)
+        print(out)
+        print(out.read_text())
+        return 0
+    text = DOC.read_text()
+    try:
+        new = render(text)
+    except (ValueError, KeyError) as exc:
+        p.error(str(exc))
+    if a.command == "check":
+        if new != text:
+            print(f"stale: {DOC} (run python -m benchmark.performance_doc render)", file=sys.stderr)
+            return 1
+        return 0
+    DOC.write_text(new)
+    print(DOC)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
