@@ -168,6 +168,13 @@ def test_verify_tells_another_renderer_from_corruption(root, monkeypatch, capsys
     r = verify_dataset(TINY)
     assert "not a renderer difference" in r.diagnosis
 
+    # the same values, pixels included, as the pin: another parquet writer made other bytes
+    values = ck.nonpixel_checksum_dir(out, pixels=True)
+    assert values == ck.read_sidecar(out)["values_sha256"]
+    monkeypatch.setitem(REGISTRY, TINY, _spec(sha256="0" * 64, nonpixel_sha256=nonpixel, values_sha256=values))
+    r = verify_dataset(TINY)
+    assert "another parquet writer" in r.diagnosis and "pyarrow" in r.diagnosis
+
     monkeypatch.setitem(REGISTRY, TINY, _spec(sha256="0" * 64, nonpixel_sha256=nonpixel))
     meta = out / "data" / "0" / "metadata.json"
     meta.write_text(meta.read_text().replace('"total_steps": 6', '"total_steps": 7'))

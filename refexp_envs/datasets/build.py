@@ -219,12 +219,12 @@ def assemble_shard(job) -> dict:
             pix[index * (T + 1):(index + 1) * (T + 1)] = data["pixels"][j]
         pix.flush()
         del pix
-    digests, nonpixel = {}, {}
+    digests, nonpixel, values = {}, {}, {}
     for b in buffers:
         for rel in (f"{b.id}/part-0.parquet", f"{b.id}/metadata.json"):
             digests[rel] = ck.file_digest(data_dir / rel, rel)
-            nonpixel[rel] = ck.nonpixel_digest(data_dir / rel, rel)
-    out.update(meta=meta, digests=digests, nonpixel=nonpixel,
+            nonpixel[rel], values[rel] = ck.value_digests(data_dir / rel, rel)
+    out.update(meta=meta, digests=digests, nonpixel=nonpixel, values=values,
                gl=json.loads(str(data["gl"])) if "gl" in data else None)
     return out
 
@@ -334,10 +334,11 @@ def _assemble(spec: DatasetSpec, stage: Path, shard_size: int, progress: bool, w
 
     digests = {rel: d for r in results for rel, d in r["digests"].items()}
     nonpixel = {rel: d for r in results for rel, d in r["nonpixel"].items()}
+    values = {rel: d for r in results for rel, d in r["values"].items()}
     files = {rel: path for rel, path in ck.data_files(out / "data")}
     for rel in set(files) - set(digests):  # metadata.json (and nothing else, for Minari 0.5.4)
         digests[rel] = ck.file_digest(files[rel], rel)
-        nonpixel[rel] = ck.nonpixel_digest(files[rel], rel)
+        nonpixel[rel], values[rel] = ck.value_digests(files[rel], rel)
     if set(digests) != set(files):
         raise DatasetBuildError(f"files of {out / 'data'} changed during the build: {sorted(set(digests) ^ set(files))[:5]}")
 
@@ -353,6 +354,7 @@ def _assemble(spec: DatasetSpec, stage: Path, shard_size: int, progress: bool, w
         "size_bytes": size,
         "sha256": ck.combine(digests),
         "nonpixel_sha256": ck.combine(nonpixel),
+        "values_sha256": ck.combine(values),
         "renderer": (distinct[0] if len(distinct) == 1 else distinct) if distinct else None,
     }
     if cache:
@@ -472,8 +474,8 @@ def build_dataset(
     sidecar = {
         "dataset_id": spec.dataset_id,
         "spec": dataclasses.asdict(spec),
-        "checksum": "sha256 over data/ (refexp_envs/datasets/checksum.py); nonpixel_sha256: the same without "
-                    "the pixels; renderer: what drew the pixels (GL vendor, renderer, version; mujoco)",
+        "checksum": "sha256 over data/ (refexp_envs/datasets/checksum.py); nonpixel_sha256 and values_sha256: "
+                    "over the values without and with the pixels; renderer: what drew the pixels (GL vendor, renderer, version; mujoco)",
         **record,
         "build_seconds": round(seconds, 1),
         "collect_seconds": round(t_collect, 1),
@@ -509,7 +511,8 @@ def build_dataset(
     if spec.sha256 and spec.sha256 != digest:
         from refexp_envs.datasets.download import explain_mismatch
 
-        console.print("[yellow]warning: " + explain_mismatch(spec, sidecar, digest, record["nonpixel_sha256"]),
+        console.print("[yellow]warning: " + explain_mismatch(spec, sidecar, digest, record["nonpixel_sha256"],
+                                                            record["values_sha256"]),
                       markup=False, highlight=False)
     if cache:
         from refexp_envs.datasets.buffers import build_cache

@@ -16,7 +16,8 @@ null mask and values in column order; JSON files as above). The pixels depend on
 (docs/datasets.md, "Renderers"); the other columns depend only on the simulator and the seeds. So a
 copy whose full checksum misses its pin but whose non-pixel checksum matches was drawn by another
 renderer (or had pixel bytes changed), while a non-pixel mismatch is corruption or other package
-versions.
+versions. `nonpixel_checksum_dir(path, pixels=True)` is the value checksum with the pixels: equal
+values written by another pyarrow (parquet files name their writer) match it but not the checksum.
 
 Minari's metadata holds no timestamp and no absolute path (checked for 0.5.4), so with the same
 package versions (minari, pyarrow: recorded in refexp.json) the checksum is deterministic.
@@ -105,46 +106,33 @@ def checksum_dir(dataset_dir: str | os.PathLike) -> str:
 PIXELS_COLUMN = "observations.pixels"
 
 
-def nonpixel_digest(path: Path, rel: str) -> str:
-    """SHA-256 of one file of `data/` without its pixels (see the module docstring)."""
+def value_digests(path: Path, rel: str) -> tuple[str, str]:
+    """(without pixels, with pixels): the SHA-256s of one file of `data/` by its values (the module
+    docstring), from one read; a JSON file's digest is its canonical one, twice."""
     if not rel.endswith(".parquet"):
-        return file_digest(path, rel)
+        d = file_digest(path, rel)
+        return d, d
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    pf = pq.ParquetFile(path)
-    leaves = [c for c in _leaf_names(pf.schema_arrow) if c != PIXELS_COLUMN]
-    table = pf.read(columns=leaves)
+    table = pq.ParquetFile(path).read()
     while any(pa.types.is_struct(f.type) for f in table.schema):
         table = table.flatten()
-    h = hashlib.sha256()
+    nonpixel, values = hashlib.sha256(), hashlib.sha256()
     for name, col in zip(table.column_names, table.columns):
         arr = col.combine_chunks()
-        h.update(f"{name}\0{arr.type}\0".encode())
-        h.update(np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=np.uint8).tobytes())
-        values = arr.flatten() if pa.types.is_fixed_size_list(arr.type) else arr
-        if values.null_count:  # the mask above holds them; a fixed fill keeps the bytes defined
-            values = values.fill_null(False if pa.types.is_boolean(values.type) else 0)
-        h.update(np.ascontiguousarray(values.to_numpy(zero_copy_only=False)).tobytes())
-    return h.hexdigest()
-
-
-def _leaf_names(schema) -> list[str]:
-    import pyarrow as pa
-
-    out = []
-
-    def walk(field, prefix):
-        if pa.types.is_struct(field.type):
-            for child in field.type:
-                walk(child, f"{prefix}{field.name}.")
-        else:
-            out.append(prefix + field.name)
-
-    for f in schema:
-        walk(f, "")
-    return out
+        parts = [f"{name}\0{arr.type}\0".encode(),
+                 np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=np.uint8).tobytes()]
+        flat = arr.flatten() if pa.types.is_fixed_size_list(arr.type) else arr
+        if flat.null_count:  # the mask above holds them; a fixed fill keeps the bytes defined
+            flat = flat.fill_null(False if pa.types.is_boolean(flat.type) else 0)
+        parts.append(np.ascontiguousarray(flat.to_numpy(zero_copy_only=False)).tobytes())
+        for part in parts:
+            values.update(part)
+            if name != PIXELS_COLUMN:
+                nonpixel.update(part)
+    return nonpixel.hexdigest(), values.hexdigest()
 
 
 def combine(lines: dict[str, str]) -> str:
@@ -155,12 +143,19 @@ def combine(lines: dict[str, str]) -> str:
     return h.hexdigest()
 
 
-def nonpixel_checksum_dir(dataset_dir: str | os.PathLike) -> str:
-    """SHA-256 over a dataset directory's `data/` files without the pixels (the module docstring)."""
+def nonpixel_checksum_dir(dataset_dir: str | os.PathLike, pixels: bool = False) -> str:
+    """SHA-256 over a dataset directory's `data/` files by their values, without the pixels (the
+    module docstring); with `pixels`, over all values: the data whatever the parquet writer."""
+    return value_checksums_dir(dataset_dir)[1 if pixels else 0]
+
+
+def value_checksums_dir(dataset_dir: str | os.PathLike) -> tuple[str, str]:
+    """(nonpixel, values): both value checksums of a dataset directory, from one read of `data/`."""
     data_dir = Path(dataset_dir) / "data"
     if not data_dir.is_dir():
         raise FileNotFoundError(f"no Minari data directory at {data_dir}")
-    return combine({rel: nonpixel_digest(path, rel) for rel, path in data_files(data_dir)})
+    pairs = {rel: value_digests(path, rel) for rel, path in data_files(data_dir)}
+    return combine({r: p[0] for r, p in pairs.items()}), combine({r: p[1] for r, p in pairs.items()})
 
 
 def data_size_bytes(dataset_dir: str | os.PathLike) -> int:

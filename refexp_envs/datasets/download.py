@@ -62,21 +62,33 @@ def _renderer_text(gl) -> str:
     return f"{gl.get('renderer')} ({gl.get('vendor')}; {gl.get('version')}; mujoco {gl.get('mujoco')})"
 
 
-def explain_mismatch(spec, sidecar: dict, actual: str, nonpixel_actual: str | None) -> str:
-    """Why `actual` misses the pin of `spec`, in words: a copy changed after it was built, pixels drawn
-    by another renderer (everything else matches), or other data; with the renderer the pin was made
-    with and how to get the canonical bytes."""
-    from refexp_envs.datasets.registry import PIN_RENDERER
+def explain_mismatch(spec, sidecar: dict, actual: str, nonpixel_actual: str | None,
+                     values_actual: str | None = None) -> str:
+    """Why `actual` misses the pin of `spec`, in words: a copy changed after it was built, the same
+    values written by another parquet writer, pixels drawn by another renderer (everything else
+    matches), or other data; with the renderer the pin was made with and how to get its bytes."""
+    from refexp_envs.datasets.registry import PIN_RENDERER, PIN_WRITER
 
     lines = [f"{spec.dataset_id}: sha256 {actual} is not the pinned {spec.sha256}."]
     built = sidecar.get("sha256")
+    versions = sidecar.get("versions") or {}
     if built and built != actual:
         lines.append(f"Its files changed after it was built or downloaded (its build record says {built}): the "
                      "copy is corrupt or was edited. Build or download it again (--force).")
+    elif spec.values_sha256 and values_actual == spec.values_sha256:
+        lines.append("Every value, pixels included, matches the pin: the same data written by another parquet "
+                     f"writer (this copy: pyarrow {versions.get('pyarrow')}, minari {versions.get('minari')}; the "
+                     f"pin: pyarrow {PIN_WRITER['pyarrow']}, minari {PIN_WRITER['minari']}). Not corruption, not "
+                     "a renderer difference.")
+        return "\n  ".join(lines)
     elif spec.nonpixel_sha256 and nonpixel_actual == spec.nonpixel_sha256:
         lines.append("Everything but the pixels matches the pin (non-pixel sha256 "
                      f"{nonpixel_actual}): the frames were drawn by another renderer, not corrupted in "
                      "transit. This copy's renderer: " + _renderer_text(sidecar.get("renderer")) + ".")
+        writer = {k: versions.get(k) for k in PIN_WRITER}
+        if not spec.values_sha256 and versions and writer != PIN_WRITER:
+            lines.append(f"Its parquet writer differs from the pin's too ({writer} against {PIN_WRITER}), which "
+                         "alone changes the bytes: this id has no value pin to tell the two apart.")
     elif spec.nonpixel_sha256 and nonpixel_actual is not None:
         lines.append(f"The columns other than the pixels differ from the pin too (non-pixel sha256 {nonpixel_actual}, "
                      f"pinned {spec.nonpixel_sha256}): not a renderer difference but other data (other "
@@ -108,8 +120,12 @@ def verify_dataset(dataset_id: str, cache: bool = True) -> VerifyResult:
     ok = expected is not None and actual == expected
     diagnosis = ""
     if not ok and spec.sha256:
-        nonpixel = ck.nonpixel_checksum_dir(path) if spec.nonpixel_sha256 else None
-        diagnosis = explain_mismatch(spec, sidecar, actual, nonpixel)
+        nonpixel = values = None
+        if spec.values_sha256:
+            nonpixel, values = ck.value_checksums_dir(path)
+        elif spec.nonpixel_sha256:
+            nonpixel = ck.nonpixel_checksum_dir(path)
+        diagnosis = explain_mismatch(spec, sidecar, actual, nonpixel, values)
     elif not ok and expected is not None:
         diagnosis = (f"its files changed after it was built ({ck.SIDECAR} says {expected}): corrupt or edited; "
                      "build or download it again (--force)")

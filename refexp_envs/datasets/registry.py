@@ -65,7 +65,8 @@ class DatasetSpec:
     behaviour_success: float | None = None  # measured on the real build (fraction of episodes)
     size_bytes: int | None = None  # measured size of `data/` on disk
     description: str = ""
-    nonpixel_sha256: str | None = None  # the pin without the pixels (checksum.nonpixel_checksum_dir)
+    nonpixel_sha256: str | None = None  # the pin's values without the pixels (checksum.nonpixel_checksum_dir)
+    values_sha256: str | None = None  # the pin's values with the pixels (whatever the parquet writer)
 
     @property
     def version(self) -> int:
@@ -100,7 +101,8 @@ class DatasetSpec:
     def fingerprint(self) -> dict:
         """The fields that determine the data (used to refuse resuming a different build)."""
         d = dataclasses.asdict(self)
-        for k in ("sha256", "behaviour_success", "size_bytes", "description", "nonpixel_sha256"):
+        for k in ("sha256", "behaviour_success", "size_bytes", "description", "nonpixel_sha256",
+                  "values_sha256"):
             d.pop(k)
         return d
 
@@ -174,11 +176,19 @@ PIN_RENDERER = {
     "mujoco": "3.3.0",
 }
 
-# The pins without the pixels (checksum.nonpixel_checksum_dir), computed from the pinned builds where a
-# copy was at hand (docs/datasets.md records the command). An id without one cannot tell a renderer
-# difference from corruption.
+# ... and the parquet writer of every pinned build (parquet files name it: other versions, other bytes)
+PIN_WRITER = {"minari": "0.5.4", "pyarrow": "26.0.1"}
+
+# The pins' value checksums (checksum.nonpixel_checksum_dir) without and with the pixels, computed from
+# the pinned builds where a copy was at hand (docs/datasets.md, "Renderers"). An id without them cannot
+# tell a renderer or a writer difference from corruption.
+_PUBLISHED_VALUES: dict[str, str] = {
+    "refexp/two-drawer/expert-v1": "ecf4430ffb0ac7bdce3341c9eab03eaea577c35476e273f04c6c8ff708e9f5aa",
+    "refexp/two-drawer/dev-v1": "cedf53f784491a7155a359b50195692c93d68907093c8f2dd5b07964d9726106",
+}
 _PUBLISHED_NONPIXEL: dict[str, str] = {
     "refexp/two-drawer/expert-v1": "000f4f0d2669f298ba9ea0239c99bc0bf7994737b11bcb18dac7cb2c6b68d414",
+    "refexp/two-drawer/dev-v1": "1c8b3203b3dd89d4e20d9c194528cf9bc4ab5e120ab55bda9d17ac55eb0857b0",
 }
 
 _BEHAVIOURS = [  # (name in the id, action noise, episodes per task, obs_type, what, first version)
@@ -249,6 +259,7 @@ def _make_registry() -> dict[str, DatasetSpec]:
                 description=_description(env_id, behaviour, per_task, what, noise, obs_type,
                                          entry.version, dataset_id),
                 nonpixel_sha256=_PUBLISHED_NONPIXEL.get(dataset_id),
+                values_sha256=_PUBLISHED_VALUES.get(dataset_id),
             )
     return registry
 
