@@ -45,12 +45,27 @@ def machine() -> dict[str, Any]:
     return {"platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count() or 1}
 
 
+def renderer_info(obs_type: str) -> dict | None:
+    """What drew the frames the agent saw: the GL vendor, renderer and version strings, the MUJOCO_GL
+    backend, REFEXP_RENDERER and mujoco's version (`refexp_envs.render.gl_info`, queried in this
+    process, whose environment the harness's local workers inherit). None for state observations;
+    {"error": ...} when no GL context can be made here, so that a finished run is never lost."""
+    if obs_type != "pixels":
+        return None
+    try:
+        from refexp_envs.render import gl_info
+
+        return gl_info()
+    except Exception as exc:  # noqa: BLE001  (provenance must not fail a scored run)
+        return {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+
+
 def make_results(
     *, meta: dict, agent_spec: str, env_id: str, num_drawers: int, obs_type: str, dataset_id: str | None,
     training_seeds: Sequence[int], eval_seed: int, secret_id: str, trials_per_task: int,
     raw_successes, raw_tasks, raw_returns, raw_rollouts, wall_time_s: float, workers: int, batch: int,
     env_mismatch_allowed: bool = False, date: str | None = None, bootstrap_samples: int = stats.BOOTSTRAP_SAMPLES,
-    packages: dict | None = None, machine_info: dict | None = None,
+    packages: dict | None = None, machine_info: dict | None = None, renderer: dict | None = None,
 ) -> dict:
     """Assemble (and validate) a results dict from raw per-trial data `(S, T, K)` (contract section 4)."""
     n = int(num_drawers)
@@ -105,6 +120,7 @@ def make_results(
         "batch": int(batch),
         "packages": packages if packages is not None else package_versions(),
         "machine": machine_info if machine_info is not None else machine(),
+        "renderer": renderer if renderer is not None else renderer_info(obs_type),
         "date": date or _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         "protocol": {
             "horizon": int(refexp_envs.HORIZON),

@@ -52,6 +52,7 @@ one JSON object:
 | distinct_rollouts            | list of {seed, task, trials, distinct} | distinct action sequences per (seed, task) cell |
 | wall_time_s, workers, batch  | float, int, int               |                                                         |
 | packages, machine            | dict[str, str], dict          | versions, platform                                      |
+| renderer (optional)          | dict or null                  | what drew the pixels: GL vendor, renderer, version, MUJOCO_GL, REFEXP_RENDERER, mujoco (null: state obs; absent in older files) |
 | date                         | str                           | ISO 8601 UTC, when the run finished                     |
 | protocol                     | dict                          | horizon, success rule, task order, seeding              |
 """
@@ -182,8 +183,12 @@ def validate_results(data: Any) -> None:
                        "a newer file needs a newer RefExp, an older one a rescore with this harness"])
 
 
-def _check_types(data: dict, required: dict) -> list[str]:
+def _check_types(data: dict, required: dict, optional: dict | None = None) -> list[str]:
     problems = []
+    optional = optional or {}
+    for key, typ in optional.items():
+        if key in data and not isinstance(data[key], typ):
+            problems.append(f"field {key!r} must be {' or '.join(t.__name__ for t in typ)}, got {type(data[key]).__name__}")
     for key, typ in required.items():
         if key not in data:
             problems.append(f"missing field {key!r}")
@@ -195,7 +200,7 @@ def _check_types(data: dict, required: dict) -> list[str]:
         if not ok:
             want = typ.__name__ if isinstance(typ, type) else " or ".join(t.__name__ for t in typ)
             problems.append(f"field {key!r} must be {want}, got {type(val).__name__}")
-    unknown = sorted(set(data) - set(required))
+    unknown = sorted(set(data) - set(required) - set(optional))
     if unknown:
         problems.append(f"unknown fields {unknown}")
     return problems
@@ -317,6 +322,10 @@ _REQUIRED_V2: dict[str, type | tuple[type, ...]] = {
 }
 
 
+# Fields a file may leave out (older files do); checked when present.
+_OPTIONAL_V2: dict[str, tuple[type, ...]] = {"renderer": (dict, type(None))}
+
+
 def _close(a, b) -> bool:
     if a is None or b is None:
         return a is None and b is None
@@ -347,7 +356,7 @@ def _validate_v2(data: dict) -> None:
     from benchmark import stats
 
     v3 = data["schema_version"] == 3
-    problems = _check_types(data, _REQUIRED_V3 if v3 else _REQUIRED_V2)
+    problems = _check_types(data, _REQUIRED_V3 if v3 else _REQUIRED_V2, _OPTIONAL_V2)
     if problems:
         raise SchemaError(problems)
     _common_checks(data, problems)
@@ -362,6 +371,10 @@ def _validate_v2(data: dict) -> None:
         problems.append(f"training_seeds must be distinct, got {seeds}")
     if not re.fullmatch(r"[0-9a-f]{16}", data["secret_id"]):
         problems.append("secret_id must be 16 hex digits (a hash of the secret, never the secret)")
+    renderer = data.get("renderer")
+    if renderer is not None and not (isinstance(renderer, dict) and all(
+            isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in renderer.items())):
+        problems.append("renderer must be null or an object of strings (GL vendor, renderer, version, ...)")
     if problems:
         raise SchemaError(problems)
     t = n * tpt

@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", default=C.RunConfig.env_id, help="env id to train for")
     p.add_argument("--dataset", default=None, help="Minari id (if omitted: the env's expert dataset) or local:<eps per task>")
     p.add_argument("--seed", type=int, default=0, help="training seed (one run; the harness's --seeds)")
-    p.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda, cuda:1 ...")
+    p.add_argument("--device", default="auto", help="auto (per stage: cuda only where measured faster on this GPU "
+                   "model, refexp_baselines/device_rule.json; else cpu), cpu, cuda, cuda:1 ...")
     p.add_argument("--runs-dir", default="runs", help="root of the run directories")
     p.add_argument("--set", nargs="*", default=[], metavar="SECTION.FIELD=VALUE", help="config overrides")
     p.add_argument("--eval-every", type=int, default=None, help="agent steps between periodic evaluations (if omitted: the config's)")
@@ -86,10 +87,44 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
+# `--device auto` picks each stage's device by this measured rule: CUDA for a stage only where a
+# measurement on this GPU model (benchmark/gpu_check.py, recorded in DEVICE_RULE_FILE with its machine,
+# date and command) found CUDA at least AUTO_MARGIN times the CPU's steps/s; the CPU otherwise, and
+# wherever no measurement exists. (On one H200 with 16 cores the belief and agent stages ran slower on
+# CUDA than on 2 CPU cores: launch-bound small networks; issue 26.)
+DEVICE_RULE_FILE = Path(__file__).with_name("device_rule.json")
+AUTO_MARGIN = 1.1
+
+
+def measured_cuda_stages(gpu_name: str, rule_file: Path = DEVICE_RULE_FILE) -> set[str]:
+    """The stages that a recorded measurement on `gpu_name` found faster on CUDA (see AUTO_MARGIN)."""
+    try:
+        entries = json.loads(rule_file.read_text()).get("measurements", [])
+    except (OSError, ValueError):
+        return set()
+    fast = set()
+    for e in entries:
+        if e.get("gpu") != gpu_name:
+            continue
+        for stage, m in e.get("stages", {}).items():
+            if m.get("cuda_steps_s") and m.get("cpu_steps_s") and m["cuda_steps_s"] >= AUTO_MARGIN * m["cpu_steps_s"]:
+                fast.add(stage)
+    return fast
+
+
+def stage_devices(device: str | torch.device) -> dict[str, torch.device]:
+    """The device of each stage: `device` for all, or for "auto" the measured rule above."""
+    if str(device) != "auto":
+        return {s: torch.device(device) for s in STAGES}
+    if not torch.cuda.is_available():
+        return {s: torch.device("cpu") for s in STAGES}
+    fast = measured_cuda_stages(torch.cuda.get_device_name())
+    return {s: torch.device("cuda" if s in fast else "cpu") for s in STAGES}
+
+
 def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    """One device for work that is not a training stage (evaluation): "auto" is the agent stage's."""
+    return stage_devices(device)["agent"]
 
 
 def atomic_save(obj, path: Path) -> None:
@@ -488,7 +523,8 @@ def run(cfg: C.RunConfig, buffers=None, runs_dir="runs", device="cpu", progress=
     if until not in STAGES:
         raise ValueError(f"until must be one of {STAGES}, got {until!r}")
     t_start = time.time()
-    device = resolve_device(device) if isinstance(device, str) else device
+    devices = stage_devices(device)
+    device = devices["agent"]  # the agent stage's, also evaluation's
     dirs = stage_dirs(cfg, runs_dir)
     root = dirs["frames"].parent
     d = C.canonical(dataclasses.asdict(cfg))
@@ -509,15 +545,16 @@ def run(cfg: C.RunConfig, buffers=None, runs_dir="runs", device="cpu", progress=
 
         if ENV_NUM_TASKS.get(cfg.env_id, buffers.num_tasks) != buffers.num_tasks:
             raise ValueError(f"buffers have {buffers.num_tasks} tasks but {cfg.env_id} has {ENV_NUM_TASKS[cfg.env_id]}")
-    log(f"run {cfg.agent_name} on {cfg.env_id} seed {cfg.seed} device {device} -> {root}")
+    where = " ".join(f"{s}:{d}" for s, d in devices.items()) if len(set(devices.values())) > 1 else str(device)
+    log(f"run {cfg.agent_name} on {cfg.env_id} seed {cfg.seed} device {where} -> {root}")
     t = time.time()
-    fr = train_frames(cfg, buffers, dirs["frames"], device, progress, cfg.seed)
+    fr = train_frames(cfg, buffers, dirs["frames"], devices["frames"], progress, cfg.seed)
     wall["frames_s"] = time.time() - t
     if until == "frames":
         return {"run_dir": str(dirs["frames"]), "wall_this_invocation_s": wall}
     codes = {k: v for k, v in fr.items() if k != "vae"}
     t = time.time()
-    filt = train_belief(cfg, codes, dirs["belief"], device, progress, cfg.seed)
+    filt = train_belief(cfg, codes, dirs["belief"], devices["belief"], progress, cfg.seed)
     wall["belief_s"] = time.time() - t
     if until == "belief":
         return {"run_dir": str(dirs["belief"]), "wall_this_invocation_s": wall}
@@ -527,8 +564,8 @@ def run(cfg: C.RunConfig, buffers=None, runs_dir="runs", device="cpu", progress=
             res = evaluate_checkpoint(agent, cfg, cfg.eval_trials, PERIODIC_EVAL_SEED, device)
             return {**eval_summary(res), "raw_successes": res["raw_successes"], "raw_tasks": res["raw_tasks"]}
     t = time.time()
-    bundle, info = train_agent(cfg, fr["vae"], filt, codes, dirs["agent"], device, progress, cfg.seed,
-                               eval_fn=eval_fn)
+    bundle, info = train_agent(cfg, fr["vae"].to(device), filt.to(device), codes, dirs["agent"], device, progress,
+                               cfg.seed, eval_fn=eval_fn)
     wall["agent_s"] = time.time() - t
     result = {"run_dir": str(dirs["agent"]), "wall_this_invocation_s": wall, "stage_timing": {}}
     for s in ("frames", "belief", "agent"):

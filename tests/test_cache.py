@@ -89,7 +89,7 @@ def test_truncated_pixels_are_reported_and_rebuilt(root):
 def test_changed_bytes_and_missing_files_are_reported_and_rebuilt(root):
     cdir, episodes = root
     _flip_byte(cdir / "pixels.npy", (cdir / "pixels.npy").stat().st_size // 2)  # same size, other content
-    with pytest.warns(CacheDamagedWarning, match=r"pixels\.npy: its sampled SHA-256 differs"):
+    with pytest.warns(CacheDamagedWarning, match=r"pixels\.npy: its SHA-256 differs"):
         bufs = load_task_buffers(TINY)
     _same(bufs.load_episode(2), episodes[2])
     (cdir / "arrays.npz").unlink()
@@ -112,6 +112,32 @@ def test_the_cache_command_checks_every_byte(root, monkeypatch, capsys):
         assert cli_main(["cache", TINY]) == 0
     assert cache_damage(TINY, full=True) == []
     _same(load_task_buffers(TINY).load_episode(0), episodes[0])
+
+
+def test_a_byte_outside_the_sample_fails_verify_and_never_loads_silently(root, capsys):
+    """Issue 27: opening checks every byte by default; `verify` checks the cache too."""
+    from refexp_envs.datasets.download import verify_dataset
+
+    cdir, episodes = root
+    sample = buffers_mod.SAMPLE_BLOCKS, buffers_mod.SAMPLE_BYTES
+    try:  # a sample of 2 blocks of 16 bytes (the ends of the file); the flipped byte is outside it
+        buffers_mod.SAMPLE_BLOCKS, buffers_mod.SAMPLE_BYTES = 2, 16
+        shutil.rmtree(cdir)
+        build_cache(TINY)
+        pixels = cdir / "pixels.npy"
+        _flip_byte(pixels, pixels.stat().st_size // 2)
+        assert cache_damage(TINY) == []  # the sampled check alone misses it (full_check=False)
+        r = verify_dataset(TINY)
+        assert not r.ok and r.cache_problems == ("pixels.npy: its SHA-256 differs from its record",)
+        assert cli_main(["verify", TINY]) == 1
+        assert "pixel cache" in capsys.readouterr().err
+        with pytest.warns(CacheDamagedWarning, match=r"pixels\.npy: its SHA-256 differs"):
+            bufs = load_task_buffers(TINY)  # the default: every byte
+        for i in range(4):
+            _same(bufs.load_episode(i), episodes[i])
+        assert verify_dataset(TINY).ok
+    finally:
+        buffers_mod.SAMPLE_BLOCKS, buffers_mod.SAMPLE_BYTES = sample
 
 
 def test_a_cache_of_an_older_version_is_rebuilt_without_a_warning(root):

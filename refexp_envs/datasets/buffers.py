@@ -12,11 +12,13 @@ once next to the dataset (`<datasets root>/.refexp-cache/<id>/`):
 Reading an episode is then one slice copy from the page cache, so a batch of 32 sequences of 150
 steps (96 episodes of 50 steps) takes milliseconds (docs/datasets.md). The cache is built at the
 end of `build`, after `download`, or on first use; it is written to a temporary directory and
-renamed, and rebuilt when the dataset changes. Opening it checks every file against the record
-(size and sampled checksum: constant time, whatever the dataset's size); a damaged cache (e.g. a
+renamed, and rebuilt when the dataset changes. Opening it checks every file against the record:
+by default every byte (the full SHA-256: about 3 s per GB here, once per process), so that a
+changed byte anywhere cannot load silently; `full_check=False` checks sizes and a sampled checksum
+only (constant time; it misses a changed byte outside the sampled blocks). A damaged cache (e.g. a
 `pixels.npy` truncated by a full disk) is reported with a `CacheDamagedWarning` saying what is
-wrong, and rebuilt from the dataset. `python -m refexp_envs.datasets cache ID` checks the full
-checksums. Without a cache (`cache=False`) every episode is read from Minari's parquet files.
+wrong, and rebuilt from the dataset. `python -m refexp_envs.datasets verify ID` checks the dataset
+and its cache, every byte. Without a cache (`cache=False`) every episode is read from Minari's parquet files.
 """
 
 from __future__ import annotations
@@ -248,28 +250,9 @@ def build_cache(dataset_id: str, progress: bool = False, batch: int = 50, check:
     if pix is not None:
         pix.flush()
         del pix
-    np.savez(
-        tmp / "arrays.npz",
-        frame_offsets=frame_off,
-        step_offsets=step_off,
-        proprio=proprio,
-        actions=actions,
-        rewards=rewards,
-        tasks=tasks,
-    )
-    ck.write_json_atomic(
-        tmp / "cache.json",
-        {
-            "version": CACHE_VERSION,
-            "dataset_id": dataset_id,
-            "fingerprint": _fingerprint(path),
-            "episodes": n,
-            "frames": int(frame_off[-1]),
-            "num_tasks": _num_tasks(meta, tasks),
-            "pixels": bool(has_pixels),
-            "files": {name: _file_record(tmp / name) for name in CACHE_FILES if (tmp / name).is_file()},
-        },
-    )
+    write_cache_files(tmp, dataset_id, path, {"proprio": proprio, "actions": actions, "rewards": rewards,
+                                              "tasks": tasks}, None, _num_tasks(meta, tasks), has_pixels,
+                      frame_offsets=frame_off, step_offsets=step_off)
     if cache_is_valid(dataset_id):  # another process finished first
         shutil.rmtree(tmp, ignore_errors=True)
         return cdir
@@ -305,6 +288,39 @@ class TaskBuffer(collections.abc.Sequence):
         return f"TaskBuffer(task={self.task}, episodes={len(self)})"
 
 
+def write_cache_files(cdir: Path, dataset_id: str, dataset_dir: Path, arrays: dict, horizon: int | None,
+                      num_tasks: int, has_pixels: bool, frame_offsets=None, step_offsets=None) -> None:
+    """Finish a cache directory whose `pixels.npy` (if any) is written: `arrays.npz` from `arrays`
+    (proprio, actions, rewards, tasks; offsets from `horizon` when every episode has that many
+    steps) and last the record `cache.json`, fingerprinted with `dataset_dir`'s metadata.json."""
+    n = len(arrays["tasks"])
+    if frame_offsets is None:
+        frame_offsets = np.arange(n + 1, dtype=np.int64) * (horizon + 1)
+        step_offsets = np.arange(n + 1, dtype=np.int64) * horizon
+    np.savez(
+        cdir / "arrays.npz",
+        frame_offsets=frame_offsets,
+        step_offsets=step_offsets,
+        proprio=arrays["proprio"],
+        actions=arrays["actions"],
+        rewards=arrays["rewards"],
+        tasks=arrays["tasks"],
+    )
+    ck.write_json_atomic(
+        cdir / "cache.json",
+        {
+            "version": CACHE_VERSION,
+            "dataset_id": dataset_id,
+            "fingerprint": _fingerprint(dataset_dir),
+            "episodes": n,
+            "frames": int(frame_offsets[-1]),
+            "num_tasks": int(num_tasks),
+            "pixels": bool(has_pixels),
+            "files": {name: _file_record(cdir / name) for name in CACHE_FILES if (cdir / name).is_file()},
+        },
+    )
+
+
 class MinariTaskBuffers:
     """`TaskBuffers` over a local Minari dataset; episode ids are the dataset's own.
 
@@ -314,13 +330,13 @@ class MinariTaskBuffers:
     from the parquet files.
     """
 
-    def __init__(self, dataset_id: str, cache: bool = True):
+    def __init__(self, dataset_id: str, cache: bool = True, full_check: bool = True):
         self.dataset_id = dataset_id
         self.path = require_local(dataset_id)
         self._storage = None
         self._cached = False
         if cache:
-            build_cache(dataset_id, progress=False)  # checks it against its record first
+            build_cache(dataset_id, progress=False, check=full_check)  # checks it against its record first
             cdir = ck.cache_path(dataset_id)
             info = json.loads((cdir / "cache.json").read_text())
             with np.load(cdir / "arrays.npz") as z:
@@ -467,9 +483,10 @@ class MinariTaskBuffers:
         return minari.load_dataset(self.dataset_id)
 
 
-def load_task_buffers(dataset_id: str, cache: bool = True) -> MinariTaskBuffers:
-    """Per-task buffers B_1..B_N of a local dataset (built or downloaded), read lazily."""
-    return MinariTaskBuffers(dataset_id, cache=cache)
+def load_task_buffers(dataset_id: str, cache: bool = True, full_check: bool = True) -> MinariTaskBuffers:
+    """Per-task buffers B_1..B_N of a local dataset (built or downloaded), read lazily. `full_check`:
+    the pixel cache's every byte against its record (else sizes and sampled blocks: faster, weaker)."""
+    return MinariTaskBuffers(dataset_id, cache=cache, full_check=full_check)
 
 
 def benchmark_sampling(dataset_id: str, batch: int = 32, steps: int = 150, reps: int = 20,

@@ -73,6 +73,7 @@ def collect_shard(spec: DatasetSpec, shard: int, indices: list[int], out_path: s
     }
     if eps[0].pixels is not None:
         arrays["pixels"] = np.stack([e.pixels for e in eps])
+        arrays["gl"] = np.array(json.dumps(_renderer_of(env)))  # what drew them (GL strings, mujoco)
     for key in eps[0].state or {}:  # state observations: drawers (, handles)
         arrays[STATE_PREFIX + key] = np.stack([e.state[key] for e in eps])
     out = Path(out_path)
@@ -80,6 +81,13 @@ def collect_shard(spec: DatasetSpec, shard: int, indices: list[int], out_path: s
     np.savez(tmp, **arrays)
     os.replace(tmp, out)
     return shard, len(eps), int(sum(e.success for e in eps))
+
+
+def _renderer_of(env) -> dict:
+    """The GL strings of the renderer that drew `env`'s frames (its context is live: gl_info uses it)."""
+    from refexp_envs.render import gl_info
+
+    return gl_info()
 
 
 def _worker(args) -> tuple[int, int, int]:
@@ -161,23 +169,101 @@ def _collect(spec: DatasetSpec, stage: Path, workers: int, shard_size: int, prog
 
 
 # --------------------------------------------------------------------------------------- assemble
-def _iter_shard_episodes(spec: DatasetSpec, shards_dir: Path, shard_size: int):
-    for k in range(len(_shard_plan(spec, shard_size))):
-        with np.load(_shard_file(shards_dir, k)) as z:
-            data = {name: z[name] for name in z.files}
-        for j, index in enumerate(data["indices"]):
-            yield int(index), {name: arr[j] for name, arr in data.items() if name != "indices"}
-
-
-def _assemble(spec: DatasetSpec, stage: Path, shard_size: int, progress: bool) -> tuple[Path, dict]:
-    import gymnasium as gym
-    import minari
-    from minari.data_collector.episode_buffer import EpisodeBuffer
+def _open_storage(data_dir: Path):
+    """Minari's writer of an existing `data/` whose totals this process must not touch: workers
+    write episode files side by side, and the parent writes `metadata.json` once at the end."""
     from minari.dataset.minari_storage import MinariStorage
 
-    out = stage / "dataset"
-    if out.exists():  # an assembly cut off earlier: restart it cleanly
-        shutil.rmtree(out)
+    storage = MinariStorage.read(data_dir)
+    storage.update_metadata = lambda metadata: None
+    storage.get_size = lambda: 0.0  # Minari re-walks the whole tree per episode otherwise (O(N^2))
+    return storage
+
+
+def assemble_shard(job) -> dict:
+    """Write one collected shard into the staged dataset: its episodes' Minari files (exactly what
+    `MinariStorage.update_episodes` writes), their frames into the staged pixel cache at episode i's
+    rows `i*(T+1) .. (i+1)*(T+1)`, and return what the parent needs without reading them again: each
+    file's digests (full and non-pixel, checksum.py), the episodes' metadata and small arrays."""
+    from minari.data_collector.episode_buffer import EpisodeBuffer
+
+    spec, shard_path, data_dir, pixels_path = job
+    data_dir = Path(data_dir)
+    storage = _open_storage(data_dir)
+    obs_keys = list(storage.observation_space.spaces)
+    with np.load(shard_path) as z:
+        data = {name: z[name] for name in z.files}
+    T = spec.horizon
+    buffers, meta, out = [], [], {"indices": data["indices"], "tasks": data["tasks"], "proprio": data["proprio"],
+                                  "actions": data["actions"], "rewards": data["rewards"]}
+    for j, index in enumerate(data["indices"].tolist()):
+        task = int(data["tasks"][j])
+        actions, rewards = data["actions"][j], data["rewards"][j]
+        if len(actions) != T:
+            raise DatasetBuildError(f"episode {index} has {len(actions)} steps, the spec's horizon is {T}")
+        obs = {key: data[key if key in data else STATE_PREFIX + key][j] for key in obs_keys}
+        success_steps = rewards > 0
+        truncations = np.zeros(T, dtype=bool)
+        truncations[-1] = True
+        buffers.append(EpisodeBuffer(
+            id=index, seed=spec.episode_seed(index), options={"task": task}, observations=obs, actions=actions,
+            rewards=rewards, terminations=np.zeros(T, dtype=bool), truncations=truncations,
+            # plain lists: Minari 0.5.4 cannot decode 1-D ndarray infos (empty shape tag)
+            infos={"task": [task] * (T + 1), "success": [False] + [bool(x) for x in success_steps]}))
+        meta.append({"task": task, "success": bool(success_steps.any()), "return": float(rewards.sum())})
+    storage.update_episodes(buffers)
+    storage.update_episode_metadata(meta, [b.id for b in buffers])
+    if pixels_path is not None and "pixels" in data:
+        pix = np.load(pixels_path, mmap_mode="r+")
+        for j, index in enumerate(data["indices"].tolist()):
+            pix[index * (T + 1):(index + 1) * (T + 1)] = data["pixels"][j]
+        pix.flush()
+        del pix
+    digests, nonpixel, values = {}, {}, {}
+    for b in buffers:
+        for rel in (f"{b.id}/part-0.parquet", f"{b.id}/metadata.json"):
+            digests[rel] = ck.file_digest(data_dir / rel, rel)
+            nonpixel[rel], values[rel] = ck.value_digests(data_dir / rel, rel)
+    out.update(meta=meta, digests=digests, nonpixel=nonpixel, values=values,
+               gl=json.loads(str(data["gl"])) if "gl" in data else None)
+    return out
+
+
+def _map(fn, jobs: list, workers: int, on_done):
+    """`fn` over `jobs` in `workers` spawned processes (in this one for workers <= 1), `on_done(result)`
+    as each finishes, in any order."""
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            on_done(fn(job))
+        return
+    import multiprocessing as mp
+
+    pool = mp.get_context("spawn").Pool(processes=min(workers, len(jobs)))
+    try:
+        for result in pool.imap_unordered(fn, jobs):
+            on_done(result)
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+
+
+def _assemble(spec: DatasetSpec, stage: Path, shard_size: int, progress: bool, workers: int = 1,
+              cache: bool = True) -> tuple[Path, dict]:
+    """Write the Minari dataset `stage/dataset` from the shards, in `workers` processes that each
+    write their shards' episode files (and, with `cache`, their frames into `stage/cache`'s pixel
+    cache) and return the files' digests, so that the checksums need no second pass over `data/`.
+    Returns the dataset directory and its build record (checksums, success, size, renderers)."""
+    import gymnasium as gym
+    import minari
+    from minari.dataset.minari_storage import MinariStorage
+
+    out, cdir = stage / "dataset", stage / "cache"
+    for d in (out, cdir):  # an assembly cut off earlier: restart it cleanly
+        if d.exists():
+            shutil.rmtree(d)
     (out / "data").mkdir(parents=True)
 
     env = gym.make(spec.env_id, **spec.env_kwargs())
@@ -193,7 +279,7 @@ def _assemble(spec: DatasetSpec, stage: Path, shard_size: int, progress: bool) -
             data_format="parquet",
             jpeg_encoding=False,
         )
-    storage.get_size = lambda: 0.0  # Minari re-walks the whole tree per episode otherwise (O(N^2))
+    storage.get_size = lambda: 0.0
     metadata = {
         "dataset_id": spec.dataset_id,
         "algorithm_name": f"refexp_envs.policies.ScriptedDrawerPolicy(noise={spec.noise})"
@@ -217,60 +303,70 @@ def _assemble(spec: DatasetSpec, stage: Path, shard_size: int, progress: bool) -
         metadata["code_permalink"] = "https://github.com/refexp/refexp"
     storage.update_metadata(metadata)
 
-    episode_meta, ids = [], []
-    successes = np.zeros(spec.num_tasks, dtype=np.int64)
+    n, T = spec.num_episodes, spec.horizon
+    has_pixels = "pixels" in obs_space.spaces
+    pixels_path = None
+    if cache:
+        cdir.mkdir(parents=True)
+        if has_pixels:
+            pixels_path = cdir / "pixels.npy"
+            pix = np.lib.format.open_memmap(pixels_path, mode="w+", dtype=np.uint8,
+                                            shape=(n * (T + 1), *obs_space["pixels"].shape))
+            del pix
+    jobs = [(spec, str(_shard_file(stage / "shards", k)), str(out / "data"), None if pixels_path is None
+             else str(pixels_path)) for k in range(len(_shard_plan(spec, shard_size)))]
+    results: list[dict] = []
     with progress_bar(progress) as bar:
-        task_bar = bar.add_task(f"write   {spec.dataset_id}", total=spec.num_episodes)
-        batch: list = []
+        task_bar = bar.add_task(f"write   {spec.dataset_id}", total=n)
 
-        def flush():
-            storage.update_episodes(batch)
-            bar.advance(task_bar, len(batch))
-            batch.clear()
+        def done(r: dict) -> None:
+            results.append(r)
+            bar.advance(task_bar, len(r["indices"]))
 
-        for index, ep in _iter_shard_episodes(spec, stage / "shards", shard_size):
-            task = int(ep["tasks"])
-            T = len(ep["actions"])
-            obs = {key: ep[key if key in ep else STATE_PREFIX + key] for key in obs_space.spaces}
-            success_steps = ep["rewards"] > 0
-            truncations = np.zeros(T, dtype=bool)
-            truncations[-1] = True
-            batch.append(
-                EpisodeBuffer(
-                    id=index,
-                    seed=spec.episode_seed(index),
-                    options={"task": task},
-                    observations=obs,
-                    actions=ep["actions"],
-                    rewards=ep["rewards"],
-                    terminations=np.zeros(T, dtype=bool),
-                    truncations=truncations,
-                    # plain lists: Minari 0.5.4 cannot decode 1-D ndarray infos (empty shape tag)
-                    infos={
-                        "task": [task] * (T + 1),
-                        "success": [False] + [bool(x) for x in success_steps],
-                    },
-                )
-            )
-            ok = bool(success_steps.any())
-            successes[task] += ok
-            episode_meta.append({"task": task, "success": ok, "return": float(ep["rewards"].sum())})
-            ids.append(index)
-            if len(batch) >= 50:
-                flush()
-        if batch:
-            flush()
-    storage.update_episode_metadata(episode_meta, ids)
+        _map(assemble_shard, jobs, workers, done)
+    results.sort(key=lambda r: int(r["indices"][0]))
+    episode_meta = [m for r in results for m in r["meta"]]
+    storage.update_metadata({"total_steps": n * T, "total_episodes": n})
+    # as Minari's own update_episode_metadata ends (it is what the pinned v0/v1 builds ran)
+    storage.update_metadata({"dataset_size": 0.0})
     size = ck.data_size_bytes(out)
     storage.update_metadata({"dataset_size": float(np.round(size / 1e6, 1))})
 
-    per_task = (successes / spec.episodes_per_task).tolist()
+    digests = {rel: d for r in results for rel, d in r["digests"].items()}
+    nonpixel = {rel: d for r in results for rel, d in r["nonpixel"].items()}
+    values = {rel: d for r in results for rel, d in r["values"].items()}
+    files = {rel: path for rel, path in ck.data_files(out / "data")}
+    for rel in set(files) - set(digests):  # metadata.json (and nothing else, for Minari 0.5.4)
+        digests[rel] = ck.file_digest(files[rel], rel)
+        nonpixel[rel], values[rel] = ck.value_digests(files[rel], rel)
+    if set(digests) != set(files):
+        raise DatasetBuildError(f"files of {out / 'data'} changed during the build: {sorted(set(digests) ^ set(files))[:5]}")
+
+    successes = np.zeros(spec.num_tasks, dtype=np.int64)
+    for m in episode_meta:
+        successes[m["task"]] += m["success"]
+    renderers = [r["gl"] for r in results if r["gl"] is not None]
+    distinct = [json.loads(t) for t in sorted({json.dumps(g, sort_keys=True) for g in renderers})]
     record = {
-        "episodes": spec.num_episodes,
-        "behaviour_success": float(successes.sum() / spec.num_episodes),
-        "behaviour_success_per_task": per_task,
+        "episodes": n,
+        "behaviour_success": float(successes.sum() / n),
+        "behaviour_success_per_task": (successes / spec.episodes_per_task).tolist(),
         "size_bytes": size,
+        "sha256": ck.combine(digests),
+        "nonpixel_sha256": ck.combine(nonpixel),
+        "values_sha256": ck.combine(values),
+        "renderer": (distinct[0] if len(distinct) == 1 else distinct) if distinct else None,
     }
+    if cache:
+        from refexp_envs.datasets.buffers import write_cache_files
+
+        cat = lambda key: np.concatenate([r[key] for r in results]) if results else np.zeros(0)
+        write_cache_files(cdir, spec.dataset_id, out, {
+            "proprio": cat("proprio").reshape(n * (T + 1), -1),
+            "actions": cat("actions").reshape(n * T, -1),
+            "rewards": cat("rewards").reshape(n * T),
+            "tasks": cat("tasks").astype(np.int64),
+        }, T, num_tasks=spec.num_tasks, has_pixels=has_pixels)
     return out, record
 
 
@@ -372,14 +468,14 @@ def build_dataset(
 
     _collect(spec, stage, workers, shard_size, progress, ray_address, on_ray=backend == "ray")
     t_collect = time.perf_counter() - t0
-    out, record = _assemble(spec, stage, shard_size, progress)
-    digest = ck.checksum_dir(out)
+    out, record = _assemble(spec, stage, shard_size, progress, workers=workers, cache=cache)
+    digest = record["sha256"]
     seconds = time.perf_counter() - t0
     sidecar = {
         "dataset_id": spec.dataset_id,
         "spec": dataclasses.asdict(spec),
-        "sha256": digest,
-        "checksum": "sha256 over data/ (refexp_envs/datasets/checksum.py)",
+        "checksum": "sha256 over data/ (refexp_envs/datasets/checksum.py); nonpixel_sha256 and values_sha256: "
+                    "over the values without and with the pixels; renderer: what drew the pixels (GL vendor, renderer, version; mujoco)",
         **record,
         "build_seconds": round(seconds, 1),
         "collect_seconds": round(t_collect, 1),
@@ -395,6 +491,12 @@ def build_dataset(
     if final.exists():
         os.rename(final, old)
     os.rename(out, final)
+    if cache and (stage / "cache" / "cache.json").is_file():  # written with the dataset (assemble_shard)
+        cdir = ck.cache_path(spec.dataset_id)
+        cdir.parent.mkdir(parents=True, exist_ok=True)
+        if cdir.exists():
+            shutil.rmtree(cdir)
+        os.rename(stage / "cache", cdir)
     _ensure_namespaces(spec.dataset_id)
     shutil.rmtree(stage, ignore_errors=True)
     try:
@@ -407,10 +509,11 @@ def build_dataset(
         f"{seconds:.0f} s with {workers} workers\n  at {final}\n  sha256 {digest}"
     )
     if spec.sha256 and spec.sha256 != digest:
-        console.print(
-            f"[yellow]warning: the checksum differs from the registry's {spec.sha256}: this build's "
-            f"package versions or renderer differ from the reference build (see {ck.SIDECAR})"
-        )
+        from refexp_envs.datasets.download import explain_mismatch
+
+        console.print("[yellow]warning: " + explain_mismatch(spec, sidecar, digest, record["nonpixel_sha256"],
+                                                            record["values_sha256"]),
+                      markup=False, highlight=False)
     if cache:
         from refexp_envs.datasets.buffers import build_cache
 

@@ -134,9 +134,12 @@ def cmd_verify(args) -> int:
 
     r = verify_dataset(args.id)
     if r.ok:
-        print(f"OK {r.dataset_id} sha256 {r.actual} (matches the {r.source})")
+        cached = (ck.cache_path(r.dataset_id) / "cache.json").is_file()
+        print(f"OK {r.dataset_id} sha256 {r.actual} (matches the {r.source})"
+              + ("; its pixel cache: every byte matches its record" if cached else ""))
         return 0
-    print(f"FAILED {r.dataset_id}\n  expected {r.expected} ({r.source})\n  actual   {r.actual}", file=sys.stderr)
+    print(f"FAILED {r.dataset_id}\n  expected {r.expected} ({r.source})\n  actual   {r.actual}"
+          + (f"\n  {r.diagnosis}" if r.diagnosis else ""), file=sys.stderr)
     return 1
 
 
@@ -231,7 +234,8 @@ def make_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentP
     ls.add_argument("--json", action="store_true", help="every field of every id, as JSON")
     for name, fn, text in [
         ("info", cmd_info, "size, episodes per task, behaviour success, checksum"),
-        ("verify", cmd_verify, "check a local dataset against its SHA-256"),
+        ("verify", cmd_verify, "check a local dataset against its SHA-256 (and its pixel cache, every byte); "
+                               "explain a mismatch (another renderer, corruption)"),
         ("path", cmd_path, "where the dataset lives (Minari's dataset directory)"),
         ("cache", cmd_cache, "check the pixel cache used by load_task_buffers (full checksums); (re)build it"),
     ]:

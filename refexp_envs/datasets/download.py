@@ -50,24 +50,94 @@ class VerifyResult:
     expected: str | None
     actual: str
     source: str  # where `expected` came from: "registry" | "build record" | "none"
+    diagnosis: str = ""  # why it failed, in words (a renderer, corruption, a damaged cache) and what to do
+    cache_problems: tuple[str, ...] = ()  # the pixel cache against its record, every byte
 
     def __bool__(self) -> bool:
         return self.ok
 
 
-def verify_dataset(dataset_id: str) -> VerifyResult:
-    """Recompute a local dataset's SHA-256 and compare it with the registry (else its build record)."""
-    from refexp_envs.datasets.buffers import require_local
+def _renderer_text(gl) -> str:
+    if not gl:
+        return "not recorded (built before renderers were recorded, or a download)"
+    if isinstance(gl, list):  # workers on several renderers (a Ray cluster)
+        return " + ".join(_renderer_text(g) for g in gl)
+    return f"{gl.get('renderer')} ({gl.get('vendor')}; {gl.get('version')}; mujoco {gl.get('mujoco')})"
+
+
+def explain_mismatch(spec, sidecar: dict, actual: str, nonpixel_actual: str | None,
+                     values_actual: str | None = None) -> str:
+    """Why `actual` misses the pin of `spec`, in words: a copy changed after it was built, the same
+    values written by another parquet writer, pixels drawn by another renderer (everything else
+    matches), or other data; with the renderer the pin was made with and how to get its bytes."""
+    from refexp_envs.datasets.registry import PIN_RENDERER, PIN_WRITER
+
+    lines = [f"{spec.dataset_id}: sha256 {actual} is not the pinned {spec.sha256}."]
+    built = sidecar.get("sha256")
+    versions = sidecar.get("versions") or {}
+    if built and built != actual:
+        lines.append(f"Its files changed after it was built or downloaded (its build record says {built}): the "
+                     "copy is corrupt or was edited. Build or download it again (--force).")
+    elif spec.values_sha256 and values_actual == spec.values_sha256:
+        lines.append("Every value, pixels included, matches the pin: the same data written by another parquet "
+                     f"writer (this copy: pyarrow {versions.get('pyarrow')}, minari {versions.get('minari')}; the "
+                     f"pin: pyarrow {PIN_WRITER['pyarrow']}, minari {PIN_WRITER['minari']}). Not corruption, not "
+                     "a renderer difference.")
+        return "\n  ".join(lines)
+    elif spec.nonpixel_sha256 and nonpixel_actual == spec.nonpixel_sha256:
+        lines.append("Everything but the pixels matches the pin (non-pixel sha256 "
+                     f"{nonpixel_actual}): the frames were drawn by another renderer, not corrupted in "
+                     "transit. This copy's renderer: " + _renderer_text(sidecar.get("renderer")) + ".")
+        writer = {k: versions.get(k) for k in PIN_WRITER}
+        if not spec.values_sha256 and versions and writer != PIN_WRITER:
+            lines.append(f"Its parquet writer differs from the pin's too ({writer} against {PIN_WRITER}), which "
+                         "alone changes the bytes: this id has no value pin to tell the two apart.")
+    elif spec.nonpixel_sha256 and nonpixel_actual is not None:
+        lines.append(f"The columns other than the pixels differ from the pin too (non-pixel sha256 {nonpixel_actual}, "
+                     f"pinned {spec.nonpixel_sha256}): not a renderer difference but other data (other "
+                     f"simulator or package versions, see {ck.SIDECAR} 'versions', or corruption).")
+    else:
+        lines.append("This id has no non-pixel pin, so a renderer difference cannot be told from corruption here. "
+                     "This copy's renderer: " + _renderer_text(sidecar.get("renderer")) + ".")
+    lines.append(f"The pin was made with {_renderer_text(PIN_RENDERER)} through EGL. For the pinned bytes, "
+                 f"rebuild with Mesa's software renderer (any Linux machine, also one with a GPU): "
+                 f"REFEXP_RENDERER=llvmpipe python -m refexp_envs.datasets build {spec.dataset_id} --force")
+    return "\n  ".join(lines)
+
+
+def verify_dataset(dataset_id: str, cache: bool = True) -> VerifyResult:
+    """Recompute a local dataset's SHA-256 and compare it with the registry (else its build record);
+    explain a mismatch (`explain_mismatch`). With `cache`, the pixel cache that `load_task_buffers`
+    reads is checked too, every byte against its own record."""
+    from refexp_envs.datasets.buffers import cache_damage, require_local
 
     spec = get_spec(dataset_id)
     path = require_local(spec.dataset_id)
     actual = ck.checksum_dir(path)
+    sidecar = ck.read_sidecar(path)
     if spec.sha256:
         expected, source = spec.sha256, "registry"
     else:
-        expected = ck.read_sidecar(path).get("sha256")
+        expected = sidecar.get("sha256")
         source = "build record" if expected else "none"
-    return VerifyResult(spec.dataset_id, expected is not None and actual == expected, expected, actual, source)
+    ok = expected is not None and actual == expected
+    diagnosis = ""
+    if not ok and spec.sha256:
+        nonpixel = values = None
+        if spec.values_sha256:
+            nonpixel, values = ck.value_checksums_dir(path)
+        elif spec.nonpixel_sha256:
+            nonpixel = ck.nonpixel_checksum_dir(path)
+        diagnosis = explain_mismatch(spec, sidecar, actual, nonpixel, values)
+    elif not ok and expected is not None:
+        diagnosis = (f"its files changed after it was built ({ck.SIDECAR} says {expected}): corrupt or edited; "
+                     "build or download it again (--force)")
+    problems = tuple(cache_damage(spec.dataset_id, full=True)) if cache else ()
+    if problems:
+        diagnosis += ("\n  " if diagnosis else "") + (
+            f"the pixel cache at {ck.cache_path(spec.dataset_id)} is damaged: {'; '.join(problems)}; "
+            f"`python -m refexp_envs.datasets cache {spec.dataset_id}` rebuilds it from the dataset")
+    return VerifyResult(spec.dataset_id, ok and not problems, expected, actual, source, diagnosis, problems)
 
 
 def _no_host(dataset_id: str, where: str, why: str) -> DownloadError:

@@ -65,6 +65,8 @@ class DatasetSpec:
     behaviour_success: float | None = None  # measured on the real build (fraction of episodes)
     size_bytes: int | None = None  # measured size of `data/` on disk
     description: str = ""
+    nonpixel_sha256: str | None = None  # the pin's values without the pixels (checksum.nonpixel_checksum_dir)
+    values_sha256: str | None = None  # the pin's values with the pixels (whatever the parquet writer)
 
     @property
     def version(self) -> int:
@@ -99,7 +101,8 @@ class DatasetSpec:
     def fingerprint(self) -> dict:
         """The fields that determine the data (used to refuse resuming a different build)."""
         d = dataclasses.asdict(self)
-        for k in ("sha256", "behaviour_success", "size_bytes", "description"):
+        for k in ("sha256", "behaviour_success", "size_bytes", "description", "nonpixel_sha256",
+                  "values_sha256"):
             d.pop(k)
         return d
 
@@ -162,6 +165,30 @@ _PUBLISHED: dict[str, tuple[str, float, int]] = {
         "905dec6a49668a278a1fca40b15e1b4c7ed6bf27a94ec7a363c1e6627152c7c5", 0.6667, 431081170),
     "refexp/two-drawer-shift/noisy-v1": (
         "7e753acaef791716aef55fc12f1434bf88fbeaea87cb23277979cdfe01f21bc5", 0.6605, 276895038),
+}
+
+# What drew the pixels of every pinned build above: the reference machine (Debian 12, 2 CPU cores)
+# through EGL. `REFEXP_RENDERER=llvmpipe` selects this renderer anywhere (docs/datasets.md, "Renderers").
+PIN_RENDERER = {
+    "vendor": "Mesa/X.org",
+    "renderer": "llvmpipe (LLVM 15.0.6, 256 bits)",
+    "version": "4.5 (Compatibility Profile) Mesa 22.3.6",
+    "mujoco": "3.3.0",
+}
+
+# ... and the parquet writer of every pinned build (parquet files name it: other versions, other bytes)
+PIN_WRITER = {"minari": "0.5.4", "pyarrow": "26.0.1"}
+
+# The pins' value checksums (checksum.nonpixel_checksum_dir) without and with the pixels, computed from
+# the pinned builds where a copy was at hand (docs/datasets.md, "Renderers"). An id without them cannot
+# tell a renderer or a writer difference from corruption.
+_PUBLISHED_VALUES: dict[str, str] = {
+    "refexp/two-drawer/expert-v1": "ecf4430ffb0ac7bdce3341c9eab03eaea577c35476e273f04c6c8ff708e9f5aa",
+    "refexp/two-drawer/dev-v1": "cedf53f784491a7155a359b50195692c93d68907093c8f2dd5b07964d9726106",
+}
+_PUBLISHED_NONPIXEL: dict[str, str] = {
+    "refexp/two-drawer/expert-v1": "000f4f0d2669f298ba9ea0239c99bc0bf7994737b11bcb18dac7cb2c6b68d414",
+    "refexp/two-drawer/dev-v1": "1c8b3203b3dd89d4e20d9c194528cf9bc4ab5e120ab55bda9d17ac55eb0857b0",
 }
 
 _BEHAVIOURS = [  # (name in the id, action noise, episodes per task, obs_type, what, first version)
@@ -231,6 +258,8 @@ def _make_registry() -> dict[str, DatasetSpec]:
                 size_bytes=size,
                 description=_description(env_id, behaviour, per_task, what, noise, obs_type,
                                          entry.version, dataset_id),
+                nonpixel_sha256=_PUBLISHED_NONPIXEL.get(dataset_id),
+                values_sha256=_PUBLISHED_VALUES.get(dataset_id),
             )
     return registry
 
