@@ -96,7 +96,7 @@ def resolve_secret(secret: str | None, environ: dict | None = None) -> str:
             raise ValueError(f"${SECRET_ENV_VAR} may name only the public or the development secret "
                              f"{list(NAMED_SECRETS)}: pass a private secret with --eval-secret-file PATH (or - for stdin)")
     if not isinstance(secret, str):
-        raise TypeError(f"the evaluation secret must be a string, got {type(secret).__name__}")
+        raise ValueError(f"the evaluation secret must be a string, got {type(secret).__name__}")
     if not secret:
         raise ValueError("the evaluation secret must be a non-empty string")
     return secret
@@ -124,7 +124,7 @@ def read_secret_file(path: str) -> str:
 def secret_id(secret: str) -> str:
     """The public id of a secret (recorded in results; the secret itself never is): 16 hex digits."""
     if not isinstance(secret, str):
-        raise TypeError(f"the evaluation secret must be a string, got {type(secret).__name__}")
+        raise ValueError(f"the evaluation secret must be a string, got {type(secret).__name__}")
     return hashlib.sha256(b"refexp-eval-secret-id:" + secret.encode()).hexdigest()[:16]
 
 
@@ -142,6 +142,12 @@ class TrialSpec:
     task: int
     reset_seeds: tuple[int, ...]
     agent_seed: int
+    look: int | None = None  # a sealed-shift env's look seed (from the secret; given to the env, never the agent)
+
+
+def _reset_options(spec: TrialSpec) -> dict:
+    """The env's reset options of a trial's episodes: its task and, for a sealed-shift env, its look."""
+    return {"task": spec.task} if spec.look is None else {"task": spec.task, "look": spec.look}
 
 
 @dataclass(frozen=True)
@@ -191,15 +197,24 @@ def task_order(secret: str, eval_seed: int, training_seed: int, num_tasks: int, 
 
 
 def trial_specs(training_seed: int, *, eval_seed: int, secret: str, num_tasks: int, trials_per_task: int,
-                episodes: int) -> list[TrialSpec]:
-    """The `num_tasks * trials_per_task` trials of one training seed, task-balanced."""
+                episodes: int, looks: bool = False) -> list[TrialSpec]:
+    """The `num_tasks * trials_per_task` trials of one training seed, task-balanced. `looks`: the env
+    is a sealed shift, and each trial gets the look seed of (secret, eval seed, trial index)
+    (`refexp_envs.looks.look_seed`: the same for every training seed)."""
     episodes = check_count("episodes", episodes)
     tasks = task_order(secret, eval_seed, training_seed, num_tasks, trials_per_task)
     out = []
     for i, task in enumerate(tasks):
         reset_seeds, agent_seed = agent_visible_seeds(eval_seed, training_seed, i, episodes)
-        out.append(TrialSpec(int(training_seed), i, int(task), reset_seeds, agent_seed))
+        look = _look_seed(secret, eval_seed, i) if looks else None
+        out.append(TrialSpec(int(training_seed), i, int(task), reset_seeds, agent_seed, look))
     return out
+
+
+def _look_seed(secret: str, eval_seed: int, trial: int) -> int:
+    from refexp_envs.looks import look_seed  # pure (numpy + hashlib): no simulator is loaded
+
+    return look_seed(secret, eval_seed, trial)
 
 
 # --------------------------------------------------------------------------------------- running
@@ -255,7 +270,7 @@ def run_trial(env, agent, spec: TrialSpec) -> TrialResult:
     agent.reset()
     ro = _Rollout(spec)
     for reset_seed in spec.reset_seeds:
-        obs, _ = env.reset(seed=reset_seed, options={"task": spec.task})
+        obs, _ = env.reset(seed=reset_seed, options=_reset_options(spec))
         if getattr(agent, "uses_layout", False):
             agent.set_layout(env.unwrapped.handle_positions())
         reward, start = 0.0, True
@@ -286,7 +301,7 @@ def run_trials(envs: Sequence, agent, specs: Sequence[TrialSpec]) -> list[TrialR
         return []
     agent.reset_batch([s.agent_seed for s in specs])
     ros = [_Rollout(s) for s in specs]
-    obs = [env.reset(seed=s.reset_seeds[0], options={"task": s.task})[0] for env, s in zip(envs, specs)]
+    obs = [env.reset(seed=s.reset_seeds[0], options=_reset_options(s))[0] for env, s in zip(envs, specs)]
     rewards, starts = np.zeros(b), np.ones(b, dtype=bool)
     while not all(ro.done for ro in ros):
         actions = np.asarray(agent.act_batch(obs, rewards.copy(), starts.copy()), dtype=np.float32)
@@ -301,6 +316,6 @@ def run_trials(envs: Sequence, agent, specs: Sequence[TrialSpec]) -> list[TrialR
             if terminated or truncated:
                 ro.end_episode()
                 if not ro.done:
-                    obs[i], _ = env.reset(seed=ro.spec.reset_seeds[ro.episode], options={"task": ro.spec.task})
+                    obs[i], _ = env.reset(seed=ro.spec.reset_seeds[ro.episode], options=_reset_options(ro.spec))
                     rewards[i], starts[i] = 0.0, True
     return [ro.result() for ro in ros]

@@ -318,7 +318,8 @@ def _evaluate(agent, cfg: RunConfig, secret: str, checkpoint_path, log) -> dict:
     log_path = Path(checkpoint_path) if checkpoint_path is not None else None
     done = read_trial_log(log_path, header) if log_path is not None else {}
     specs = [sp for s in cfg.seeds for sp in trial_specs(s, eval_seed=cfg.eval_seed, secret=secret, num_tasks=n,
-                                                          trials_per_task=trials_per_task, episodes=episodes)]
+                                                          trials_per_task=trials_per_task, episodes=episodes,
+                                                          looks=refexp_envs.env_entry(env_id).appearance == "sealed")]
     del secret  # from here on only task ids travel (to workers too)
     for sp in specs:  # a resumed trial must be the one this run would have drawn
         prev = done.get((sp.training_seed, sp.trial))

@@ -2,16 +2,18 @@
 
 Importing this package registers every `RefExp/*` id with Gymnasium (string entry points, so that
 Minari can store and recover the env spec). `ENVS` below is the one table of the suite: which ids
-exist, their drawer count, version and dataset name (the dataset registry is generated from it):
+exist, their task count and default K (episodes per trial), version and dataset name (the dataset registry is generated from it):
 
-| id                         | drawers | appearance             | start state                    |
-|----------------------------|---------|------------------------|--------------------------------|
-| `RefExp/TwoDrawer-v1`      | 2       | Metaworld's            | drawn from the reset seed      |
-| `RefExp/ThreeDrawer-v1`    | 3       | Metaworld's            | drawn from the reset seed      |
-| `RefExp/TwoDrawerShift-v1` | 2       | test-time visual shift | drawn from the reset seed      |
-| `RefExp/TwoDrawer-v0`      | 2       | Metaworld's            | one fixed state                |
-| `RefExp/ThreeDrawer-v0`    | 3       | Metaworld's            | one fixed state                |
-| `RefExp/TwoDrawerShift-v0` | 2       | test-time visual shift | one fixed state                |
+| id                         | drawers | appearance             | start state                    | K |
+|----------------------------|---------|------------------------|--------------------------------|---|
+| `RefExp/SixDrawer-v2`      | 2 x 3   | Metaworld's            | drawn from the reset seed, placed directly | 6 |
+| `RefExp/TwoDrawerSealedShift-v2` | 2 | a sealed look per trial (`looks`) | TwoDrawer-v1's          | 3 |
+| `RefExp/TwoDrawer-v1`      | 2       | Metaworld's            | drawn from the reset seed      | 3 |
+| `RefExp/ThreeDrawer-v1`    | 3       | Metaworld's            | drawn from the reset seed      | 3 |
+| `RefExp/TwoDrawerShift-v1` | 2       | test-time visual shift | drawn from the reset seed      | 3 |
+| `RefExp/TwoDrawer-v0`      | 2       | Metaworld's            | one fixed state                | 3 |
+| `RefExp/ThreeDrawer-v0`    | 3       | Metaworld's            | one fixed state                | 3 |
+| `RefExp/TwoDrawerShift-v0` | 2       | test-time visual shift | one fixed state                | 3 |
 
 v0 stays registered unchanged so that published v0 numbers stay reproducible; see the README's
 "Version history" and `DrawersEnv`'s docstring for what changed.
@@ -50,6 +52,21 @@ V1_START = {
 }
 """What v1 adds to v0's constructor arguments (see `DrawersEnv`, "Starting State")."""
 
+SIX_DRAWER_V2 = {
+    "num_drawers": 6,
+    "rows": 2,  # a 2 x 3 stepped cabinet: drawers 0-2 the lower, front row, 3-5 the upper row
+    "appearance": "default",
+    "arm_range": (0.08, 0.04, 0.04),  # m, half-widths around hand_init
+    "gripper_range": 2.0,
+    "cabinet_range": (0.03, 0.05),
+    "light_jitter": 0.15,
+    "visual_meshes": "lean",  # decimated, and few drawn objects (render speed; the same look)
+    "start": "place",  # the hand is put at its drawn start (IK), no 250-step settle
+    "drawer_contacts": False,  # drawers are not tested for contact with each other (they never touch): faster physics
+    "hand_init": (0.0, 0.45, 0.30),  # in front of the middle column, above the lower row
+}
+"""SixDrawer-v2's constructor arguments (see `DrawersEnv`, "Starting State")."""
+
 
 @dataclasses.dataclass(frozen=True)
 class EnvEntry:
@@ -68,7 +85,7 @@ class EnvEntry:
     def kwargs(self) -> dict:
         """Constructor arguments of the registered id (v0's are exactly what v0 always had)."""
         kwargs: dict = dict(self.env_kwargs)
-        if self.version >= 1:
+        if self.version == 1:
             kwargs.update(V1_START)
         return kwargs
 
@@ -107,6 +124,10 @@ def _drawers(n: int, appearance: str, version: int, slug: str, seed_base: int, t
 
 
 ENVS: dict[str, EnvEntry] = {
+    "RefExp/SixDrawer-v2": EnvEntry(6, 6, 2, "six-drawer", 2100, tuple(SIX_DRAWER_V2.items())),
+    "RefExp/TwoDrawerSealedShift-v2": EnvEntry(
+        2, 3, 2, "two-drawer-sealed-shift", 2200,
+        (("num_drawers", 2), ("appearance", "sealed"), *V1_START.items()), trains_on="RefExp/TwoDrawer-v1"),
     "RefExp/TwoDrawer-v1": _drawers(2, "default", 1, "two-drawer", 1100),
     "RefExp/ThreeDrawer-v1": _drawers(3, "default", 1, "three-drawer", 1200),
     "RefExp/TwoDrawerShift-v1": _drawers(2, "shift", 1, "two-drawer-shift", 1300, trains_on="RefExp/TwoDrawer-v1"),

@@ -11,7 +11,11 @@ to every action (then clipped), which makes trajectories diverse; at `noise=0` i
 towards the cabinet while pulling, so a hand that slipped past the bar of a fully open drawer
 pushes it shut less often (from v1's random starts, at noise 0, the drawer ended shut again in
 ~22% of TwoDrawer episodes with the v0 behaviour, ~5% with v1's; both open it in every one of
-300); v0 is kept unchanged for the v0 datasets.
+300); v0 is kept unchanged for the v0 datasets. v2 (SixDrawer-v2's upper row) travels
+`TRAVEL_ABOVE` above its own handle when that is higher than `SAFE_Z`, and pulls only once it has
+dropped behind the bar in this episode (a hand that starts level with an upper handle, in front of
+it, would otherwise "pull" thin air): one v2 policy per episode, as `for_env` after reset makes.
+For a v0/v1 layout the path is v1's except for that latch.
 """
 
 from __future__ import annotations
@@ -22,16 +26,18 @@ from refexp_envs import scene
 
 SAFE_Z = 0.20  # above every drawer case (top at ~0.17 m)
 PULL_DISTANCE = 0.20  # pull target behind the handle's closed position
+TRAVEL_ABOVE = 0.11  # v2: travel at least this far above the handle (v1's SAFE_Z is 0.11 above its handles)
+VERSIONS = (0, 1, 2)
 
 
 def behaviour_version(env_id: str | None) -> int:
-    """The scripted behaviour version of an env id: that of the env, capped at the newest (1);
+    """The scripted behaviour version of an env id: that of the env, capped at the newest (2);
     0 for an unregistered env (no id)."""
     if env_id is None:
         return 0
     import gymnasium as gym
 
-    return min(int(gym.spec(env_id).version or 0), 1)
+    return min(int(gym.spec(env_id).version or 0), VERSIONS[-1])
 
 
 class ScriptedDrawerPolicy:
@@ -55,10 +61,11 @@ class ScriptedDrawerPolicy:
         self.handle = scene.handle_positions(num_drawers)[drawer] if handle is None else np.asarray(handle, float)
         if self.handle.shape != (3,):
             raise ValueError(f"handle must be an xyz position (3,), got shape {self.handle.shape}")
-        if version not in (0, 1):
-            raise ValueError(f"version must be 0 or 1, got {version!r}")
+        if version not in VERSIONS:
+            raise ValueError(f"version must be one of {VERSIONS}, got {version!r}")
         self.version = version
         self.rng = np.random.default_rng(seed)
+        self._engaged = False  # v2: has the hand dropped behind the bar this episode?
 
     @classmethod
     def for_env(cls, env, drawer: int, noise: float = 0.0, seed: int | None = None) -> "ScriptedDrawerPolicy":
@@ -77,19 +84,23 @@ class ScriptedDrawerPolicy:
         hand = np.asarray(proprio[:3], dtype=np.float64)
         hx, hy, hz = self.handle
         grip_z = hz - 0.01
+        safe_z = max(SAFE_Z, hz + TRAVEL_ABOVE) if self.version >= 2 else SAFE_Z
         near_x = abs(hand[0] - hx) < 0.025
         in_pull_lane = hy - PULL_DISTANCE - 0.02 < hand[1] < hy + 0.02
         low = hand[2] < grip_z + 0.03
 
-        pulling = near_x and in_pull_lane and low
+        pulling = near_x and in_pull_lane and low and (self._engaged or self.version < 2)
+        if self.version >= 2 and near_x and abs(hand[1] - hy) < 0.02 and low:
+            self._engaged = True  # behind the bar, low enough to hook it: pull from now on
+            pulling = True
         if pulling:
             target, gain = np.array([hx, hy - PULL_DISTANCE, grip_z]), 25.0  # pull the bar out
         elif near_x and abs(hand[1] - hy) < 0.02:
             target, gain = np.array([hx, hy, grip_z]), 12.0  # drop behind the bar
-        elif hand[2] < SAFE_Z - 0.03:
-            target, gain = np.array([hand[0], hand[1], SAFE_Z + 0.02]), 12.0  # lift clear first
+        elif hand[2] < safe_z - 0.03:
+            target, gain = np.array([hand[0], hand[1], safe_z + 0.02]), 12.0  # lift clear first
         else:
-            target, gain = np.array([hx, hy, SAFE_Z]), 12.0  # travel above the handle
+            target, gain = np.array([hx, hy, safe_z]), 12.0  # travel above the handle
         delta = np.clip((target - hand) * gain, -1.0, 1.0)
         if pulling and self.version >= 1:
             delta[1] = min(delta[1], 0.0)  # never push the bar back in

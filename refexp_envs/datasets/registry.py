@@ -8,10 +8,12 @@ and version): env `RefExp/<Name>-vK` gets `refexp/<slug>/<behaviour>-vK`.
 
 | behaviour      | episodes per task | action noise | observations                  | versions |
 |----------------|-------------------|--------------|-------------------------------|----------|
-| `expert`       | 1000 (the paper)  | 0.2          | 64x64 pixels + proprio        | v0, v1   |
-| `noisy`        | 1000              | 0.5          | 64x64 pixels + proprio        | v0, v1   |
-| `dev`          | 20                | 0.2          | 64x64 pixels + proprio        | v0, v1   |
-| `expert-state` | 1000              | 0.2          | state (`obs_type="state"`)    | v1       |
+| `expert`       | 1000 (the paper)  | 0.2          | 64x64 pixels + proprio        | v0, v1, v2 |
+| `noisy`        | 1000              | 0.5          | 64x64 pixels + proprio        | v0, v1, v2 |
+| `dev`          | 20                | 0.2          | 64x64 pixels + proprio        | v0, v1, v2 |
+| `expert-state` | 1000              | 0.2          | state (`obs_type="state"`)    | v1, v2   |
+
+SixDrawer-v2's full-size sets have 500 episodes per task (3000 in all, ThreeDrawer's total).
 
 `expert-state-v1` has the seed of `expert-v1`: the same episodes without the pixels.
 An id whose `sha256` is None is not pinned yet (`list` shows it): its build is not checked.
@@ -203,6 +205,9 @@ _BEHAVIOURS = [  # (name in the id, action noise, episodes per task, obs_type, w
 _SEED_OFFSET = {"expert": 0, "noisy": 1, "dev": 2, "expert-state": 0, "expert-randlook": 0, "expert-randtex": 0}
 # behaviours recorded under another `appearance=`
 _LOOK = {"expert-randlook": "random", "expert-randtex": "random-texture"}
+# Episodes per task of the full-size sets where an env's differ from FULL_EPISODES_PER_TASK: SixDrawer-v2's
+# 6 x 500 = 3000 episodes are ThreeDrawer's total, and a pixel set builds in about the same time.
+_FULL_PER_TASK = {"six-drawer": 500}
 
 
 def _description(env_id: str, behaviour: str, per_task: int, what: str, noise: float, obs_type: str,
@@ -216,7 +221,7 @@ def _description(env_id: str, behaviour: str, per_task: int, what: str, noise: f
     obs = ("64x64 RGB pixels + proprioception" if obs_type == "pixels"
            else "state observations (drawer openings, handle positions, proprioception), no pixels")
     text = (
-        f"{env_id}: {per_task} rollouts per task of {what} (action noise {noise}) from the v1 "
+        f"{env_id}: {per_task} rollouts per task of {what} (action noise {noise}) from the v{version} "
         f"start-state distribution, {obs}, lossless parquet; buffer i = episodes whose "
         f"metadata/infos 'task' is i. Obtain it with RefExp's `python -m refexp_envs.datasets "
         f"download {dataset_id}` or rebuild it from its seed with `python -m refexp_envs.datasets "
@@ -239,8 +244,10 @@ def _make_registry() -> dict[str, DatasetSpec]:
     registry: dict[str, DatasetSpec] = {}
     for env_id, entry in ENVS.items():
         for behaviour, noise, per_task, obs_type, what, first in _BEHAVIOURS:
-            if entry.version < first or (behaviour in _LOOK and entry.appearance != "default"):
-                continue
+            if entry.version < first or (behaviour in _LOOK and (entry.appearance != "default" or entry.version != 1)):
+                continue  # the appearance-randomised sets exist for v1 only
+            if per_task == FULL_EPISODES_PER_TASK:
+                per_task = _FULL_PER_TASK.get(entry.slug, per_task)
             dataset_id = f"refexp/{entry.slug}/{behaviour}-v{entry.version}"
             sha, success, size = _PUBLISHED.get(dataset_id, (None, None, None))
             registry[dataset_id] = DatasetSpec(
