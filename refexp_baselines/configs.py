@@ -57,6 +57,8 @@ class AgentConfig:
     CQL(H) penalty (`cql_alpha`), and an in-sample backup with an advantage-weighted actor."""
 
     cql_alpha: float = 0.0  # CQL(H) weight (the paper's beta); `ours` sets PAPER_CQL_ALPHA (configs.VARIANTS)
+    cql_form: str = "H"  # "H": logsumexp over uniform + policy actions (CQL(H)); "rho": over policy actions only (CQL(rho))
+    cql_target_gap: float = 0.0  # > 0: Lagrangian form, the weight cql_alpha * alpha' adapts so the gap settles here
     oracle: bool = False  # True ("ours-onestep-oracle-task"): the true task one-hot is appended to the belief
     gamma: float = 0.99
     tau: float = 0.02
@@ -221,7 +223,7 @@ def _hash(obj) -> str:
 
 # Fields added after runs were hashed: left out of the hash while at this value, so that adding an
 # option does not orphan every trained stage.
-_HASH_OMIT_AT = {"frames": {"augment": False}}
+_HASH_OMIT_AT = {"frames": {"augment": False}, "agent": {"cql_form": "H", "cql_target_gap": 0.0}}
 
 
 def canonical(d: dict) -> dict:
@@ -239,5 +241,5 @@ def stage_keys(cfg: RunConfig) -> dict[str, str]:
     base = {"env": cfg.env_id, "dataset": cfg.dataset, "seed": cfg.seed}
     frames = _hash({**base, "frames": canonical({"frames": dataclasses.asdict(cfg.frames)})["frames"]})
     belief = _hash({"up": frames, "belief": dataclasses.asdict(cfg.belief)})
-    agent = _hash({"up": belief, "agent": dataclasses.asdict(cfg.agent)})
+    agent = _hash({"up": belief, "agent": canonical({"agent": dataclasses.asdict(cfg.agent)})["agent"]})
     return {"frames": frames, "belief": belief, "agent": agent}

@@ -9,6 +9,12 @@ min Q_targ(b', a') (the soft term - alpha log pi(a'|b') only with
 behaviour actions saturate at the bounds, where tanh-Gaussian log-densities blow up). `cql_alpha = 0` is plain soft actor-critic ("no-cql").
 For the first `bc_steps` updates the actor imitates the data actions (the reference CQL code's
 `policy_eval_start` warm-up); the critic is trained from the start.
+
+Two forms of the penalty from the CQL paper, both off by default (issue 22's remedies):
+`cql_form = "rho"` is CQL(rho) with rho the current policy: the pushed-down term is the log-mean-exp
+of Q over actions drawn from pi(b) alone (no uniform samples, no importance weights);
+`cql_target_gap > 0` is the Lagrangian form: the weight becomes alpha' * cql_alpha with alpha' >= 0
+learned by dual gradient steps so that the gap settles at the target (CQL's `with_lagrange`).
 """
 
 from __future__ import annotations
@@ -69,6 +75,8 @@ class TwinQ(nn.Module):
 class CQL(nn.Module):
     def __init__(self, obs_dim: int, act_dim: int, cfg):
         super().__init__()
+        if getattr(cfg, "cql_form", "H") not in ("H", "rho"):
+            raise ValueError(f"cql_form must be 'H' or 'rho', got {cfg.cql_form!r}")
         self.cfg = cfg
         self.actor = TanhGaussianActor(obs_dim, act_dim, cfg.hidden)
         self.critic = TwinQ(obs_dim, act_dim, cfg.hidden)
@@ -81,6 +89,10 @@ class CQL(nn.Module):
         self.opt_actor = torch.optim.Adam(self.actor.parameters(), cfg.lr_actor)
         self.opt_critic = torch.optim.Adam(self.critic.parameters(), cfg.lr_critic)
         self.opt_alpha = torch.optim.Adam([self.log_alpha], cfg.lr_alpha)
+        self.lagrangian = getattr(cfg, "cql_target_gap", 0.0) > 0
+        if self.lagrangian:  # log alpha' of the Lagrangian form, alpha' = 1 at the start
+            self.log_alpha_prime = nn.Parameter(torch.zeros(()))
+            self.opt_alpha_prime = torch.optim.Adam([self.log_alpha_prime], cfg.lr_critic)
 
     def _q_sampled(self, b, a_rep):
         """Q of (b repeated n times, a_rep (n, B, A)) -> two (n, B)."""
@@ -89,8 +101,14 @@ class CQL(nn.Module):
         return self.critic(bb, a_rep)
 
     def conservative_penalty(self, b, b_next, a_data, q_data):
-        """CQL(H) gap per critic: logsumexp over mu-sampled actions minus the data actions' Q."""
+        """CQL(H) gap per critic: logsumexp over mu-sampled actions minus the data actions' Q
+        (with `cql_form = "rho"`: log-mean-exp over n actions of the current policy at b)."""
         n, B, A = self.cfg.n_actions, b.shape[0], self.act_dim
+        if getattr(self.cfg, "cql_form", "H") == "rho":
+            with torch.no_grad():
+                a_pi, _ = self.actor(b.unsqueeze(0).expand(n, *b.shape))
+            qp = self._q_sampled(b, a_pi)
+            return [torch.logsumexp(qp[i], 0).mean() - math.log(n) - q_data[i].mean() for i in range(2)]
         a_rand = torch.rand(n, B, A, device=b.device) * 2 - 1
         logp_rand = A * math.log(0.5)
         with torch.no_grad():
@@ -132,7 +150,18 @@ class CQL(nn.Module):
         loss = td
         if cfg.cql_alpha > 0:
             g1, g2 = self.conservative_penalty(b, b_next, a, (q1, q2))
-            loss = loss + cfg.cql_alpha * (g1 + g2)
+            weight = cfg.cql_alpha
+            if self.lagrangian:  # dual step: alpha' grows while the gap exceeds the target, shrinks below it
+                excess = 0.5 * (g1 + g2).detach() - cfg.cql_target_gap
+                alpha_prime = self.log_alpha_prime.exp().clamp(0.0, 1e6)
+                self.opt_alpha_prime.zero_grad(set_to_none=True)
+                (-alpha_prime * cfg.cql_alpha * excess).backward()
+                self.opt_alpha_prime.step()
+                weight = cfg.cql_alpha * self.log_alpha_prime.exp().clamp(0.0, 1e6).item()
+                loss = loss + weight * ((g1 - cfg.cql_target_gap) + (g2 - cfg.cql_target_gap))
+                info["cql_weight"] = weight
+            else:
+                loss = loss + weight * (g1 + g2)
             info["cql_gap"] = 0.5 * (g1.item() + g2.item())
         self.opt_critic.zero_grad(set_to_none=True)
         loss.backward()
@@ -167,11 +196,25 @@ class CQL(nn.Module):
         info.update(actor=actor_loss.item(), alpha=alpha.item(), entropy=-logp.mean().item())
         return info
 
+    def make_optimizers(self) -> None:
+        """(Re)build the optimizers over the current parameters (after moving the module)."""
+        cfg = self.cfg
+        self.opt_actor = torch.optim.Adam(self.actor.parameters(), cfg.lr_actor)
+        self.opt_critic = torch.optim.Adam(self.critic.parameters(), cfg.lr_critic)
+        self.opt_alpha = torch.optim.Adam([self.log_alpha], cfg.lr_alpha)
+        if self.lagrangian:
+            self.opt_alpha_prime = torch.optim.Adam([self.log_alpha_prime], cfg.lr_critic)
+
     def optim_state(self) -> dict:
-        return {"actor": self.opt_actor.state_dict(), "critic": self.opt_critic.state_dict(),
-                "alpha": self.opt_alpha.state_dict()}
+        d = {"actor": self.opt_actor.state_dict(), "critic": self.opt_critic.state_dict(),
+             "alpha": self.opt_alpha.state_dict()}
+        if self.lagrangian:
+            d["alpha_prime"] = self.opt_alpha_prime.state_dict()
+        return d
 
     def load_optim_state(self, d: dict) -> None:
         self.opt_actor.load_state_dict(d["actor"])
         self.opt_critic.load_state_dict(d["critic"])
         self.opt_alpha.load_state_dict(d["alpha"])
+        if self.lagrangian:
+            self.opt_alpha_prime.load_state_dict(d["alpha_prime"])

@@ -407,9 +407,7 @@ def train_agent(cfg: C.RunConfig, vae, filt, codes: dict, stage_dir: Path, devic
     done_at = (ar + n >= L).float()
     torch.manual_seed(seed + 4)
     algo = CQL(D, 4, ac).to(device)
-    algo.opt_actor = torch.optim.Adam(algo.actor.parameters(), ac.lr_actor)
-    algo.opt_critic = torch.optim.Adam(algo.critic.parameters(), ac.lr_critic)
-    algo.opt_alpha = torch.optim.Adam([algo.log_alpha], ac.lr_alpha)
+    algo.make_optimizers()
     state_path, step, timing = stage_dir / "state.pt", 0, {"train_s": 0.0, "pool_s": pool_s, "eval_s": 0.0}
     evals = []
     gen = torch.Generator(device="cpu").manual_seed(seed + 5)

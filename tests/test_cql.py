@@ -99,3 +99,68 @@ def test_data_backup_converges_to_the_data_policy_values():
         q = torch.min(*algo.critic(b[:32], a)).mean().item()
         q2 = torch.min(*algo.critic(b[:32], a2)).mean().item()
     assert q == pytest.approx(4 / 3, abs=0.05) and q2 == pytest.approx(2 / 3, abs=0.05)
+
+
+def test_rho_form_is_zero_for_constant_q_and_rejects_unknown_forms():
+    """CQL(rho): log-mean-exp of Q over policy actions minus Q(data) is 0 when Q is constant."""
+    torch.manual_seed(0)
+    algo = CQL(6, 4, dataclasses.replace(CFG, cql_form="rho"))
+    for p in algo.critic.parameters():
+        torch.nn.init.zeros_(p)
+    b = torch.randn(16, 6)
+    g1, g2 = algo.conservative_penalty(b, b, torch.zeros(16, 4), algo.critic(b, torch.zeros(16, 4)))
+    assert abs(g1.item()) < 1e-6 and abs(g2.item()) < 1e-6
+    with pytest.raises(ValueError, match="cql_form"):
+        CQL(6, 4, dataclasses.replace(CFG, cql_form="h"))
+
+
+def test_rho_form_pushes_down_the_policy_actions():
+    """With the rho form the actions the actor proposes end up valued below the data action."""
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(CFG, cql_alpha=5.0, cql_form="rho", gamma=0.0, lr_critic=1e-3, bc_steps=0)
+    algo = CQL(3, 4, cfg)
+    for _ in range(200):
+        b = torch.randn(64, 3)
+        algo.update(b, torch.full((64, 4), 0.5), torch.zeros(64), b, torch.ones(64))
+    b = torch.randn(256, 3)
+    a_pi, _ = algo.actor(b)
+    q_pi = torch.min(*algo.critic(b, a_pi)).mean().item()
+    q_data = torch.min(*algo.critic(b, torch.full((256, 4), 0.5))).mean().item()
+    assert q_pi < q_data - 0.1
+
+
+def _lagrangian_weight(target_gap, steps=20):
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(CFG, cql_alpha=1.0, cql_target_gap=target_gap, gamma=0.0, lr_critic=1e-3)
+    algo = CQL(3, 4, cfg)
+    for _ in range(steps):
+        b = torch.randn(64, 3)
+        info = algo.update(b, torch.full((64, 4), 0.5), torch.zeros(64), b, torch.ones(64))
+    return info["cql_weight"], info["cql_gap"]
+
+
+def test_lagrangian_weight_follows_the_gap_to_its_target():
+    """alpha' rises while the gap is above the target and falls while it is below (from alpha' = 1;
+    the gap starts near 5: log-sum-exp of a near-constant Q over 12 importance-weighted samples)."""
+    w_low, gap_low = _lagrangian_weight(target_gap=0.01)
+    w_high, gap_high = _lagrangian_weight(target_gap=100.0)
+    assert gap_low > 0.01 and w_low > 1.01
+    assert gap_high < 100.0 and w_high < 0.99
+    no = CQL(3, 4, CFG)  # off by default: no dual variable at all
+    assert not no.lagrangian and not hasattr(no, "log_alpha_prime")
+
+
+def test_new_penalty_options_at_default_keep_every_stage_hash():
+    """cql_form / cql_target_gap at their defaults leave the agent stage's hash (and so every trained
+    stage and shipped bundle) as it was; set, they name a new stage."""
+    from refexp_baselines import configs as C
+
+    cfg = C.variant("ours-sac", env_id="RefExp/TwoDrawer-v1", seed=3)
+    agent = dataclasses.asdict(cfg.agent)
+    for k in ("cql_form", "cql_target_gap"):
+        agent.pop(k)
+    keys = C.stage_keys(cfg)
+    assert keys["agent"] == C._hash({"up": keys["belief"], "agent": agent})
+    for change in ({"cql_form": "rho"}, {"cql_target_gap": 5.0}):
+        other = dataclasses.replace(cfg, agent=dataclasses.replace(cfg.agent, **change))
+        assert C.stage_keys(other)["agent"] != keys["agent"]
