@@ -295,12 +295,13 @@ def part_harness(args) -> dict:
     from benchmark.protocol import PUBLIC_SECRET
     from benchmark.run import evaluate
 
-    tpt = 2 if args.quick else 24
+    tpt = 2 if args.quick else 32
     rows = []
     for w in [int(x) for x in args.worker_counts.split(",")]:
         t0 = time.perf_counter()
+        # batches of 2 trials: enough chunks for every worker count (the harness's default is 8)
         res = evaluate("ours", env_id=ENV_ID, episodes=3, trials_per_task=tpt, training_seeds=(0,), workers=w,
-                       secret=PUBLIC_SECRET, progress=False)
+                       batch=2, secret=PUBLIC_SECRET, progress=False)
         wall = time.perf_counter() - t0
         trials = len(res["raw_tasks"][0])
         rows.append({"workers": res["workers"], "trials": trials, "wall_s": round(wall, 2),
