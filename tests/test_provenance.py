@@ -71,6 +71,20 @@ def test_select_renderer_sets_the_gl_variables_and_refuses_bad_values(tmp_path):
         select_renderer({RENDERER_ENV: "llvmpipe", "MUJOCO_GL": "glfw"})
 
 
+def test_a_renderer_other_than_the_chosen_one_is_refused(monkeypatch):
+    """With REFEXP_RENDERER=llvmpipe a context that reports another renderer (as a GPU driver that
+    glvnd picked would) is an error when the env makes it, not a silent fallback."""
+    import gymnasium as gym
+
+    import refexp_envs.render as render
+
+    monkeypatch.setenv(RENDERER_ENV, "llvmpipe")
+    monkeypatch.setattr(render, "_gl_strings", lambda: {"vendor": "NVIDIA Corporation",
+                                                        "renderer": "NVIDIA H200/PCIe/SSE2", "version": "4.6.0"})
+    with pytest.raises(RendererError, match="the GL renderer is 'NVIDIA H200/PCIe/SSE2'"):
+        gym.make("RefExp/TwoDrawer-v1").reset(seed=0)
+
+
 def _gl_in_subprocess(env: dict) -> subprocess.CompletedProcess:
     code = ("import json, numpy as np, gymnasium as gym, refexp_envs\n"
             "from refexp_envs.render import gl_info\n"
