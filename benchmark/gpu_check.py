@@ -19,6 +19,7 @@ every part, so that a run cut short keeps what it measured.
 
     python benchmark/gpu_check.py --out DIR [--quick] [--parts renderers,stages,...] [--budget-s 420]
     python benchmark/gpu_check.py bundle .gpu [--mesa]   # here: what a bare GPU machine lacks
+    python benchmark/gpu_check.py rule gpu_check.json     # its stage speeds into --device auto's rule
 
 `--quick` runs every part with tiny sizes (the CPU test of this script). A bundle made by `bundle`
 (docs/gpu.md: what it holds and the device command) is used when `--bundle DIR` is given: its wheels
@@ -294,12 +295,13 @@ def part_harness(args) -> dict:
     from benchmark.protocol import PUBLIC_SECRET
     from benchmark.run import evaluate
 
-    tpt = 2 if args.quick else 24
+    tpt = 2 if args.quick else 32
     rows = []
     for w in [int(x) for x in args.worker_counts.split(",")]:
         t0 = time.perf_counter()
+        # batches of 2 trials: enough chunks for every worker count (the harness's default is 8)
         res = evaluate("ours", env_id=ENV_ID, episodes=3, trials_per_task=tpt, training_seeds=(0,), workers=w,
-                       secret=PUBLIC_SECRET, progress=False)
+                       batch=2, secret=PUBLIC_SECRET, progress=False)
         wall = time.perf_counter() - t0
         trials = len(res["raw_tasks"][0])
         rows.append({"workers": res["workers"], "trials": trials, "wall_s": round(wall, 2),
@@ -536,6 +538,24 @@ def drive(args) -> int:
     return 0
 
 
+def add_rule(report_path: Path) -> int:
+    """Append a report's `derived.device_rule` (CPU and CUDA steps/s per stage, with its GPU, machine,
+    date and command) to refexp_baselines/device_rule.json, replacing an entry of the same GPU model."""
+    from refexp_baselines.train import DEVICE_RULE_FILE
+
+    try:
+        entry = json.loads(report_path.read_text())["derived"]["device_rule"]
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: {report_path} holds no stage measurements on a GPU ({exc!r})", file=sys.stderr)
+        return 1
+    rule = json.loads(DEVICE_RULE_FILE.read_text())
+    rule["measurements"] = [m for m in rule["measurements"] if m.get("gpu") != entry["gpu"]] + [entry]
+    DEVICE_RULE_FILE.write_text(json.dumps(rule, indent=2) + "\n")
+    print(f"{DEVICE_RULE_FILE}: {entry['gpu']}: " + ", ".join(
+        f"{s} cpu {m['cpu_steps_s']} cuda {m['cuda_steps_s']}" for s, m in entry["stages"].items()))
+    return 0
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bundle"]:
@@ -544,6 +564,11 @@ def main(argv=None) -> int:
             return 2
         make_bundle(Path(argv[1]), mesa="--mesa" in argv)
         return 0
+    if argv[:1] == ["rule"]:  # a GPU run's stage measurements into --device auto's rule file
+        if len(argv) != 2:
+            print("usage: python benchmark/gpu_check.py rule GPU_CHECK_JSON", file=sys.stderr)
+            return 2
+        return add_rule(Path(argv[1]))
     if argv[:1] == ["_part"]:  # one part, in its own process (the driver's subprocess)
         p = argparse.ArgumentParser()
         p.add_argument("_part")

@@ -107,6 +107,8 @@ class SmallRenderer:
         flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
         flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
         self._camera = camera
+        if os.environ.get(RENDERER_ENV):
+            _check_choice(self.gl_info())  # the chosen renderer, or an error: never a silent fallback
         if not _LIVE:  # (re-)register after the backend's handler, so ours runs first (LIFO)
             atexit.unregister(_close_all)
             atexit.register(_close_all)
@@ -118,7 +120,8 @@ class SmallRenderer:
 
     def gl_info(self) -> dict:
         """What draws this renderer's frames: {"vendor", "renderer", "version"} of its GL context."""
-        self._renderer._gl_context.make_current()
+        if self._renderer._gl_context is not None:
+            self._renderer._gl_context.make_current()
         return _gl_strings()
 
     def sync_textures(self, model: mujoco.MjModel) -> None:
@@ -156,8 +159,14 @@ def gl_info() -> dict:
             strings = probe.gl_info()
         finally:
             probe.close()
-    choice = os.environ.get(RENDERER_ENV) or None
-    if choice and choice.strip().lower() == CANONICAL and CANONICAL not in (strings["renderer"] or "").lower():
+    _check_choice(strings)
+    return {**strings, "MUJOCO_GL": os.environ.get("MUJOCO_GL"), RENDERER_ENV: os.environ.get(RENDERER_ENV) or None,
+            "mujoco": mujoco.__version__}
+
+
+def _check_choice(strings: dict) -> None:
+    """RendererError unless the GL strings show the renderer that REFEXP_RENDERER chose."""
+    choice = (os.environ.get(RENDERER_ENV) or "").strip().lower()
+    if choice == CANONICAL and CANONICAL not in (strings["renderer"] or "").lower():
         raise RendererError(f"{RENDERER_ENV}=llvmpipe was set but the GL renderer is {strings['renderer']!r} "
                             f"({strings['vendor']}): set {RENDERER_ENV} before the process makes its first GL context")
-    return {**strings, "MUJOCO_GL": os.environ.get("MUJOCO_GL"), RENDERER_ENV: choice, "mujoco": mujoco.__version__}

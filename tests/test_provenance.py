@@ -71,6 +71,20 @@ def test_select_renderer_sets_the_gl_variables_and_refuses_bad_values(tmp_path):
         select_renderer({RENDERER_ENV: "llvmpipe", "MUJOCO_GL": "glfw"})
 
 
+def test_a_renderer_other_than_the_chosen_one_is_refused(monkeypatch):
+    """With REFEXP_RENDERER=llvmpipe a context that reports another renderer (as a GPU driver that
+    glvnd picked would) is an error when the env makes it, not a silent fallback."""
+    import gymnasium as gym
+
+    import refexp_envs.render as render
+
+    monkeypatch.setenv(RENDERER_ENV, "llvmpipe")
+    monkeypatch.setattr(render, "_gl_strings", lambda: {"vendor": "NVIDIA Corporation",
+                                                        "renderer": "NVIDIA H200/PCIe/SSE2", "version": "4.6.0"})
+    with pytest.raises(RendererError, match="the GL renderer is 'NVIDIA H200/PCIe/SSE2'"):
+        gym.make("RefExp/TwoDrawer-v1").reset(seed=0)
+
+
 def _gl_in_subprocess(env: dict) -> subprocess.CompletedProcess:
     code = ("import json, numpy as np, gymnasium as gym, refexp_envs\n"
             "from refexp_envs.render import gl_info\n"
@@ -224,3 +238,33 @@ def test_auto_device_uses_cuda_only_where_measured_faster(tmp_path, monkeypatch)
                                            "agent": torch.device("cpu")}
     shipped = json.loads(Path(train.__file__).with_name("device_rule.json").read_text())
     assert isinstance(shipped["measurements"], list)  # the rule file that --device auto reads
+
+
+def test_gpu_check_report_feeds_the_device_rule(tmp_path, monkeypatch):
+    """benchmark/gpu_check.py: a report of partial parts renders; its stage speeds become the rule."""
+    from benchmark import gpu_check
+    from refexp_baselines import train
+
+    report = {"command": "python benchmark/gpu_check.py", "date": "2026-12-04 17:00 UTC", "quick": False,
+              "machine": {"gpu": "NVIDIA H200, 580, 143771 MiB", "cpu": "x", "cpu_count": 16, "torch": "2.11",
+                          "mujoco": "3.3.0"},
+              "parts": {"probe_gpu": {"vendor": "NVIDIA Corporation", "renderer": "NVIDIA H200/PCIe/SSE2",
+                                      "version": "4.6.0 NVIDIA 580"},
+                        "probe_llvmpipe": {"error": "exit 1 after 2.0 s"},
+                        "stages_cpu": {"frames": {"steps_per_s": 10.0}, "belief": {"steps_per_s": 6.0},
+                                       "agent": {"steps_per_s": 200.0}},
+                        "stages_cuda": {"gpu": "NVIDIA H200", "frames": {"steps_per_s": 40.0},
+                                        "belief": {"steps_per_s": 4.0}, "agent": {"steps_per_s": 100.0}},
+                        "build_llvmpipe": {"skipped": "the llvmpipe renderer did not start (probe_llvmpipe)"},
+                        "harness": {"rows": [{"workers": 1, "trials": 48, "wall_s": 20.0, "trials_per_s": 2.4}]}}}
+    gpu_check.derive(report, tmp_path)
+    text = gpu_check.markdown(report)
+    assert "| frames | 10.00 | 40.00 | 4.00 |" in text and "did not start" in text and "| 1 | 48 |" in text
+    path = tmp_path / "gpu_check.json"
+    path.write_text(json.dumps(report))
+    rule = tmp_path / "rule.json"
+    rule.write_text(json.dumps({"measurements": []}))
+    monkeypatch.setattr(train, "DEVICE_RULE_FILE", rule)
+    assert gpu_check.main(["rule", str(path)]) == 0
+    assert train.measured_cuda_stages("NVIDIA H200", rule) == {"frames"}
+    assert gpu_check.main(["rule", str(tmp_path / "none.json")]) == 1

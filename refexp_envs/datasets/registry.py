@@ -187,10 +187,14 @@ PIN_WRITER = {"minari": "0.5.4", "pyarrow": "26.0.1"}
 _PUBLISHED_VALUES: dict[str, str] = {
     "refexp/two-drawer/expert-v1": "ecf4430ffb0ac7bdce3341c9eab03eaea577c35476e273f04c6c8ff708e9f5aa",
     "refexp/two-drawer/dev-v1": "cedf53f784491a7155a359b50195692c93d68907093c8f2dd5b07964d9726106",
+    "refexp/three-drawer/dev-v1": "9247a3a0b452a17bdddbb1f2d69ef24c48c81371a07c6a761301267d4bd568d6",
+    "refexp/two-drawer-shift/dev-v1": "528e8128440f9e0a34d2683aaae26033b3da7358fed1f0ecb10ffd502cace7f5",
 }
 _PUBLISHED_NONPIXEL: dict[str, str] = {
     "refexp/two-drawer/expert-v1": "000f4f0d2669f298ba9ea0239c99bc0bf7994737b11bcb18dac7cb2c6b68d414",
     "refexp/two-drawer/dev-v1": "1c8b3203b3dd89d4e20d9c194528cf9bc4ab5e120ab55bda9d17ac55eb0857b0",
+    "refexp/three-drawer/dev-v1": "8250ed54073567b774a97ac9b35a516efc4934b395b8bf9ffebacc764bbca0a0",
+    "refexp/two-drawer-shift/dev-v1": "1e142837243745e3f2accfa658b23fd29c778ed2de197ec7109919cd4883fcbd",
 }
 
 _BEHAVIOURS = [  # (name in the id, action noise, episodes per task, obs_type, what, first version)
