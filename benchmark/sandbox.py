@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -264,10 +263,6 @@ class RemoteAgent:
         self.eligible, self.uses_dataset = meta["eligible"], meta["uses_dataset"]
         self.trained_env_id = meta["trained_env_id"]
         self._b = 1
-
-    @property
-    def pid(self) -> int:
-        return self._proc.pid
 
     def _call(self, header: dict, arrays: Sequence[np.ndarray] = (), reply_rows: int = 0) -> np.ndarray | None:
         if self._proc.poll() is not None:
@@ -519,7 +514,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.dup2(devnull, 0)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    warnings.simplefilter("default")
     _serve(json.loads(argv[0]), rfd, wfd)
     return 0
 
