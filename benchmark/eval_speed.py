@@ -128,6 +128,15 @@ def isolation_cost(agent_spec: str, env_id: str | None, episodes: int, trials_pe
                     wall[label] += took[label]
                 ratios.append(took["own process"] / took["in-process"])
             same &= got["in-process"] == got["own process"]
+        # the boundary alone: round trips of one frame to the built-in random agent in the same confinement
+        echo = start_agent("random", env_id, confine=confine)
+        frame = envs[0].reset(seed=0)[0]
+        echo.reset()
+        t0 = time.perf_counter()
+        for _ in range(300):
+            echo.act(frame, 0.0, False)
+        round_trip = (time.perf_counter() - t0) / 300
+        echo.close()
     finally:
         remote.close()
         for env in envs:
@@ -139,7 +148,7 @@ def isolation_cost(agent_spec: str, env_id: str | None, episodes: int, trials_pe
             "wall_in_process_s": wall["in-process"], "wall_own_process_s": wall["own process"],
             "slowdown": wall["own process"] / wall["in-process"] - 1.0,
             "median_chunk_slowdown": float(np.median(ratios)) - 1.0, "chunks_timed": len(ratios),
-            "load_average_1min": [round(x, 2) for x in load],
+            "load_average_1min": [round(x, 2) for x in load], "round_trip_ms": round_trip * 1e3,
             "same_results": bool(same)}
 
 
@@ -206,7 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{out['load_average_1min'][0]:.1f} -> {out['load_average_1min'][1]:.1f}")
         print(f"agent in-process {out['wall_in_process_s']:.1f} s, in {where} {out['wall_own_process_s']:.1f} s: "
               f"{out['slowdown']:+.1%} (median over {out['chunks_timed']} chunks {out['median_chunk_slowdown']:+.1%}); "
-              f"same trials: {out['same_results']}")
+              f"same trials: {out['same_results']}; a round trip of one frame to a trivial agent there: "
+              f"{out['round_trip_ms']:.2f} ms")
         if a.json:
             with open(a.json, "w") as fh:
                 json.dump(out, fh, indent=1)

@@ -217,7 +217,7 @@ def run_node(kind: str, cfg, runs_dir: str, device: str, threads: int, trials_pe
         tag = f"shipped-{bundle_version(bundle)}" if ship else "run"  # a re-shipped bundle starts its own trials
         out["results"] = evaluate(str(bundle), cfg.env_id, episodes=cfg.belief.k,
                                   trials_per_task=trials_per_task, training_seeds=(cfg.seed,), eval_seed=eval_seed,
-                                  workers=1, device=device, progress=False, dataset_id=dataset,
+                                  workers=1, device=device, progress=False, dataset_id=dataset, isolation="none",  # our own bundle
                                   checkpoint_path=agent_dir / f"sweep_score_{tag}_tpt{trials_per_task}_e{eval_seed}.partial.jsonl")
     else:
         raise ValueError(f"unknown stage kind {kind!r}")
