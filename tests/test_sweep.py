@@ -78,7 +78,7 @@ def test_a_bundle_shipped_from_another_config_is_neither_kept_nor_scored(tmp_pat
     path = shipped_bundle(cfg)
     assert path.parent == tmp_path and not shipped_is(cfg)  # nothing shipped
     path.write_bytes(b"bundle")
-    older = dataclasses.replace(cfg, agent=dataclasses.replace(cfg.agent, cql_alpha=5.0))
+    older = dataclasses.replace(cfg, agent=dataclasses.replace(cfg.agent, cql_alpha=0.0))
     path.with_suffix(".json").write_text(json.dumps({"config": dataclasses.asdict(older)}))
     assert not shipped_is(cfg)  # another config's bundle
     path.with_suffix(".json").write_text(json.dumps({"config": dataclasses.asdict(cfg)}))

@@ -3,7 +3,9 @@
 # (identical weights; the bundle's name changed, so its version did). Same protocol as the files they
 # replace: public secret, eval seed 0, training seeds 0-4, 50 trials per task (34 on ThreeDrawer-v1),
 # one worker, batch 8. Usage: bash refexp_baselines/results/rescore-issue22.sh [LIST] (LIST: a or b, the
-# two halves run side by side; omitted: both, one after the other).
+# two halves run side by side; omitted: both, one after the other). Then, for each new file:
+#   python -m leaderboard submit refexp_baselines/results/FILE.json
+#   python -m refexp_baselines.report --write README.md docs/method.md && python -m leaderboard check
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PYTHONPATH=$PWD OMP_NUM_THREADS=1 MUJOCO_GL=${MUJOCO_GL:-egl}
