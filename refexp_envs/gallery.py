@@ -7,6 +7,10 @@ Writes two PNGs (the agent's own 64x64 frames, upscaled without smoothing):
   changes a frame.
 - `v0_v1.png`: for each env, v0 and v1 side by side: the first frame after `reset(seed=0)` and the
   frame after 25 steps of the scripted policy for drawer 0. v1 renders decimated meshes.
+- `first_frames_v2.png`: SixDrawer-v2's first frames for several seeds, then each of its six drawers
+  opened by its scripted policy (seed 0, 40 steps; drawers 0-2 the lower row, 3-5 the upper), then
+  TwoDrawerSealedShift-v2's first frames (reset seed 0) under the looks of the public secret's first
+  trials (eval seed 0: the reported numbers') and of the development secret's (eval seed 1000).
 """
 
 from __future__ import annotations
@@ -81,18 +85,50 @@ def v0_v1(scale: int = 3, steps: int = 25) -> Image.Image:
     return _grid(rows, labels, scale)
 
 
+def _opened(env_id: str, drawer: int, steps: int = 40) -> np.ndarray:
+    env = gym.make(env_id)
+    obs, _ = env.reset(seed=0, options={"task": drawer})
+    policy = ScriptedDrawerPolicy.for_env(env, drawer)
+    for _ in range(steps):
+        obs, *_ = env.step(policy(obs))
+    env.close()
+    return obs["pixels"]
+
+
+def v2_first_frames(looks_of: list[tuple[str, str, int]], seeds: int = 6, scale: int = 3) -> Image.Image:
+    """`looks_of`: (row label, secret, eval seed) for each sealed-shift row."""
+    from refexp_envs.looks import look_seed
+
+    six = gym.make("RefExp/SixDrawer-v2")
+    rows = [("SixDrawer-v2", [six.reset(seed=s)[0]["pixels"] for s in range(seeds)])]
+    six.close()
+    rows.append(("SixDrawer-v2 opened", [_opened("RefExp/SixDrawer-v2", d) for d in range(6)]))
+    sealed = gym.make("RefExp/TwoDrawerSealedShift-v2")
+    for label, secret, eval_seed in looks_of:
+        rows.append((label, [sealed.reset(seed=0, options={"task": 0, "look": look_seed(secret, eval_seed, t)})[0]["pixels"]
+                             for t in range(seeds)]))
+    sealed.close()
+    labels = [f"seed / drawer / trial {i}" if i == 0 else str(i) for i in range(max(seeds, 6))]
+    return _grid(rows, labels, scale)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m refexp_envs.gallery", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--out-dir", default="docs/img", help="where the two PNGs are written")
+    parser.add_argument("--out-dir", default="docs/img", help="where the three PNGs are written")
     parser.add_argument("--scale", type=int, default=3, help="pixels per agent pixel")
     parser.add_argument("--seeds", type=int, default=6, help="reset seeds (columns) of the v1 grid")
     args = parser.parse_args(argv)
     if args.scale < 1 or args.seeds < 1:
         parser.error("--scale and --seeds must be >= 1")
     os.makedirs(args.out_dir, exist_ok=True)
+    # The secrets are the harness's (this script only draws pictures; the env library never imports it).
+    from benchmark.protocol import DEV_EVAL_SEED, DEV_SECRET, PUBLIC_SECRET
+
+    looks_of = [("SealedShift-v2 public", PUBLIC_SECRET, 0), ("SealedShift-v2 dev", DEV_SECRET, DEV_EVAL_SEED)]
     for name, image in (("first_frames_v1.png", v1_first_frames(args.seeds, args.scale)),
-                        ("v0_v1.png", v0_v1(args.scale))):
+                        ("v0_v1.png", v0_v1(args.scale)),
+                        ("first_frames_v2.png", v2_first_frames(looks_of, args.seeds, args.scale))):
         path = os.path.join(args.out_dir, name)
         image.save(path)
         print(f"wrote {path}")

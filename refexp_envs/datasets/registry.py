@@ -167,6 +167,8 @@ _PUBLISHED: dict[str, tuple[str, float, int]] = {
         "905dec6a49668a278a1fca40b15e1b4c7ed6bf27a94ec7a363c1e6627152c7c5", 0.6667, 431081170),
     "refexp/two-drawer-shift/noisy-v1": (
         "7e753acaef791716aef55fc12f1434bf88fbeaea87cb23277979cdfe01f21bc5", 0.6605, 276895038),
+    "refexp/six-drawer/dev-v2": (
+        "4f0bee521f463a184cdfbe43b0915ec3c037b120231726dc271c3ded58e25206", 0.9833, 13838432),
 }
 
 # What drew the pixels of every pinned build above: the reference machine (Debian 12, 2 CPU cores)
