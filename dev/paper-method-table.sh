@@ -1,15 +1,19 @@
 #!/bin/bash
-# The table of dev/paper-method.sh: one row per development evaluation (label, training seed, success
-# per episode, exploration score, agent-stage directory), then labels with >= 2 seeds pooled by benchmark.pool.
+# The table of dev/paper-method.sh: one row per development evaluation (label-seed, success per episode,
+# per task, exploration score, distinct rollouts), then labels with >= 2 seeds pooled by benchmark.pool.
 python - <<'PY'
 import glob, json, os
+import numpy as np
 for d in sorted(glob.glob("runs/dev-evals-paper/*-seed*/")):
-    f = [p for p in glob.glob(d + "*.json")]
+    f = glob.glob(d + "*.json")
     if not f:
         continue
     r = json.load(open(f[0]))
-    print(f"| {os.path.basename(d.rstrip('/'))} | {' / '.join(f'{x:.2f}' for x in r['success_rate'])} | "
-          f"{r['exploration_score']:.2f} | {r['distinct_rollouts']} distinct of {r['trials_per_task'] * r['num_drawers']} |")
+    s, t = np.array(r["raw_successes"][0]), np.array(r["raw_tasks"][0])
+    per_task = "; ".join("/".join(f"{x:.2f}" for x in s[t == k].mean(0)) for k in range(r["num_drawers"]))
+    distinct = sum(c["distinct"] for c in r["distinct_rollouts"])
+    print(f"| {os.path.basename(d.rstrip('/'))} | {' / '.join(f'{x:.2f}' for x in r['success_rate'])} | {per_task} | "
+          f"{r['exploration_score']:.2f} | {distinct} |")
 PY
 declare -A files
 for d in runs/dev-evals-paper/*-seed*/; do

@@ -3,7 +3,7 @@
 Two measurements, both from the shipped bundles (their frame encoder and belief filter; no
 critic is shipped, so the critic is retrained on them):
 
-    python dev/sac_diagnose.py rollouts --seeds 0 1 2 3 4 [--trials 10]
+    python dev/sac_diagnose.py rollouts --seeds 0 1 2 3 4 [--trials 10] [--bundle runs/.../agent.pt]
         the shipped actors in the env, in this process (a measurement, not a score: reset seeds
         from 1000, the task set explicitly, no secret): per seed, task and episode the success,
         which drawer engaged the interlock (right, wrong, none), how close the gripper came to the
@@ -43,9 +43,10 @@ ENV = "RefExp/TwoDrawer-v1"
 RESET_SEED0 = 1000  # diagnosis reset seeds (the development range; never the public eval seed 0)
 
 
-def bundle_parts(name: str, seed: int):
-    """The shipped bundle's agent (float64, for rollouts) and its frame encoder + filter in float32."""
-    bundle = load_bundle(shipped_path(name, ENV, seed))
+def bundle_parts(name: str, seed: int, path: str | None = None):
+    """The shipped bundle's agent (float64, for rollouts) and its frame encoder + filter in float32
+    (or those of the bundle at `path`, e.g. a development run's agent.pt)."""
+    bundle = load_bundle(path or shipped_path(name, ENV, seed))
     agent = BeliefAgent(bundle, "cpu")
     vae, filt = copy.deepcopy(agent.vae).float(), copy.deepcopy(agent.filter).float()
     return bundle, agent, vae, filt
@@ -157,7 +158,7 @@ def cmd_rollouts(args) -> dict:
     out = {}
     for seed in args.seeds:
         t0 = time.time()
-        bundle, agent, vae, filt = bundle_parts(args.agent, seed)
+        bundle, agent, vae, filt = bundle_parts(args.agent, seed, args.bundle)
         cfg = agent.cfg
         codes = encode_dataset(vae)
         pool = belief_pool(cfg, filt, codes, 1000, 12345, torch.device("cpu"))
@@ -244,6 +245,7 @@ def main(argv=None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("rollouts")
     r.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    r.add_argument("--bundle", default=None, help="an agent.pt to diagnose instead of the shipped one (one seed)")
     c = sub.add_parser("critic")
     c.add_argument("--seed", type=int, default=3)
     c.add_argument("--steps", type=int, default=0, help="agent steps (0: the config's)")
