@@ -48,7 +48,7 @@ PARTS = ("renderers", "stages", "build", "score", "harness")
 EXPERT_SET = "refexp/two-drawer/expert-v1"
 QUICK_SET = "refexp/two-drawer/dev-v1"
 ENV_ID = "RefExp/TwoDrawer-v1"
-SHIPPED_RESULTS = REPO / "refexp_baselines" / "results" / "ours_refexp-twodrawer-v1_K3_tpt50.json"
+SHIPPED_RESULTS = REPO / "refexp_baselines" / "results" / "ours_twodrawer-v1_K3_tpt50_s0-1-2-3-4.json"
 RENDERERS = ("gpu", "llvmpipe")
 # glvnd's vendor folders, and where this workplace's GPU machines mount NVIDIA's EGL vendor file
 GLVND_DIRS = ("/etc/glvnd/egl_vendor.d", "/usr/share/glvnd/egl_vendor.d")
