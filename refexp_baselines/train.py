@@ -88,7 +88,7 @@ def log(msg: str) -> None:
 
 
 # `--device auto` picks each stage's device by this measured rule: CUDA for a stage only where a
-# measurement on this GPU model (benchmark/gpu_check.py, recorded in DEVICE_RULE_FILE with its machine,
+# measurement on this GPU model (tools/gpu_check.py, recorded in DEVICE_RULE_FILE with its machine,
 # date and command) found CUDA at least AUTO_MARGIN times the CPU's steps/s; the CPU otherwise, and
 # wherever no measurement exists. (On one H200 with 16 cores the belief and agent stages ran slower on
 # CUDA than on 2 CPU cores: launch-bound small networks; issue 26.)

@@ -241,11 +241,15 @@ def test_auto_device_uses_cuda_only_where_measured_faster(tmp_path, monkeypatch)
 
 
 def test_gpu_check_report_feeds_the_device_rule(tmp_path, monkeypatch):
-    """benchmark/gpu_check.py: a report of partial parts renders; its stage speeds become the rule."""
-    from benchmark import gpu_check
+    """tools/gpu_check.py: a report of partial parts renders; its stage speeds become the rule."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_check", Path(__file__).resolve().parents[1] / "tools" / "gpu_check.py")
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
     from refexp_baselines import train
 
-    report = {"command": "python benchmark/gpu_check.py", "date": "2026-12-04 17:00 UTC", "quick": False,
+    report = {"command": "python tools/gpu_check.py", "date": "2026-12-04 17:00 UTC", "quick": False,
               "machine": {"gpu": "NVIDIA H200, 580, 143771 MiB", "cpu": "x", "cpu_count": 16, "torch": "2.11",
                           "mujoco": "3.3.0"},
               "parts": {"probe_gpu": {"vendor": "NVIDIA Corporation", "renderer": "NVIDIA H200/PCIe/SSE2",

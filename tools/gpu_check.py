@@ -17,9 +17,9 @@ On a GPU machine it measures, each part in its own process, within a time budget
 It writes `gpu_check.json`, `gpu_check.md` and `gpu_check.log` into `--out` (default `$OUT`), after
 every part, so that a run cut short keeps what it measured.
 
-    python benchmark/gpu_check.py --out DIR [--quick] [--parts renderers,stages,...] [--budget-s 420]
-    python benchmark/gpu_check.py bundle .gpu [--mesa]   # here: what a bare GPU machine lacks
-    python benchmark/gpu_check.py rule gpu_check.json     # its stage speeds into --device auto's rule
+    python tools/gpu_check.py --out DIR [--quick] [--parts renderers,stages,...] [--budget-s 420]
+    python tools/gpu_check.py bundle .gpu [--mesa]   # here: what a bare GPU machine lacks
+    python tools/gpu_check.py rule gpu_check.json     # its stage speeds into --device auto's rule
 
 `--quick` runs every part with tiny sizes (the CPU test of this script). A bundle made by `bundle`
 (docs/gpu.md: what it holds and the device command) is used when `--bundle DIR` is given: its wheels
@@ -106,7 +106,7 @@ def make_bundle(dest: Path, mesa: bool = False) -> None:
     with tarfile.open(dest / "metaworld.tar.gz", "w:gz") as tar:
         init = dest / "__init__.py"
         init.write_text('"""Metaworld ' + md.version("metaworld") + ": only the assets RefExp's scene loads "
-                        '(benchmark/gpu_check.py bundle)."""\n')
+                        '(tools/gpu_check.py bundle)."""\n')
         tar.add(init, "metaworld/__init__.py")
         init.unlink()
         for rel in METAWORLD_FILES:
@@ -320,7 +320,7 @@ class Check:
     def __init__(self, args):
         self.args, self.t0 = args, time.perf_counter()
         self.out, self.work = Path(args.out), Path(args.work)
-        self.report: dict = {"command": "python benchmark/gpu_check.py " + " ".join(sys.argv[1:]),
+        self.report: dict = {"command": "python tools/gpu_check.py " + " ".join(sys.argv[1:]),
                              "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "quick": args.quick,
                              "machine": machine(), "parts": {}}
         self.unpacked: dict = {}
@@ -560,13 +560,13 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bundle"]:
         if len(argv) not in (2, 3) or (len(argv) == 3 and argv[2] != "--mesa"):
-            print("usage: python benchmark/gpu_check.py bundle DIR [--mesa]", file=sys.stderr)
+            print("usage: python tools/gpu_check.py bundle DIR [--mesa]", file=sys.stderr)
             return 2
         make_bundle(Path(argv[1]), mesa="--mesa" in argv)
         return 0
     if argv[:1] == ["rule"]:  # a GPU run's stage measurements into --device auto's rule file
         if len(argv) != 2:
-            print("usage: python benchmark/gpu_check.py rule GPU_CHECK_JSON", file=sys.stderr)
+            print("usage: python tools/gpu_check.py rule GPU_CHECK_JSON", file=sys.stderr)
             return 2
         return add_rule(Path(argv[1]))
     if argv[:1] == ["_part"]:  # one part, in its own process (the driver's subprocess)
@@ -581,7 +581,7 @@ def main(argv=None) -> int:
         result = PART_FUNCS[a.name](a)
         Path(a.result).write_text(json.dumps(result))
         return 0
-    p = argparse.ArgumentParser(prog="python benchmark/gpu_check.py", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="python tools/gpu_check.py", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--out", default=os.environ.get("OUT"), help="folder for gpu_check.{json,md,log} (default: $OUT)")
     p.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
