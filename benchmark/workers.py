@@ -5,7 +5,8 @@
   one training seed: all at once through `protocol.run_trials` when the agent offers `act_batch`,
   else one after another through `protocol.run_trial`.
 * Workers are `spawn`ed processes (fork hangs once a GL context exists). They receive chunks of
-  `TrialSpec`s (task ids), never the evaluation secret.
+  `TrialSpec`s (task ids), never the evaluation secret, and are non-dumpable. An untrusted agent
+  runs in one (sandboxed) agent process per worker (`benchmark/sandbox.py`), which sees neither.
 * `TrialLog` appends each finished trial to `<out>/<stem>.partial.jsonl` (header first);
   `read_trial_log` gives back the finished trials of an interrupted run with the same header.
 """

@@ -88,21 +88,43 @@ def test_a_bad_bundle_is_a_one_line_usage_error(tmp_path, kind):
     assert not marker.exists()
 
 
-def test_a_crafted_sb3_zip_does_not_run_in_the_harness(tmp_path):
-    """An SB3 zip holds cloudpickled objects: the harness reads only its JSON to name the algorithm, and
-    the model itself loads only inside the agent's process."""
+def _crafted_sb3_zip(path: Path, marker: Path) -> Path:
+    """An SB3 model zip whose `policy_class` is a cloudpickled payload (as SB3 stores it): loading it
+    with Stable-Baselines3 runs the payload."""
+    import base64
+    import json
+
+    data = {"policy_class": {":type:": "<class 'abc.ABCMeta'>", "__module__": "stable_baselines3.common.policies",
+                             ":serialized:": base64.b64encode(pickle.dumps(_Payload(marker))).decode()}}
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("data", json.dumps(data))
+    return path
+
+
+def test_a_crafted_sb3_zip_is_only_named_in_the_harness(tmp_path):
+    """The harness reads only the zip's JSON to name the algorithm: nothing unpickles."""
     from benchmark.agents import sb3_algorithm
 
     marker = tmp_path / "PWNED"
-    path = tmp_path / "evil.zip"
-    data = {"policy_class": {":type:": "<class 'abc.ABCMeta'>", ":serialized:": pickle.dumps(_Payload(marker)).hex(),
-                             "__module__": "stable_baselines3.common.policies"}}
-    with zipfile.ZipFile(path, "w") as zf:
-        import json
-
-        zf.writestr("data", json.dumps(data))
-    assert sb3_algorithm(path).__name__ == "PPO"
+    assert sb3_algorithm(_crafted_sb3_zip(tmp_path / "evil.zip", marker)).__name__ == "PPO"
     assert not marker.exists()
+
+
+@pytest.mark.slow
+def test_a_crafted_sb3_zip_runs_its_payload_only_inside_the_sandbox(tmp_path):
+    _need_sandbox()
+    from benchmark.agents import load_agent
+    from benchmark.run import evaluate
+
+    marker = tmp_path / "PWNED"
+    path = _crafted_sb3_zip(tmp_path / "evil.zip", marker)
+    with pytest.raises(Exception):  # it does not load as a model (in the sandbox, where its payload ran)
+        evaluate(str(path), "RefExp/TwoDrawer-v0", episodes=1, trials_per_task=1, workers=1, progress=False,
+                 obs_type="state", isolation="sandbox")
+    assert not marker.exists()  # ... and nothing reached this machine's files
+    with pytest.raises(Exception):  # the control: loaded here, SB3 unpickles it and the payload runs
+        load_agent(str(path), "RefExp/TwoDrawer-v0")
+    assert marker.exists()
 
 
 # -------------------------------------------------------------------------------- the hostile agent
