@@ -316,8 +316,8 @@ def _lean(spec: mujoco.MjSpec, num_drawers: int, rows: int, image_size: int) -> 
         for base in ("drawer_beige", "drawer_white", "drawer_red"):
             if geom.material.endswith("_" + base):
                 geom.material = base
-    # Merged meshes, from where a plain compilation puts each part.
-    model = spec.compile()
+    # Merged meshes, from where a plain compilation (of a copy: a compiled spec keeps its texture bindings) puts each part.
+    model = spec.copy().compile()
     data = mujoco.MjData(model)
     mujoco.mj_kinematics(model, data)
     drawn = lambda body: [g for g in range(model.ngeom) if model.geom_bodyid[g] == model.body(body).id  # noqa: E731
