@@ -536,7 +536,7 @@ def run(cfg: C.RunConfig, buffers=None, runs_dir="runs", device="cpu", progress=
         from refexp_baselines.data import open_buffers
 
         t = time.time()
-        buffers = open_buffers(cfg.env_id, cfg.dataset, root=os.environ.get("REFEXP_DATA_CACHE", "runs"), workers=workers)
+        buffers = open_buffers(cfg.env_id, cfg.dataset, root=os.environ.get("REFEXP_DATA_CACHE", runs_dir), workers=workers)
         wall["data_s"] = time.time() - t
     elif buffers is not None:
         from refexp_baselines.data import ENV_NUM_TASKS
