@@ -200,21 +200,29 @@ def trial_specs(training_seed: int, *, eval_seed: int, secret: str, num_tasks: i
                 episodes: int, looks: bool = False) -> list[TrialSpec]:
     """The `num_tasks * trials_per_task` trials of one training seed, task-balanced. `looks`: the env
     is a sealed shift, and each trial gets the look seed of (secret, eval seed, trial index)
-    (`refexp_envs.looks.look_seed`: the same for every training seed)."""
+    (`look_seed`: the same for every training seed)."""
     episodes = check_count("episodes", episodes)
+    secret = resolve_secret(secret)
     tasks = task_order(secret, eval_seed, training_seed, num_tasks, trials_per_task)
     out = []
     for i, task in enumerate(tasks):
         reset_seeds, agent_seed = agent_visible_seeds(eval_seed, training_seed, i, episodes)
-        look = _look_seed(secret, eval_seed, i) if looks else None
+        look = look_seed(secret, eval_seed, i) if looks else None
         out.append(TrialSpec(int(training_seed), i, int(task), reset_seeds, agent_seed, look))
     return out
 
 
-def _look_seed(secret: str, eval_seed: int, trial: int) -> int:
-    from refexp_envs.looks import look_seed  # pure (numpy + hashlib): no simulator is loaded
-
-    return look_seed(secret, eval_seed, trial)
+def look_seed(secret: str, eval_seed: int, trial: int) -> int:
+    """The sealed-shift look seed of trial `trial` (a training seed's trial index) under `secret`, in
+    [0, 2**63): a one-way hash, so it never reveals the secret; the same for every training seed
+    (paired looks). The env turns it into a look (`refexp_envs.looks.draw_look`)."""
+    if not isinstance(secret, str) or not secret:
+        raise ValueError(f"the evaluation secret must be a non-empty string, got {type(secret).__name__}")
+    for name, value in (("eval_seed", eval_seed), ("trial", trial)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+    digest = hashlib.sha256(f"refexp-sealed-look:{int(eval_seed)}:{int(trial)}:".encode() + secret.encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
 
 
 # --------------------------------------------------------------------------------------- running

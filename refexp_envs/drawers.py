@@ -73,7 +73,10 @@ class DrawersEnv(gym.Env):
     Nothing drawn depends on the task, so an agent must find the target by trying drawers across
     episodes (one attempt per episode, see Interlock). `reset(options={"task": t})` sets the task;
     without it the task is drawn from `np_random`. `env.unwrapped.task` reads it (for dataset
-    collection and oracle agents only).
+    collection and oracle agents only). With `appearance="sealed"`, `options={"look": seed}` (an int
+    in [0, 2**63)) sets the look (`refexp_envs.looks.draw_look(seed)`); without it the look seed is
+    drawn from `np_random` after the task, so the start and task draws are those of the same id
+    without a look. The harness passes the look seed of (secret, eval seed, trial); agents never see it.
 
     ## Arguments
     | argument        | default     | meaning                                                        |
@@ -86,7 +89,8 @@ class DrawersEnv(gym.Env):
     | `action_repeat` | 4           | physics control steps per agent step                           |
     | `frame_skip`    | 5           | physics steps of 2.5 ms per control step                       |
     | `action_scale`  | 0.01        | metres the mocap moves per control step at action 1            |
-    | `appearance`    | `"default"` | `"default"` (Metaworld's look), `"shift"` (test-time visual shift) or `"random"` / `"random-texture"` (a look drawn at every reset, for training data) |
+    | `appearance`    | `"default"` | `"default"` (Metaworld's look), `"shift"` (test-time visual shift), `"random"` / `"random-texture"` (a look drawn at every reset, for training data) or `"sealed"` (a look per reset from a look seed, `refexp_envs.looks`: TwoDrawerSealedShift-v2) |
+    | `look_left_out` | ()          | `"sealed"` only: look factors held at the default look (the per-factor breakdown, `dev/sealed_parts.py`) |
     | `arm_range`     | (0, 0, 0)   | half-widths (m) of the uniform arm start offset in x, y, z    |
     | `gripper_range` | 0.0         | width of the gripper start effort range [-1, -1 + range], in [0, 2] |
     | `cabinet_range` | (0, 0)      | (rx, ry) m: cabinet offset x in [-rx, rx], y in [-ry, 0]      |
@@ -166,6 +170,8 @@ class DrawersEnv(gym.Env):
     - v2 (`RefExp/SixDrawer-v2`, new): a 2 x 3 stepped cabinet, K = 6; the start placed by inverse
       kinematics (`start="place"`) instead of the 250-step settle; lean rendering; no drawer-drawer
       contact tests; its own camera (behind the upper row, 66 degrees down). v0/v1 ids unchanged.
+    - v2 (`RefExp/TwoDrawerSealedShift-v2`, new): TwoDrawer-v1's arguments, physics and starts with
+      `appearance="sealed"`: the look of each trial from its look seed (the pixels only).
     - v1: start-state distribution from the reset seed (arm, gripper, cabinet, light); rendering
       from decimated visual meshes (~8,000 instead of ~69,000 triangles; collision and physics
       unchanged); `max_episode_steps=50` registered; the state observation gains `handles`.

@@ -97,7 +97,7 @@ def _opened(env_id: str, drawer: int, steps: int = 40) -> np.ndarray:
 
 def v2_first_frames(looks_of: list[tuple[str, str, int]], seeds: int = 6, scale: int = 3) -> Image.Image:
     """`looks_of`: (row label, secret, eval seed) for each sealed-shift row."""
-    from refexp_envs.looks import look_seed
+    from benchmark.protocol import look_seed  # the harness's derivation (this script only draws pictures)
 
     six = gym.make("RefExp/SixDrawer-v2")
     rows = [("SixDrawer-v2", [six.reset(seed=s)[0]["pixels"] for s in range(seeds)])]

@@ -7,9 +7,9 @@ drawn by no training randomiser in the project (`appearance="random"` / `"random
 drawer colour, a table tint, brightness, a camera offset and a plain table): drawer textures, a
 checker table, light direction and colour, field of view, the floor, distractor objects.
 
-The harness derives each trial's look seed from the evaluation secret (`look_seed`, called by
-`benchmark.protocol.trial_specs`) and passes it to the env's reset (`options={"look": seed}`); agent
-code never sees the secret or the seed, only the pixels. The same (secret, eval seed, trial) gives
+The harness derives each trial's look seed from the evaluation secret (`benchmark.protocol.look_seed`,
+in `trial_specs`) and passes it to the env's reset (`options={"look": seed}`); this module never sees
+a secret, and agent code never sees the secret or the seed, only the pixels. The same (secret, eval seed, trial) gives
 the same look; `draw_look(seed)` is pure. `SealedLook.without(factor)` holds one factor at
 TwoDrawer-v1's look with every other draw unchanged (the per-factor breakdown,
 `dev/sealed_parts.py`).
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import colorsys
 import dataclasses
-import hashlib
 import numbers
 
 import numpy as np
@@ -106,18 +105,6 @@ def draw_look(seed: int) -> SealedLook:
         distractors.append((kind, xy, float(rng.uniform(0.02, 0.05)), _rgb(rng)))
     return SealedLook(drawer_rgb, drawer_texture, table, table_rgb, light_scale, light_turn, light_warmth,
                       camera_offset, fovy, floor, floor_rgb, tuple(distractors[:count]))
-
-
-def look_seed(secret: str, eval_seed: int, trial: int) -> int:
-    """The look seed of trial `trial` (one training seed's trial index) under `secret`: a one-way hash,
-    so a look seed never reveals the secret. The same for every training seed (paired looks)."""
-    if not isinstance(secret, str) or not secret:
-        raise ValueError(f"the evaluation secret must be a non-empty string, got {type(secret).__name__}")
-    for name, value in (("eval_seed", eval_seed), ("trial", trial)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-            raise ValueError(f"{name} must be an int >= 0, got {value!r}")
-    digest = hashlib.sha256(f"refexp-sealed-look:{int(eval_seed)}:{int(trial)}:".encode() + secret.encode()).digest()
-    return int.from_bytes(digest[:8], "big") >> 1
 
 
 def light_direction(base: np.ndarray, turn: tuple[float, float]) -> np.ndarray:

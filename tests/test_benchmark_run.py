@@ -130,7 +130,7 @@ def test_trials_per_task_must_be_a_positive_integer(bad):
 
 def test_secret_is_a_string_and_never_recorded(monkeypatch):
     for bad in (5, b"bytes", ["x"]):
-        with pytest.raises(TypeError, match="must be a string"):
+        with pytest.raises(ValueError, match="must be a string"):
             resolve_secret(bad)
     with pytest.raises(ValueError, match="non-empty"):
         resolve_secret("")

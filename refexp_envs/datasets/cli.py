@@ -64,7 +64,8 @@ def cmd_list(args) -> int:
         }
         table.add_row(*(cell[c] for c in cols))
     # --wide: as wide as the table needs, never truncated (a narrower terminal wraps the lines)
-    console = Console(width=max(Console().width, 200)) if args.wide else Console()
+    wide = Console(width=10_000)  # as wide as the table's widest row needs
+    console = Console(width=max(Console().width, wide.measure(table).maximum)) if args.wide else Console()
     console.print(table)
     if not args.wide:
         console.print("more columns: --wide (env, noise, seed, size, sha256) or --json")
