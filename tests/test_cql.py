@@ -147,7 +147,13 @@ def test_lagrangian_weight_follows_the_gap_to_its_target():
     assert gap_low > 0.01 and w_low > 1.01
     assert gap_high < 100.0 and w_high < 0.99
     no = CQL(3, 4, CFG)  # off by default: no dual variable at all
-    assert not no.lagrangian and not hasattr(no, "log_alpha_prime")
+    assert not no.lagrangian and not hasattr(no, "log_alpha_prime") and "alpha_prime" not in no.optim_state()
+    on = CQL(3, 4, dataclasses.replace(CFG, cql_alpha=1.0, cql_target_gap=1.0))  # a resumed stage restores it
+    on.update(torch.randn(8, 3), torch.zeros(8, 4), torch.zeros(8), torch.randn(8, 3), torch.ones(8))
+    again = CQL(3, 4, on.cfg)
+    again.load_state_dict(on.state_dict()), again.load_optim_state(on.optim_state())
+    assert again.log_alpha_prime.item() == on.log_alpha_prime.item() != 0.0
+    assert again.opt_alpha_prime.state_dict()["state"][0]["step"] == 1
 
 
 def test_new_penalty_options_at_default_keep_every_stage_hash():
