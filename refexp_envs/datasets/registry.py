@@ -169,6 +169,10 @@ _PUBLISHED: dict[str, tuple[str, float, int]] = {
         "7e753acaef791716aef55fc12f1434bf88fbeaea87cb23277979cdfe01f21bc5", 0.6605, 276895038),
     "refexp/six-drawer/dev-v2": (
         "4f0bee521f463a184cdfbe43b0915ec3c037b120231726dc271c3ded58e25206", 0.9833, 13838432),
+    "refexp/six-drawer/expert-v2": (
+        "2efe4b143b395d985355d5503b5abe327fa83ab9b3bb99c6761f2f4c073b5f92", 0.978, 342195247),
+    "refexp/six-drawer/expert-state-v2": (
+        "019bb9f052e6f10d7eae5d920704999a80ca5ee39cb19ef8d1ad7c091885acf2", 0.978, 16545127),
 }
 
 # What drew the pixels of every pinned build above: the reference machine (Debian 12, 2 CPU cores)
