@@ -7,7 +7,7 @@ A trial of K episodes of one hidden task is one recurrent episode (`benchmark.ag
 the LSTM state is carried across the K episodes and reset only at the trial's start, and the
 observation carries the previous reward and the episode-start flag (`augment_observation`, the one
 definition the harness's `SB3Agent` also feeds the model). Env copies run in spawned workers
-(`refexp_envs.make_vector_env(..., wrappers=[TrialWrapper])`), seen by SB3 through `GymVecEnv`.
+(`refexp_envs.make_vector_env(..., wrappers=[TrialWrapper])`), seen by SB3 through `sb3_vec_env`.
 
 Run directory `--out`: `config.json`; `model.zip` (the SB3 model, the file the harness scores:
 `python -m benchmark.run --agent OUT/model.zip`; its `policy.pth` is a plain state dict, loadable with
@@ -172,6 +172,11 @@ def _vec_env_class():
     return GymVecEnv
 
 
+def sb3_vec_env(venv):
+    """The Gymnasium vector env `venv` (made with autoreset_mode="SameStep") as an SB3 `VecEnv`."""
+    return _vec_env_class()(venv)
+
+
 def make_training_env(cfg: RL2Config):
     """`cfg.n_envs` trial envs in spawned workers, as an SB3 `VecEnv` with episode statistics (trials)."""
     from stable_baselines3.common.vec_env import VecMonitor
@@ -180,7 +185,7 @@ def make_training_env(cfg: RL2Config):
 
     venv = refexp_envs.make_vector_env(cfg.env, cfg.n_envs, wrappers=[functools.partial(TrialWrapper, episodes=cfg.k)],
                                        autoreset_mode="SameStep", obs_type=cfg.obs_type)
-    env = VecMonitor(_vec_env_class()(venv))
+    env = VecMonitor(sb3_vec_env(venv))
     env.seed(cfg.seed)
     return env
 
