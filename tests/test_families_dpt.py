@@ -58,9 +58,10 @@ def test_learns_a_context_determined_action_and_acts_through_the_harness(tmp_pat
 
     codes = synthetic_codes()
     cfg = dpt.DPTConfig(env=ENV, obs_type="state", episodes=2, seed=0, out=str(tmp_path / "run"), d_model=32,
-                        layers=2, heads=4, steps=300, batch=16, lr=1e-3, checkpoint_every=100, naive=True)
+                        layers=2, heads=4, steps=300, batch=16, lr=1e-3, checkpoint_every=100, naive=True,
+                        eval_every=300, eval_trials=1)
     summary = dpt.train(cfg, log=lambda m: None, codes=codes)
-    assert summary["steps"] == 300
+    assert summary["steps"] == 300 and set(summary["last_dev_eval"]) == {"success_ep1", "success_ep2", "exploration_score"}
     meta = json.loads((tmp_path / "run" / "config.json").read_text())
     model = dpt.DPTModel(meta["obs_dim"], meta["max_len"], 32, 2, 4)
     model.load_state_dict(torch.load(tmp_path / "run" / "model.pt", weights_only=True))  # a plain state dict
@@ -97,3 +98,41 @@ def test_config_and_cli_refuse_bad_values():
         dpt.main(["--obs-type", "rgb"])
     assert exc.value.code == 2
     assert dpt.DPTConfig(obs_type="state").dataset_id == "refexp/two-drawer/expert-state-v1"
+
+
+def test_agent_without_a_checkpoint_names_where_it_looked(tmp_path):
+    from benchmark.agents import load_agent
+
+    with pytest.raises(FileNotFoundError, match="no DPT run at .*threedrawer-v1-seed7"):
+        load_agent("refexp_baselines.families.dpt:DPTAgent", "RefExp/ThreeDrawer-v1", seed=7)
+    with pytest.raises(FileNotFoundError, match="no DPT run"):
+        dpt.DPTAgent(tmp_path)
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    """Sampling is driven by the saved sampler state and training draws nothing else (no dropout), so
+    a run interrupted after its first checkpoint and resumed ends with an uninterrupted run's weights."""
+    import refexp_baselines.train as T
+
+    codes = synthetic_codes(episodes_per_task=10)
+    kw = dict(env=ENV, obs_type="state", episodes=2, d_model=16, layers=1, heads=2, steps=60, batch=4,
+              checkpoint_every=20)
+    dpt.train(dpt.DPTConfig(**kw, out=str(tmp_path / "whole")), log=lambda m: None, codes=codes)
+    real, saves = T.atomic_save, []
+
+    def save_then_interrupt(obj, path):
+        real(obj, path)
+        saves.append(obj["step"])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(T, "atomic_save", save_then_interrupt)
+    cfg = dpt.DPTConfig(**kw, out=str(tmp_path / "cut"))
+    with pytest.raises(KeyboardInterrupt):
+        dpt.train(cfg, log=lambda m: None, codes=codes)
+    monkeypatch.setattr(T, "atomic_save", real)
+    logs = []
+    assert saves == [20] and dpt.train(cfg, log=logs.append, codes=codes)["steps"] == 60
+    assert "dpt: resumed at step 20" in logs
+    whole = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)
+    cut = torch.load(tmp_path / "cut" / "model.pt", weights_only=True)
+    assert all(torch.equal(whole[k], cut[k]) for k in whole)

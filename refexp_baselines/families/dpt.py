@@ -223,10 +223,20 @@ def load_codes(cfg: DPTConfig, log=print):
 
 
 # ------------------------------------------------------------------------------------------ agent
+SHIPPED_ROOT = Path(__file__).resolve().parents[1] / "checkpoints" / "families" / "dpt"
+
+
+def shipped_dir(env_id: str, seed: int) -> Path:
+    """Where the shipped DPT checkpoint of `env_id` and training seed `seed` lives (none is shipped yet)."""
+    return SHIPPED_ROOT / f"{env_id.split('/')[-1].lower()}-seed{int(seed)}"
+
+
 class DPTAgent:
     """A trained DPT run behind the Agent protocol: the trial so far is the context; acts per step.
 
-    `checkpoint`: a run directory (config.json, model.pt, and vae.pt for pixels). Memory: the tokens
+    `checkpoint`: a run directory (config.json, model.pt, and vae.pt for pixels); if omitted, the
+    shipped one of `env_id` and training seed `seed` (`shipped_dir`), so that the harness can load
+    `--agent refexp_baselines.families.dpt:DPTAgent --seeds S`. Memory: the tokens
     of the current trial(s), cleared by `reset()` / `reset_batch()`. Batched: slot b is trial b; all
     slots step together (the harness calls `act_batch` once per step for every slot).
     """
@@ -235,8 +245,12 @@ class DPTAgent:
     eligible = True
     uses_dataset = True
 
-    def __init__(self, checkpoint: str | Path, env_id: str | None = None, seed: int = 0, device: str = "cpu"):
-        d = Path(checkpoint)
+    def __init__(self, checkpoint: str | Path | None = None, env_id: str | None = None, seed: int = 0,
+                 device: str = "cpu"):
+        d = Path(checkpoint) if checkpoint is not None else shipped_dir(env_id or DEFAULT_ENV_ID, seed)
+        if not (d / "config.json").is_file():
+            raise FileNotFoundError(f"no DPT run at {d} (config.json, model.pt): train one with "
+                                    "python -m refexp_baselines.families.dpt")
         meta = json.loads((d / "config.json").read_text())
         self.cfg = DPTConfig(**meta["config"])
         self.trained_env_id = self.cfg.env
