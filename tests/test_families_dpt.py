@@ -136,3 +136,20 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
     whole = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)
     cut = torch.load(tmp_path / "cut" / "model.pt", weights_only=True)
     assert all(torch.equal(whole[k], cut[k]) for k in whole)
+
+
+@pytest.mark.slow
+def test_pixels_run_uses_the_frames_stage_and_acts_on_pixels(tmp_path):
+    """The pixel path end to end, tiny: local episodes, the shared frames stage (5 VAE steps), 20 DPT
+    steps, and the run scored through the harness on pixels (the VAE encodes the agent's frames)."""
+    from benchmark.run import evaluate
+
+    cfg = dpt.DPTConfig(env=ENV, obs_type="pixels", dataset="local:2", frames_steps=5, seed=0, out=str(tmp_path / "run"),
+                        runs_dir=str(tmp_path / "runs"), d_model=16, layers=1, heads=2, steps=20, batch=2,
+                        checkpoint_every=10)
+    assert dpt.train(cfg, log=lambda m: None)["steps"] == 20
+    assert list((tmp_path / "runs").rglob("frames-*/codes.npz"))  # the method's own frames stage made the codes
+    torch.load(tmp_path / "run" / "vae.pt", weights_only=True)
+    res = evaluate(dpt.DPTAgent(tmp_path / "run", ENV), ENV, episodes=1, trials_per_task=1, workers=1, progress=False,
+                   obs_type="pixels")
+    assert len(res["success_rate"]) == 1

@@ -59,6 +59,8 @@ class DPTConfig:
     out: str | None = field(default=None, metadata=field_help(
         "run directory (if omitted: runs/families/dpt/<env>-<obs>-seed<seed>)"))
     runs_dir: str = field(default="runs", metadata=field_help("root of the shared frames stage (pixels)"))
+    frames_steps: int | None = field(default=None, metadata=field_help(
+        "frame-VAE training steps (if omitted: the reference method's, whose frames stage is then shared)"))
     episodes: int | None = field(default=None, metadata=field_help("episodes K per meta-trajectory (if omitted: the env's K)"))
     naive: bool = field(default=False, metadata=field_help("all K episodes from the target's buffer (no synthetic exploration)"))
     d_model: int = field(default=64, metadata=field_help("transformer width"))
@@ -87,6 +89,8 @@ class DPTConfig:
             raise ValueError(f"d_model ({self.d_model}) must be a multiple of heads ({self.heads})")
         if self.episodes is not None and self.episodes < 1:
             raise ValueError(f"episodes must be >= 1, got {self.episodes}")
+        if self.frames_steps is not None and self.frames_steps < 1:
+            raise ValueError(f"frames_steps must be >= 1, got {self.frames_steps}")
         if self.seed < 0 or self.eval_every < 0 or not 0 <= self.dropout < 1:
             raise ValueError("seed and eval_every must be >= 0, dropout in [0, 1)")
 
@@ -212,6 +216,8 @@ def load_codes(cfg: DPTConfig, log=print):
 
         return state_codes(open_buffers(cfg.env, cfg.dataset_id)), None
     rcfg = C.variant("ours", env_id=cfg.env, dataset=cfg.dataset, seed=cfg.seed)
+    if cfg.frames_steps is not None:
+        rcfg = dataclasses.replace(rcfg, frames=dataclasses.replace(rcfg.frames, steps=cfg.frames_steps))
     res = T.run(rcfg, runs_dir=cfg.runs_dir, device=cfg.device, progress=False, until="frames")
     stage = Path(res["run_dir"])
     from refexp_baselines.frames import FrameVAE
