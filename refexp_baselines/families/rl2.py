@@ -14,7 +14,8 @@ Run directory `--out`: `config.json`; `model.zip` (the SB3 model, the file the h
 `torch.load(weights_only=True)`); `curve.csv` (the learning curve: success per episode and exploration
 score on the development secret against online env steps); `timing.json`; `done.json` when finished.
 A checkpoint is written at a rollout boundary every `--checkpoint-every` env steps; rerunning the
-same command resumes from it (weights, optimiser, step count; the env stream restarts from new seeds).
+same command resumes from it (weights, optimiser, step count; the env copies are reseeded as at the
+run's start, so a resumed run is not bit-identical to an uninterrupted one).
 """
 
 from __future__ import annotations
