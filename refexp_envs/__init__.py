@@ -176,16 +176,29 @@ def register_envs() -> None:
             )
 
 
-def make_vector_env(env_id: str, num_envs: int, **kwargs) -> gym.vector.AsyncVectorEnv:
+def make_vector_env(env_id: str, num_envs: int, wrappers=(), autoreset_mode: str = "NextStep",
+                    **kwargs) -> gym.vector.AsyncVectorEnv:
     """`num_envs` copies in worker processes. Uses the spawn context: with fork, workers hang
-    once the parent holds a GL context."""
-    fns = [functools.partial(_make, env_id, **kwargs) for _ in range(num_envs)]
-    return gym.vector.AsyncVectorEnv(fns, context="spawn")
+    once the parent holds a GL context.
+
+    `wrappers`: callables applied in order to each worker's env (`env = w(env)`), e.g.
+    `benchmark.agents.TrialWrapper`; workers are spawned, so each must be importable (a module-level
+    class or function, or a `functools.partial` of one). `autoreset_mode`: Gymnasium's
+    ("NextStep", "SameStep" as Stable-Baselines3 expects, or "Disabled"). `kwargs` go to `gym.make`."""
+    wrappers = tuple(wrappers)
+    for w in wrappers:
+        if not callable(w):
+            raise TypeError(f"wrappers must be callables (env -> env), got {w!r}")
+    fns = [functools.partial(_make, env_id, wrappers, **kwargs) for _ in range(num_envs)]
+    return gym.vector.AsyncVectorEnv(fns, context="spawn", autoreset_mode=gym.vector.AutoresetMode(autoreset_mode))
 
 
-def _make(env_id: str, **kwargs) -> gym.Env:
+def _make(env_id: str, wrappers=(), **kwargs) -> gym.Env:
     """Importable by reference, so a spawned worker imports (and so registers) this package."""
-    return gym.make(env_id, **kwargs)
+    env = gym.make(env_id, **kwargs)
+    for w in wrappers:
+        env = w(env)
+    return env
 
 
 register_envs()

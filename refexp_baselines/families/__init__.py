@@ -1,0 +1,9 @@
+"""Baselines from the other families of meta-RL (issue 24), one module each.
+
+* `rl2`: RL^2, a recurrent policy (sb3-contrib's RecurrentPPO) trained online on K-episode trials.
+* `dpt`: an in-context causal transformer (DPT-style) trained offline on meta-trajectories.
+
+Each has a typed config (`*Config`), a train command generated from it (`python -m
+refexp_baselines.families.<name> --help`), resumable checkpoints and a learning-curve log; see
+docs/baselines.md.
+"""
