@@ -1,7 +1,7 @@
 #!/bin/bash
 # The table of dev/paper-method.sh (docs/method.md, "The paper's method on v1"): one row per development
 # evaluation: the rule's commit (dev/LOG.md 20, 22, 23, 24), label-seed, the agent-stage settings that differ from
-# ours-sac's, success per episode, per task (task 0; task 1), the dev exploration score, distinct rollouts.
+# ours's (formerly ours-sac), success per episode, per task (task 0; task 1), the dev exploration score, distinct rollouts.
 python - <<'PY'
 import dataclasses, glob, json, os
 import numpy as np
@@ -9,7 +9,7 @@ from refexp_baselines import configs as C
 
 RULES = {"B": "74d9fc9", "C": "74d9fc9", "D": "fea8b50", "E": "4e7128a", "F": "1f4e3ea"}  # label prefix -> the rule's commit
 dirs = dict(line.strip().split(": ") for line in open("runs/dev-evals-paper/index.txt"))
-base = dataclasses.asdict(C.variant("ours-sac").agent)
+base = dataclasses.asdict(C.variant("ours").agent)
 print("| rule (commit) | run | overrides (`--set`) | success per episode | task 0; task 1 | dev exploration score | distinct rollouts |")
 print("|---|---|---|---|---|---|---|")
 for d in sorted(glob.glob("runs/dev-evals-paper/*-seed*/")):

@@ -1,4 +1,4 @@
-"""Diagnosis of the paper's method (`ours-sac` today, `ours` after the rename) on TwoDrawer-v1 (issue 22).
+"""Diagnosis of the paper's method (`ours`, `ours-sac` before the issue-22 rename) on TwoDrawer-v1 (issue 22).
 
 Two measurements, both from the shipped bundles (their frame encoder and belief filter; no
 critic is shipped, so the critic is retrained on them):
@@ -11,7 +11,7 @@ critic is shipped, so the critic is retrained on them):
         task accuracy (a logistic probe fitted on the training pool's beliefs, read at the last
         step of each episode).
     python dev/sac_diagnose.py critic --seed 3 [--steps 10000] [--set agent.n_step=1 ...]
-        retrains the agent stage of `ours-sac` (with `--set` overrides) on the bundle's frames and
+        retrains the agent stage of `ours` (with `--set` overrides) on the bundle's frames and
         filter, logging every 500 steps Q of the data actions, of the actor's mean actions and of
         uniform actions, the CQL gap, the temperature, the actor's distance to the data actions and
         its saturation; rollouts as above at every `--rollout-every` steps.
@@ -252,7 +252,7 @@ def main(argv=None) -> int:
     c.add_argument("--set", nargs="*", default=[], metavar="SECTION.FIELD=VALUE")
     c.add_argument("--rollout-every", type=int, default=2500, help="0: no rollouts")
     for q in (r, c):
-        q.add_argument("--agent", default="ours-sac")
+        q.add_argument("--agent", default="ours")
         q.add_argument("--trials", type=int, default=10, help="trials per task")
         q.add_argument("--out", default=None, help="also write the tables as JSON here")
     args = p.parse_args(argv)

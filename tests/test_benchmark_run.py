@@ -353,7 +353,8 @@ def test_cli_writes_results_and_plot_and_does_not_recompute_a_finished_run(tmp_p
     out = capsys.readouterr().out
     assert "Bayes-optimal" in out and "exploration score 1.000" in out and "(the default env)" in out
     # piped (80 columns here), the score line stays one line: nothing wraps it
-    assert any(line.startswith("exploration score 1.000 [") and line.endswith("seeds at the Bayes-optimal curve")
+    assert any(line.startswith("exploration score 1.000 [") and "seeds at the Bayes-optimal curve; success after a failed episode" in line
+               and line.endswith("never ranked)")
                for line in out.splitlines()), out
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == ["scripted-explorer_twodrawer-v1_K2_tpt1_s0_state.json", "scripted-explorer_twodrawer-v1_K2_tpt1_s0_state.png"]

@@ -161,7 +161,7 @@ def test_new_penalty_options_at_default_keep_every_stage_hash():
     stage and shipped bundle) as it was; set, they name a new stage."""
     from refexp_baselines import configs as C
 
-    cfg = C.variant("ours-sac", env_id="RefExp/TwoDrawer-v1", seed=3)
+    cfg = C.variant("ours", env_id="RefExp/TwoDrawer-v1", seed=3)
     agent = dataclasses.asdict(cfg.agent)
     for k in ("cql_form", "cql_target_gap"):
         agent.pop(k)

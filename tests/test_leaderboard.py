@@ -362,8 +362,10 @@ def test_the_shipped_agents_have_clearly_different_colours():
     from leaderboard.plots import styles
 
     state = board.load_state(board.Paths(REPO_BOARD))
-    got = styles([r["agent"] for r in state.rows])
-    assert {"ours-randlook", "ours-randtex", "ours-cql5"} <= got.keys()
+    # the board's agents, then the renamed shift agents whose v1 rows wait for their re-score (issue 22)
+    waiting = ["ours-onestep-randlook", "ours-onestep-randtex", "ours-onestep-cql5"]
+    got = styles([r["agent"] for r in state.rows] + waiting)
+    assert set(waiting) <= got.keys()
     names = sorted(got)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
@@ -377,7 +379,7 @@ HOSTILE = "evil | cell\\|x [click](javascript:alert(1)) <javascript:alert(2)> *e
 
 def test_hostile_names_are_escaped_in_every_generated_file(lb, tmp_path):
     path = tmp_path / "hostile.json"
-    write_json_atomic(path, fake_results(agent=HOSTILE, version="v|1 [x](javascript:y)"))
+    write_json_atomic(path, fake_results(agent=HOSTILE, version="v|1 [x](javascript:y)", seed=7))  # its own rollouts
     assert cli.main(["--dir", str(lb), "submit", str(path)]) == 0  # and the plots drew the $...$ name
     readme = (lb / "README.md").read_text()
     table = [line for line in readme.splitlines() if line.startswith("|")]
