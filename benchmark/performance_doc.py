@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -83,15 +82,10 @@ def render(text: str, folder: Path = RECORDS) -> str:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores"
+    from benchmark.results import machine as machine_info
+
+    m = machine_info()
+    return f"{m['cpu']}, {m['cpu_count']} cores"
 
 
 def time_tests(pytest_args: list[str], folder: Path = RECORDS) -> Path:

@@ -41,7 +41,7 @@ import torch.nn as nn
 
 import refexp_envs
 from benchmark.protocol import ACTION_DIM, DEFAULT_ENV_ID, DEV_EVAL_SEED, DEV_SECRET
-from refexp_baselines.families.cli import field_help, parse_config
+from refexp_baselines.families.cli import field_help, run_train_command
 
 OBS_TYPES = ("pixels", "state")
 PROPRIO_DIM = 4
@@ -414,21 +414,8 @@ def evaluate_run(run_dir: str | Path, cfg: DPTConfig, trials_per_task: int, eval
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    cfg = parse_config(DPTConfig, argv, "python -m refexp_baselines.families.dpt", __doc__.split("\n\n")[0])
-
-    def log(msg: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-    try:
-        summary = train(cfg, log)
-    except KeyboardInterrupt:
-        log(f"interrupted: rerun the same command to resume from {cfg.run_dir / 'state.pt'}")
-        return 130
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(summary, indent=2, default=str))
-    return 0
+    return run_train_command(DPTConfig, argv, "python -m refexp_baselines.families.dpt", __doc__.split("\n\n")[0],
+                             train, lambda cfg: cfg.run_dir / "state.pt")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ import numpy as np
 
 import refexp_envs
 from benchmark.protocol import DEFAULT_ENV_ID, DEV_EVAL_SEED, DEV_SECRET
-from refexp_baselines.families.cli import field_help, parse_config
+from refexp_baselines.families.cli import field_help, run_train_command
 
 OBS_TYPES = ("pixels", "state")
 
@@ -398,24 +398,14 @@ def train(cfg: RL2Config, log=print) -> dict:
     return RL2Trainer(cfg, log).run()
 
 
+def _score_hint(cfg: RL2Config, summary: dict) -> str:
+    return (f"score it with the harness:\n  python -m benchmark.run --agent {summary['model']} --env {cfg.env} "
+            f"--obs-type {cfg.obs_type} --seeds {cfg.seed}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    cfg = parse_config(RL2Config, argv, "python -m refexp_baselines.families.rl2", __doc__.split("\n\n")[0])
-
-    def log(msg: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-    try:
-        summary = train(cfg, log)
-    except KeyboardInterrupt:
-        log(f"interrupted: rerun the same command to resume from {cfg.run_dir / 'model.zip'}")
-        return 130
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(summary, indent=2))
-    print(f"score it with the harness:\n  python -m benchmark.run --agent {summary['model']} --env {cfg.env} "
-          f"--obs-type {cfg.obs_type} --seeds {cfg.seed}")
-    return 0
+    return run_train_command(RL2Config, argv, "python -m refexp_baselines.families.rl2", __doc__.split("\n\n")[0],
+                             train, lambda cfg: cfg.run_dir / "model.zip", _score_hint)
 
 
 if __name__ == "__main__":
