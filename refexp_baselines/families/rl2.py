@@ -161,7 +161,9 @@ def _vec_env_class():
             return [values[i] for i in self._get_indices(indices)]
 
         def set_attr(self, attr_name, value, indices=None):
-            raise NotImplementedError("GymVecEnv.set_attr")
+            if indices is not None and list(self._get_indices(indices)) != list(range(self.num_envs)):
+                raise ValueError("GymVecEnv.set_attr sets an attribute on every env copy, not on some")
+            self.venv.set_attr(attr_name, value)
 
         def env_method(self, method_name, *args, indices=None, **kwargs):
             values = self.venv.call(method_name, *args, **kwargs)

@@ -145,27 +145,10 @@ def _collect(spec: DatasetSpec, stage: Path, workers: int, shard_size: int, prog
 
             collect_on_ray(spec, jobs, lambda n: bar.advance(task, n), ray_address, bar.console.print)
             return
-        if workers <= 1:
-            try:
-                for job in jobs:
-                    _, n, _ = _worker(job)
-                    bar.advance(task, n)
-            finally:
-                _close_envs()
-            return
-        import multiprocessing as mp
-
-        ctx = mp.get_context("spawn")
-        pool = ctx.Pool(processes=min(workers, len(jobs)))
         try:
-            for _, n, _ in pool.imap_unordered(_worker, jobs):
-                bar.advance(task, n)
-            pool.close()
-        except BaseException:
-            pool.terminate()
-            raise
+            _map(_worker, jobs, workers, lambda result: bar.advance(task, result[1]))
         finally:
-            pool.join()
+            _close_envs()  # envs opened in this process (one worker or one job)
 
 
 # --------------------------------------------------------------------------------------- assemble
