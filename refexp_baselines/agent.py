@@ -199,6 +199,16 @@ def training_env(env_id: str) -> str:
     return entry.trains_on
 
 
+def _shift_siblings(env_id: str, envs) -> list[str]:
+    """The shift envs among `envs` that train on the same env as the shift env `env_id` (none if
+    `env_id` is not a shift): an agent trained for one shift of TwoDrawer-v1 (TwoDrawerShift-v1) is
+    scored on another (TwoDrawerSealedShift-v2) as it is; newest version first."""
+    base = training_env(env_id)
+    if base == env_id:
+        return []
+    return sorted((e for e in envs if e not in (env_id, base) and training_env(e) == base), key=_version, reverse=True)
+
+
 def _family(env_id: str) -> str:
     return re.sub(r"-v\d+$", "", env_id)
 
@@ -272,7 +282,8 @@ def load_pretrained(name: str, env_id: str | None = None, device: str = "cpu", s
         if env_id is None:
             want = default_env_for(name, DEFAULT_ENV_ID)
         else:
-            want = next((e for e in (env_id, training_env(env_id)) if e in have_envs), training_env(env_id))
+            want = next((e for e in (env_id, training_env(env_id), *_shift_siblings(env_id, have_envs)) if e in have_envs),
+                        training_env(env_id))
             if want not in have_envs and allow_env_mismatch and have_envs:
                 want = default_env_for(name, want)
         found = shipped_path(name, want, seed)
@@ -292,7 +303,8 @@ def load_pretrained(name: str, env_id: str | None = None, device: str = "cpu", s
     if agent.cfg.seed != seed:
         raise ValueError(f"{found} is training seed {agent.cfg.seed}'s checkpoint, not seed {seed}'s; "
                          f"score it with --seeds {agent.cfg.seed}")
-    if env_id is not None and agent.env_id not in (env_id, training_env(env_id)) and not allow_env_mismatch:
+    if (env_id is not None and agent.env_id not in (env_id, training_env(env_id), *_shift_siblings(env_id, [agent.env_id]))
+            and not allow_env_mismatch):
         raise ValueError(f"checkpoint {found.name} was trained on {agent.env_id}, not {env_id}: score it on "
                          f"{agent.env_id} (omit --env), or pass --allow-env-mismatch to score it on {env_id} anyway")
     return agent

@@ -236,6 +236,17 @@ def test_which_checkpoint_a_training_seed_and_an_env_get(tmp_path):
         load_pretrained(str(path), "RefExp/TwoDrawer-v0", seed=3)  # never another env version silently
     assert load_pretrained(str(path), "RefExp/TwoDrawer-v0", seed=3, allow_env_mismatch=True)
     assert load_pretrained(str(path), "RefExp/TwoDrawerShift-v1", seed=3)  # the shift study of its own env
+    # a shift agent (trained on TwoDrawer-v1's data for TwoDrawerShift-v1) scores on the sealed shift of the same
+    # training env as it is, never on the training env itself nor on another env's shift
+    assert load_pretrained("ours-onestep-randtex", "RefExp/TwoDrawerSealedShift-v2").trained_env_id == "RefExp/TwoDrawerShift-v1"
+    assert load_pretrained("ours-onestep", "RefExp/TwoDrawerSealedShift-v2").trained_env_id == "RefExp/TwoDrawer-v1"
+    with pytest.raises(FileNotFoundError, match="trained on RefExp/TwoDrawer-v1"):
+        load_pretrained("ours-onestep-randtex", "RefExp/TwoDrawer-v1")
+    shift = tmp_path / "shift.pt"
+    torch.save(make_bundle(dataclasses.replace(TINY, seed=3, env_id="RefExp/TwoDrawerShift-v1"), 2, 50, vae, filt, actor), shift)
+    assert load_pretrained(str(shift), "RefExp/TwoDrawerSealedShift-v2", seed=3)
+    with pytest.raises(ValueError, match="trained on RefExp/TwoDrawerShift-v1, not RefExp/TwoDrawer-v1"):
+        load_pretrained(str(shift), "RefExp/TwoDrawer-v1", seed=3)
 
 
 def _sha(path):
