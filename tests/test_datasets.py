@@ -244,6 +244,13 @@ def test_build_refuses_a_foreign_directory(root):
         build_dataset(TINY, workers=1, progress=False)
 
 
+def test_three_task_buffers_hold_one_task_each(root):
+    build_dataset(TINY3, workers=1, progress=False, shard_size=2, cache=False)
+    bufs = load_task_buffers(TINY3)
+    assert bufs.num_tasks == 3 and [list(bufs.episode_ids(t)) for t in range(3)] == [[0], [1], [2]]
+
+
+@pytest.mark.slow  # spawns worker processes
 def test_three_tasks_and_parallel_determinism(root):
     """Worker processes (spawn) give the same bytes as one process."""
     a = build_dataset(TINY3, workers=2, progress=False, shard_size=1, cache=False)
@@ -345,6 +352,7 @@ def test_interrupted_collection_resumes(root, reference, monkeypatch):
     assert checksum_dir(out) == reference["sha256"]
 
 
+@pytest.mark.slow  # two builds; the quick tier's interrupted build: test_interrupted_collection_resumes
 def test_interrupted_assembly_leaves_no_dataset(root, reference, monkeypatch):
     real = build_mod._assemble
 
@@ -363,6 +371,7 @@ def test_interrupted_assembly_leaves_no_dataset(root, reference, monkeypatch):
     assert checksum_dir(out) == reference["sha256"]
 
 
+@pytest.mark.slow  # two builds
 def test_changed_spec_restarts_staging(root, reference, monkeypatch):
     real = build_mod.collect_shard
 
