@@ -45,6 +45,7 @@ def fake_results(
         raw_successes=raw.tolist(), raw_tasks=tasks.tolist(), raw_returns=(raw * 20.0).tolist(), raw_rollouts=rollouts,
         wall_time_s=1.0, workers=1, batch=1, env_mismatch_allowed=mismatch, date="2026-11-26T00:00:00+00:00", bootstrap_samples=200,
         packages={"python": "3.11"}, machine_info={"platform": "test", "cpu": "test-cpu", "cpu_count": 2},
+        renderer={"vendor": "test", "renderer": "test-gl", "version": "test", "mujoco": "test"},  # no GL asked
     )
 
 
