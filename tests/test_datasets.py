@@ -195,6 +195,7 @@ def test_build_end_to_end_minari_and_buffers(root, reference):
     assert build_dataset(TINY, workers=1, progress=False) == out  # already built: no-op
 
 
+@pytest.mark.slow  # two builds; the quick tier builds a v1 dataset in test_provenance.py
 def test_v1_pixel_and_state_datasets(root, monkeypatch):
     """A tiny v1 pixel dataset and its state-only twin (same seed: the same episodes, no pixels)."""
     import minari
@@ -244,13 +245,7 @@ def test_build_refuses_a_foreign_directory(root):
         build_dataset(TINY, workers=1, progress=False)
 
 
-def test_three_task_buffers_hold_one_task_each(root):
-    build_dataset(TINY3, workers=1, progress=False, shard_size=2, cache=False)
-    bufs = load_task_buffers(TINY3)
-    assert bufs.num_tasks == 3 and [list(bufs.episode_ids(t)) for t in range(3)] == [[0], [1], [2]]
-
-
-@pytest.mark.slow  # spawns worker processes
+@pytest.mark.slow  # spawns worker processes; the quick tier's buffers: test_task_buffers_are_indexed_by_task
 def test_three_tasks_and_parallel_determinism(root):
     """Worker processes (spawn) give the same bytes as one process."""
     a = build_dataset(TINY3, workers=2, progress=False, shard_size=1, cache=False)

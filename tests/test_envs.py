@@ -344,7 +344,8 @@ def test_v1_same_seed_same_episode_bit_for_bit(env_id):
     np.testing.assert_array_equal(p1, p2)
 
 
-@pytest.mark.parametrize("env_id", quick_only(["RefExp/TwoDrawer-v1", "RefExp/ThreeDrawer-v1"]))
+@pytest.mark.slow  # 50 episodes each; quick: test_scripted_policy_opens_only_its_drawer on v1 ids
+@pytest.mark.parametrize("env_id", ["RefExp/TwoDrawer-v1", "RefExp/ThreeDrawer-v1"])
 def test_v1_scripted_policies_from_random_starts(env_id):
     """~50 random starts per env (benchmark/scripted_policies.py measures 500 per policy)."""
     env = gym.make(env_id, obs_type="state")
