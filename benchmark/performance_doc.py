@@ -103,8 +103,8 @@ def machine() -> str:
 
 def run_pytest(pytest_args: list[str]) -> dict:
     """Run `python -m pytest -q ARGS` from the repository root; its outcome, test count, wall and CPU
-    time (the CPU seconds of pytest and its children: about the wall time on an idle machine) and the
-    load average at its start."""
+    time (the CPU seconds of pytest and the processes it waited for, about the wall time on an idle
+    machine; daemons such as Ray's workers are not counted) and the load average at its start."""
     load = [round(x, 2) for x in os.getloadavg()]
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
