@@ -288,3 +288,29 @@ def test_agent_without_a_checkpoint_names_where_it_looked(tmp_path):
         load_agent("refexp_baselines.families.borel:BOReLNoRRAgent", ENV, seed=2)
     with pytest.raises(FileNotFoundError, match="no BOReL run"):
         borel.BOReLAgent(tmp_path)
+
+
+@pytest.mark.slow
+def test_pixels_run_uses_the_frames_stage_acts_on_pixels_and_is_probed(tmp_path):
+    """The pixel path end to end, tiny: local episodes, the shared frames stage (5 VAE steps), a few
+    filter and RL steps, the run scored through the harness on pixels (the VAE encodes the agent's
+    frames), and the probe on held episodes collected and encoded by the run's own VAE."""
+    from benchmark.run import evaluate
+
+    cfg = borel.BOReLConfig(env=ENV, obs_type="pixels", dataset="local:2", frames_steps=5, seed=0,
+                            out=str(tmp_path / "run"), runs_dir=str(tmp_path / "runs"), deter=8, stoch=4, hidden=16,
+                            belief_steps=6, relabel_warmup=3, belief_batch=2, relabel_donors=2, agent_hidden=16,
+                            agent_steps=6, agent_batch=16, bc_steps=2, pool_trajectories=4, checkpoint_every=3)
+    assert borel.train(cfg, log=lambda m: None)["agent_steps"] == 6
+    assert list((tmp_path / "runs").rglob("frames-*/codes.npz"))  # the method's own frames stage made the codes
+    torch.load(tmp_path / "run" / "vae.pt", weights_only=True)
+    res = evaluate(borel.BOReLAgent(tmp_path / "run", ENV), ENV, episodes=1, trials_per_task=1, workers=1,
+                   progress=False, obs_type="pixels")
+    assert len(res["success_rate"]) == 1
+    spec = importlib.util.spec_from_file_location("borel_probe", ROOT / "dev" / "borel_probe.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    held = probe.collect_held(tmp_path / "run", per_task=1)
+    assert held["latents"].shape[-1] == json.loads((tmp_path / "run" / "config.json").read_text())["code_dim"]
+    out = probe.probe(tmp_path / "run", held, trajectories=4)
+    assert len(out["accuracy_recorded"]) == len(out["accuracy_rewards_zeroed"]) == cfg.k
