@@ -180,6 +180,7 @@ def test_agent_carries_its_belief_across_episodes_and_forgets_it_at_a_trial_star
         torch.load(tmp_path / "run" / f, weights_only=True)
     agent = borel.BOReLAgent(tmp_path / "run")
     assert agent.name == "borel" and agent.trained_env_id == ENV
+    assert len(agent.version) == 12 and agent.version == borel.run_version(tmp_path / "run")
     rng = np.random.default_rng(3)
     obs = [{"drawers": rng.normal(size=2).astype(np.float32), "handles": rng.normal(size=(2, 3)).astype(np.float32),
             "proprio": rng.normal(size=4).astype(np.float32)} for _ in range(4)]
@@ -220,6 +221,7 @@ def test_harness_scores_a_tiny_run_directory(tmp_path):
         res = evaluate(agent, ENV, episodes=2, trials_per_task=1, workers=1, batch=batch, progress=False,
                        obs_type="state")
         assert len(res["success_rate"]) == 2 and res["agent"] == "borel-no-rr"
+        assert res["agent_version"] == agent.version
 
 
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):

@@ -380,6 +380,17 @@ def shipped_dir(env_id: str, seed: int, name: str = "borel") -> Path:
     return SHIPPED_ROOT / name / f"{env_id.split('/')[-1].lower()}-seed{int(seed)}"
 
 
+def run_version(run_dir: str | Path) -> str:
+    """The agent version of a run directory: SHA-256 (12 hex digits) over what the agent loads."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in ("config.json", "vae.pt", "belief.pt", "actor.pt"):
+        if (Path(run_dir) / f).is_file():
+            h.update(f.encode() + b"\0" + (Path(run_dir) / f).read_bytes())
+    return h.hexdigest()[:12]
+
+
 class BOReLAgent:
     """A trained BOReL-style run behind the Agent protocol: the filter's belief is updated every step
     with the observation, the previous action and reward, carried across the K episodes of a trial and
@@ -424,7 +435,7 @@ class BOReLAgent:
             mods.append(self.vae)
         for m in mods:
             m.to(self.device, torch.float64).eval()
-        self.version = meta.get("version", "unversioned")
+        self.version = run_version(d)
         self.reset()
 
     def reset(self) -> None:
