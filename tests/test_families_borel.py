@@ -165,7 +165,7 @@ def test_probe_shows_the_plain_belief_reads_the_task_from_the_states_and_the_rel
     assert plain["variant"] == "borel-no-rr" and len(plain["accuracy_recorded"]) == 2
     assert min(plain["accuracy_recorded"]) > 0.9 and min(rr["accuracy_recorded"]) > 0.9
     assert min(plain["accuracy_rewards_zeroed"]) > 0.9  # reads the task from the states (measured: 1.00)
-    assert max(rr["accuracy_rewards_zeroed"]) < 0.6  # follows the rewards (measured: 0.23-0.29)
+    assert max(rr["accuracy_rewards_zeroed"]) < 0.6  # follows the rewards (measured: 0.27, 0.32)
     with pytest.raises(SystemExit) as exc:
         probe.main([str(tmp_path / "nothing")])
     assert exc.value.code == 2
