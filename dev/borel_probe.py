@@ -8,8 +8,10 @@ For each trained run directory of `refexp_baselines.families.borel` (either vari
 with the scripted behaviour policies, the expert datasets' recipe (noise 0.2), under reset seeds from
 `--held-seed`, far from every dataset's; encoded by the run's own frozen frame VAE, or the drawers and
 handles for a state run), it measures the belief's task accuracy at the end of each episode of recorded
-meta-trajectories (K episodes of one task; `borel.task_accuracy`: the reward decoder's readout) twice:
-with the rewards as recorded, and with every reward zeroed. Zeroed, a belief that follows the rewards
+meta-trajectories (K episodes of one task; `borel.task_accuracy`) twice: with the rewards as recorded, and
+with every reward zeroed; read out two ways: by the run's reward decoder (the task whose rewarded
+observations it predicts rewards at) and by a logistic regression from the belief to the task, fitted on
+half of the held episodes (rewards as recorded); accuracies are on the other half. Zeroed, a belief that follows the rewards
 stops naming the task of the states (accuracy towards 0), one that reads the task from the states still
 names it (accuracy near 1). Prints one JSON object per run (and writes them all to `--out`).
 """
@@ -61,8 +63,24 @@ def collect_held(run: Path, per_task: int, seed: int = HELD_SEED) -> dict:
             "tasks": np.array([e.task for e in eps]), "num_tasks": int(meta["num_tasks"])}
 
 
+def split(codes: dict) -> tuple[dict, dict]:
+    """(fit, test): alternate episodes of each task (the linear readout is fitted on one half, every
+    accuracy is measured on the other)."""
+    order = np.concatenate([np.flatnonzero(codes["tasks"] == t) for t in range(int(codes["num_tasks"]))])
+    rank = np.empty(len(order), int)
+    for t in range(int(codes["num_tasks"])):
+        ids = np.flatnonzero(codes["tasks"] == t)
+        rank[ids] = np.arange(len(ids))
+    halves = []
+    for parity in (0, 1):
+        keep = rank % 2 == parity
+        halves.append({k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in codes.items()})
+    return halves[0], halves[1]
+
+
 def probe(run: str | Path, codes: dict, trajectories: int = 200, seed: int = 0) -> dict:
-    """Task accuracy per episode of `run`'s belief on `codes`, rewards as recorded and zeroed."""
+    """Task accuracy per episode of `run`'s belief on the test half of `codes`, rewards as recorded and
+    zeroed, read out by the reward decoder and by a linear readout fitted on the other half."""
     from refexp_baselines.families import borel
 
     run = Path(run)
@@ -73,11 +91,15 @@ def probe(run: str | Path, codes: dict, trajectories: int = 200, seed: int = 0) 
     filt.eval()
     if codes["latents"].shape[-1] != meta["code_dim"]:
         raise ValueError(f"held codes have {codes['latents'].shape[-1]} dims, the run's filter {meta['code_dim']}")
-    kw = dict(trajectories=trajectories, seed=seed)
-    return {"run": str(run), "variant": cfg.name, "env": cfg.env, "obs_type": cfg.obs_type, "K": cfg.k,
-            "held_episodes": int(len(codes["tasks"])), "trajectories": trajectories,
-            "accuracy_recorded": borel.task_accuracy(filt, codes, cfg.k, **kw),
-            "accuracy_rewards_zeroed": borel.task_accuracy(filt, codes, cfg.k, zero_rewards=True, **kw)}
+    fit, test = split(codes)
+    out = {"run": str(run), "variant": cfg.name, "env": cfg.env, "obs_type": cfg.obs_type, "K": cfg.k,
+           "held_episodes": int(len(codes["tasks"])), "test_episodes": int(len(test["tasks"])),
+           "trajectories": trajectories}
+    for readout in ("decoder", "linear"):
+        kw = dict(trajectories=trajectories, seed=seed, readout=readout, fit_codes=fit)
+        out[readout] = {"accuracy_recorded": borel.task_accuracy(filt, test, cfg.k, **kw),
+                        "accuracy_rewards_zeroed": borel.task_accuracy(filt, test, cfg.k, zero_rewards=True, **kw)}
+    return out
 
 
 def main(argv=None) -> int:

@@ -158,14 +158,17 @@ def test_probe_shows_the_plain_belief_reads_the_task_from_the_states_and_the_rel
                            "--out", str(out)]) == 0
         (res[cfg.name],) = json.loads(out.read_text())
     assert any("relabelled rewards from step 300" in m for m in logs)
-    assert set(summary["relabelled_rewards"]) == {"own_rewarded", "other_rewarded"}
+    assert set(summary["relabelled_rewards"]) == {"own_rewarded", "other_rewarded", "other_changed"}
     table = np.load(tmp_path / "rr1" / "relabel.npz")["table"]
     assert table.shape == (200, 2, 5) and np.array_equal(table[np.arange(200), codes["tasks"]], codes["rewards"])
     plain, rr = res["borel-no-rr"], res["borel"]
-    assert plain["variant"] == "borel-no-rr" and len(plain["accuracy_recorded"]) == 2
-    assert min(plain["accuracy_recorded"]) > 0.9 and min(rr["accuracy_recorded"]) > 0.9
-    assert min(plain["accuracy_rewards_zeroed"]) > 0.9  # reads the task from the states (measured: 1.00)
-    assert max(rr["accuracy_rewards_zeroed"]) < 0.6  # follows the rewards (measured: 0.27, 0.32)
+    assert plain["variant"] == "borel-no-rr" and plain["test_episodes"] == 100
+    for readout in ("decoder", "linear"):
+        assert len(plain[readout]["accuracy_recorded"]) == 2
+        assert min(plain[readout]["accuracy_recorded"]) > 0.9 and min(rr[readout]["accuracy_recorded"]) > 0.9
+        assert min(plain[readout]["accuracy_rewards_zeroed"]) > 0.9, readout  # reads the task from the states
+    assert max(rr["decoder"]["accuracy_rewards_zeroed"]) < 0.6  # follows the rewards
+    assert max(rr["linear"]["accuracy_rewards_zeroed"]) < 0.6  # measured: decoder 0.31, 0.29; linear 0.34, 0.26
     with pytest.raises(SystemExit) as exc:
         probe.main([str(tmp_path / "nothing")])
     assert exc.value.code == 2
@@ -312,7 +315,8 @@ def test_pixels_run_uses_the_frames_stage_acts_on_pixels_and_is_probed(tmp_path)
     spec = importlib.util.spec_from_file_location("borel_probe", ROOT / "dev" / "borel_probe.py")
     probe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(probe)
-    held = probe.collect_held(tmp_path / "run", per_task=1)
+    held = probe.collect_held(tmp_path / "run", per_task=2)
     assert held["latents"].shape[-1] == json.loads((tmp_path / "run" / "config.json").read_text())["code_dim"]
     out = probe.probe(tmp_path / "run", held, trajectories=4)
-    assert len(out["accuracy_recorded"]) == len(out["accuracy_rewards_zeroed"]) == cfg.k
+    for readout in ("decoder", "linear"):
+        assert len(out[readout]["accuracy_recorded"]) == len(out[readout]["accuracy_rewards_zeroed"]) == cfg.k

@@ -307,28 +307,16 @@ def relabel_table(filt, codes: dict, k: int, donors: int, seed: int, device="cpu
 
 # ------------------------------------------------------------------------------------------- probe
 @torch.no_grad()
-def task_accuracy(filt, codes: dict, k: int, trajectories: int = 200, seed: int = 0, zero_rewards: bool = False,
-                  device="cpu") -> list[float]:
-    """Belief task accuracy at the end of each of the K episodes of recorded meta-trajectories of `codes`
-    (K episodes of one buffer i; the label is i), with the rewards as recorded or all zeroed.
-
-    The belief is read out by the reward decoder: task j's score is its mean predicted reward at the
-    rewarded observations of task j's episodes in `codes`; the predicted task is the argmax. Rewards
-    zeroed, a belief that follows the rewards stops naming i (accuracy falls towards 0), one that reads
-    the task from the states still names it (accuracy stays near 1)."""
+def episode_end_beliefs(filt, codes: dict, k: int, trajectories: int = 200, seed: int = 0, zero_rewards: bool = False,
+                        device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """The filter's beliefs `[h, mean, std]` at the last step of each of the K episodes of `trajectories`
+    recorded meta-trajectories of `codes` (K episodes of one buffer i), `(B, K, belief_dim)`, and their
+    labels i `(B,)`; `zero_rewards`: every reward the filter sees zeroed."""
     from refexp_baselines.belief import to_tensors
     from refexp_baselines.meta_trajectories import MetaTrajectorySampler
     from refexp_baselines.train import RowIndex
 
     N, T = int(codes["num_tasks"]), codes["actions"].shape[1]
-    refs = []
-    for j in range(N):  # observations o_{t+1} at which task j's episodes were rewarded
-        e, t = np.nonzero((codes["rewards"] > 0) & (codes["tasks"] == j)[:, None])
-        if len(e) == 0:
-            raise ValueError(f"task {j} has no rewarded step in the probe's data")
-        sel = np.random.default_rng(seed).choice(len(e), size=min(256, len(e)), replace=False)
-        o = np.concatenate([codes["latents"][e[sel], t[sel] + 1], codes["proprio"][e[sel], t[sel] + 1]], -1)
-        refs.append((torch.as_tensor(o, dtype=torch.float32, device=device) - filt.obs_mean) / filt.obs_std)
     mts = MetaTrajectorySampler(RowIndex(codes["tasks"], N), k, naive=True, seed=seed).sample_batch(trajectories)
     batch = gather(mts, codes)
     if zero_rewards:
@@ -336,12 +324,68 @@ def task_accuracy(filt, codes: dict, k: int, trajectories: int = 200, seed: int 
         batch["prev_reward"] = np.zeros_like(batch["prev_reward"])
     was = filt.training
     filt.eval()
-    h, s, _, _ = filt.rollout(to_tensors(batch, device), sample=False)
+    h, _, _, post = filt.rollout(to_tensors(batch, device), sample=False)
     filt.train(was)
-    labels = torch.as_tensor(batch["target"], device=device)
+    ends = [(ep + 1) * T - 1 for ep in range(k)]
+    return filt.belief(h, post)[:, ends], torch.as_tensor(batch["target"], device=device)
+
+
+def fit_linear_readout(feats: torch.Tensor, labels: torch.Tensor, num_tasks: int, l2: float = 1e-3, iters: int = 200):
+    """A multinomial logistic regression from beliefs `(M, F)` to tasks `(M,)` (standardised inputs,
+    L-BFGS, L2 `l2`): a callable beliefs -> predicted task."""
+    feats = feats.detach().double()
+    mu, sd = feats.mean(0), feats.std(0).clamp_min(1e-6)
+    x = (feats - mu) / sd
+    W = torch.zeros(x.shape[1], num_tasks, dtype=x.dtype, requires_grad=True)
+    b = torch.zeros(num_tasks, dtype=x.dtype, requires_grad=True)
+    opt = torch.optim.LBFGS([W, b], max_iter=iters, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(x @ W + b, labels) + l2 * (W ** 2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    W, b = W.detach(), b.detach()
+    return lambda f: (((f.double() - mu) / sd) @ W + b).argmax(-1)
+
+
+@torch.no_grad()
+def task_accuracy(filt, codes: dict, k: int, trajectories: int = 200, seed: int = 0, zero_rewards: bool = False,
+                  device="cpu", readout: str = "decoder", fit_codes: dict | None = None) -> list[float]:
+    """Belief task accuracy at the end of each of the K episodes of recorded meta-trajectories of `codes`
+    (K episodes of one buffer i; the label is i), with the rewards as recorded or all zeroed.
+
+    `readout="decoder"`: the reward decoder reads the belief (VariBAD's own semantics): task j's score is
+    its mean predicted reward at the rewarded observations of task j's episodes in `codes`; the predicted
+    task is the argmax. A decoder that ignores the belief names one task for every belief (accuracy = that
+    task's share). `readout="linear"`: a logistic regression from the belief `[h, mean, std]` to the task,
+    fitted on the episode-end beliefs of recorded meta-trajectories of `fit_codes` (other episodes, rewards
+    as recorded): is the task in the belief at all. Rewards zeroed, a belief that follows the rewards stops
+    naming i (accuracy falls), one that reads the task from the states still names it (stays near 1)."""
+    N = int(codes["num_tasks"])
+    beliefs, labels = episode_end_beliefs(filt, codes, k, trajectories, seed, zero_rewards, device)
+    if readout == "linear":
+        if fit_codes is None:
+            raise ValueError("readout='linear' needs fit_codes (episodes to fit the readout on)")
+        fb, fl = episode_end_beliefs(filt, fit_codes, k, trajectories, seed + 1, False, device)
+        predict = fit_linear_readout(fb.reshape(-1, fb.shape[-1]), fl.repeat_interleave(k), N)
+        return [float((predict(beliefs[:, ep]) == labels).float().mean()) for ep in range(k)]
+    if readout != "decoder":
+        raise ValueError(f"readout must be 'decoder' or 'linear', got {readout!r}")
+    refs = []
+    for j in range(N):  # observations o_{t+1} at which task j's episodes were rewarded
+        e, t = np.nonzero((codes["rewards"] > 0) & (codes["tasks"] == j)[:, None])
+        if len(e) == 0:
+            raise ValueError(f"task {j} has no rewarded step in the probe's data")
+        sel = np.random.default_rng(seed).choice(len(e), size=min(256, len(e)), replace=False)
+        o = np.concatenate([codes["latents"][e[sel], t[sel] + 1], codes["proprio"][e[sel], t[sel] + 1]], -1)
+        refs.append((torch.as_tensor(o, dtype=beliefs.dtype, device=device) - filt.obs_mean) / filt.obs_std)
     acc = []
     for ep in range(k):
-        f = torch.cat([h[:, (ep + 1) * T - 1], s[:, (ep + 1) * T - 1]], -1)  # (B, F): the episode's last step
+        f = beliefs[:, ep, : filt.deter + filt.stoch]  # [h, posterior mean]: the decoder's input
         scores = []
         for j in range(N):
             R = refs[j].shape[0]
@@ -577,12 +621,15 @@ def train_belief(cfg: BOReLConfig, codes: dict, log=print):
 
 def relabel_summary(table: np.ndarray, codes: dict) -> dict:
     """How the relabelled rewards compare with the recorded ones: the rewarded fraction of steps under the
-    own task and under the other tasks."""
+    own task and under the other tasks, and the fraction of the other tasks' steps whose reward differs from
+    the recorded one (near 0: the decoder ignores the belief and the relabelling changes nothing)."""
     E, N, _ = table.shape
     own = np.zeros((E, N), bool)
     own[np.arange(E), np.asarray(codes["tasks"])] = True
+    recorded = np.broadcast_to(np.asarray(codes["rewards"])[:, None], table.shape)
     return {"own_rewarded": round(float(table[own].mean()), 4),
-            "other_rewarded": round(float(table[~own].mean()), 4) if N > 1 else None}
+            "other_rewarded": round(float(table[~own].mean()), 4) if N > 1 else None,
+            "other_changed": round(float((table[~own] != recorded[~own]).mean()), 4) if N > 1 else None}
 
 
 @torch.no_grad()
