@@ -2,13 +2,14 @@
 
     python -m benchmark.env_speed --json-out docs/perf/env_speed_$(date -u +%Y%m%dT%H%M).json
     python -m benchmark.performance_doc tests -- -m "not slow"   # time the test suite, record it
+    python -m benchmark.performance_doc tiers                     # time the quick and slow tiers, record, render
     python -m benchmark.performance_doc render                    # rewrite the tables
     python -m benchmark.performance_doc check                     # exit 1 if the doc is stale
 
 Each record is one run of a command, with its machine, date and load average, kept as written; the
 document's tables are rebuilt from all of them (newest last), so the history is the records, and
 no number in docs/performance.md is typed by hand. A `<!-- perf:KIND -->` ... `<!-- /perf -->`
-block takes the table of the records of that kind (`env_speed`, `tests`).
+block takes the table of the records of that kind (`env_speed`, `tests`, `tiers`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -67,7 +69,18 @@ def tests_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-TABLES = {"env_speed": env_speed_table, "tests": tests_table}
+def tiers_table(rows: list[dict]) -> str:
+    lines = ["| date | machine | tier | tests | outcome | wall time | CPU time | load (1 min) at start | record |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        for t in r["tiers"]:
+            lines.append(f"| {r['date']} | {r['machine']} | `{' '.join(t['pytest_args'])}` | {t['tests']} | {t['outcome']} | "
+                         f"{t['wall_s']:.0f} s | {t['cpu_s']:.0f} s | {t['load_average'][0]:.1f} | `perf/{r['_file']}` |")
+    return "\n".join(lines) + "\n"
+
+
+TABLES = {"env_speed": env_speed_table, "tests": tests_table, "tiers": tiers_table}
+TIERS = (["-m", "not slow"], ["-m", "slow"])  # the quick tier and the rest: together the whole suite
 
 
 def render(text: str, folder: Path = RECORDS) -> str:
@@ -88,25 +101,51 @@ def machine() -> str:
     return f"{m['cpu']}, {m['cpu_count']} cores"
 
 
-def time_tests(pytest_args: list[str], folder: Path = RECORDS) -> Path:
-    """Run `python -m pytest -q ARGS` from the repository root, time it, and write its record."""
+def run_pytest(pytest_args: list[str]) -> dict:
+    """Run `python -m pytest -q ARGS` from the repository root; its outcome, test count, wall and CPU
+    time (the CPU seconds of pytest and its children: about the wall time on an idle machine) and the
+    load average at its start."""
     load = [round(x, 2) for x in os.getloadavg()]
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfE", *pytest_args], cwd=ROOT,
                        capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     summary = next((line.strip("= ") for line in reversed(p.stdout.splitlines()) if " in " in line and
                     re.search(r"\d+ (passed|failed|error)", line)), f"exit {p.returncode}")
-    record = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "time_utc": time.strftime("%H:%M", time.gmtime()),
-              "machine": machine(), "load_average": load, "pytest_args": pytest_args,
-              "outcome": re.sub(r" in [\d.]+s.*$", "", summary), "exit_code": p.returncode, "wall_s": round(wall, 1)}
+    outcome = re.sub(r" in [\d.]+s.*$", "", summary)
+    counts = {w: int(n) for n, w in re.findall(r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed)", outcome)}
+    result = {"load_average": load, "pytest_args": pytest_args, "outcome": outcome,
+              "tests": sum(counts.values()), "exit_code": p.returncode, "wall_s": round(wall, 1),
+              "cpu_s": round(cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime, 1)}
     failed = [line for line in p.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
     if failed:
-        record["failed"] = failed
+        result["failed"] = failed
+    return result
+
+
+def _write_record(kind: str, record: dict, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    out = folder / f"tests_{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}.json"
+    out = folder / f"{kind}_{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}.json"
     out.write_text(json.dumps(record, indent=2) + "\n")
     return out
+
+
+def _stamp() -> dict:
+    return {"date": time.strftime("%Y-%m-%d", time.gmtime()), "time_utc": time.strftime("%H:%M", time.gmtime()),
+            "machine": machine()}
+
+
+def time_tests(pytest_args: list[str], folder: Path = RECORDS) -> Path:
+    """Run `python -m pytest -q ARGS` from the repository root, time it, and write its record."""
+    return _write_record("tests", _stamp() | run_pytest(pytest_args), folder)
+
+
+def time_tiers(folder: Path = RECORDS, run=run_pytest) -> Path:
+    """Time each tier of TIERS, one after the other (`run(pytest_args)` measures one), and write one
+    record of them."""
+    return _write_record("tiers", _stamp() | {"tiers": [run(args) for args in TIERS]}, folder)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,12 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("check", help="exit 1 if docs/performance.md is not what render makes")
     t = sub.add_parser("tests", help="time the test suite (pytest arguments after --) and record it")
     t.add_argument("pytest_args", nargs="*", help="arguments for pytest, e.g. -- -m 'not slow'")
+    sub.add_parser("tiers", help="time pytest -m 'not slow', then -m slow; record both and rewrite the doc's tables")
     a = p.parse_args(argv)
-    if a.command == "tests":
-        out = time_tests(a.pytest_args)
+    if a.command in ("tests", "tiers"):
+        out = time_tests(a.pytest_args) if a.command == "tests" else time_tiers()
         print(out)
         print(out.read_text())
-        return 0
+        if a.command == "tests":
+            return 0
     text = DOC.read_text()
     try:
         new = render(text)

@@ -217,7 +217,7 @@ def _table(proto: str, env: str, k: int, ranked, labels: list[str], records: dic
             _th(f"{score_words} [95% CI]", "num", "desc", cls="score"),
             _th("success after a failure [95% CI]", "num", "desc", cls="wide"), _th("seeds at optimum", "num", "desc")]
     head += [_th(f"ep {e}", "num", "desc", cls="ep") for e in range(1, k + 1)]
-    head += [_th("family", "text"), _th("data", "text", cls="wide"), _th("seeds × trials", "num", "desc"),
+    head += [_th("family", "text"), _th("method", "text"), _th("data", "text", cls="wide"), _th("seeds × trials", "num", "desc"),
              _th("distinct rollouts", "num", "desc", cls="wide"), _th("status", "text"), _th("", None)]
     body = []
     for (rank, r), label in zip(ranked, labels):
@@ -240,6 +240,7 @@ def _table(proto: str, env: str, k: int, ranked, labels: list[str], records: dic
         rollouts = r["distinct_rollouts"]
         cells += [
             f'<td>{esc(r["family"])}</td>',
+            f'<td class="method">{esc(r["method"])}</td>',
             f'<td class="wide data" title="{esc(r["data"])}">{"/<wbr>".join(esc(part) for part in r["data"].split("/"))}</td>',
             f'<td class="num" data-value="{total}">{r["n_seeds"]} × {r["trials_per_seed"]}</td>',
             f'<td class="num wide" data-value="{esc(rollouts or "-1")}" title="distinct action sequences among the '
@@ -248,7 +249,7 @@ def _table(proto: str, env: str, k: int, ranked, labels: list[str], records: dic
             f'<td><a class="detail" href="rows/{esc(r["row_id"])}.html">details</a></td>',
         ]
         attrs = (f'data-row="{esc(r["row_id"])}" data-env-version="{esc(r["env_version"])}" '
-                 f'data-family="{esc(r["family"])}" data-verification="{esc(r["verification"])}"')
+                 f'data-family="{esc(r["family"])}" data-method="{esc(r["method"])}" data-verification="{esc(r["verification"])}"')
         body.append(f"<tr {attrs}>" + "".join(cells) + "</tr>")
     bayes = R.floats(ranked[0][1]["bayes_optimal"])
     from benchmark.stats import conditional_bayes_optimal
@@ -257,7 +258,7 @@ def _table(proto: str, env: str, k: int, ranked, labels: list[str], records: dic
     foot = ('<tr class="ref"><td></td><td>Bayes-optimal</td><td class="wide"></td><td class="num score">1.00</td>'
             f'<td class="num wide">{"n/a" if best is None else f"{best:.2f}"}</td><td></td>'
             + "".join(f'<td class="num">{b:.2f}</td>' for b in bayes)
-            + '<td></td><td class="wide"></td><td></td><td class="wide"></td><td></td><td></td></tr>')
+            + '<td></td><td></td><td class="wide"></td><td></td><td class="wide"></td><td></td><td></td></tr>')
     empty = f'<tr class="empty" hidden><td colspan="{len(head)}">No row matches the filters.</td></tr>'
     return (f'<table class="board" data-env="{esc(env)}" data-protocol="{proto}"><thead><tr>{"".join(head)}</tr></thead>'
             f"<tbody>{''.join(body)}{empty}</tbody><tfoot>{foot}</tfoot></table>")
@@ -267,9 +268,11 @@ def _filters(rows: Sequence[dict[str, str]]) -> str:
     versions = sorted({r["env_version"] for r in rows})
     opts = "".join(f'<option value="{esc(v)}">{esc(v)}</option>' for v in versions)
     fams = "".join(f'<option value="{f}">{f}</option>' for f in R.FAMILIES if f != "oracle")
+    methods = "".join(f'<option value="{esc(m)}">{esc(m)}</option>' for m in R.METHOD_FAMILIES)
     return ('<form id="filters" class="filters" onsubmit="return false">'
             f'<label>env version <select id="f-env-version"><option value="">all</option>{opts}</select></label>'
             f'<label>family <select id="f-family"><option value="">all</option>{fams}</select></label>'
+            f'<label>method <select id="f-method"><option value="">all</option>{methods}</select></label>'
             '<label><input type="checkbox" id="f-verified"> verified only</label>'
             '<span id="f-count" aria-live="polite"></span></form>')
 
@@ -286,6 +289,10 @@ PLAUSIBILITY_WORDS = ("No agent beats Bayes-optimal in expectation, but a score 
                       "balanced, the episode-1 success is not: opening the right drawer first by luck more often "
                       "than 1/N lifts the area). A point estimate above 1 whose interval reaches below 1 is such "
                       "luck; a results file whose whole interval lies above 1 is refused for a maintainer's review.")
+FAMILY_WORDS = ("<b>Family</b>: what the agent learnt from (scripted: nothing; offline: a dataset; online: its own "
+                "env steps). <b>Method</b>: its method family, from its name (<code>leaderboard.rows.method_family</code>): "
+                + ", ".join(R.METHOD_FAMILIES) + "; RefExp is the paper's method with its ablations and variants, "
+                "offline RL a policy without task inference.")
 COND_WORDS = ("<b>Success after a failure</b>: over every trial's episodes k < K that failed, the share whose next "
               "episode succeeded (the mean over training seeds). Near 0 with an episode-1 success near 1/N: the agent "
               "can open a drawer but does not explore; near 0 with episode-1 success near 0: it cannot open one.")
@@ -310,7 +317,7 @@ def index_html(state, grouped, notes: dict | None = None) -> str:
              "trial (K episodes of one hidden task), beside the Bayes-optimal curve min(1, k/N). " + RANK_WORDS
              + " Click a column to sort; <i>details</i> shows the per-seed curves, the results file and the command "
              "that reproduces a row.</p>",
-             f"<p>{COND_WORDS} {PLAUSIBILITY_WORDS}</p>",
+             f"<p>{COND_WORDS} {PLAUSIBILITY_WORDS}</p>", f"<p>{FAMILY_WORDS}</p>",
              _filters(state.rows), "</header><main>"]
     v1 = [g for g in grouped if g[0] == "v1"]
     v0 = [g for g in grouped if g[0] == "v0"]
@@ -381,7 +388,7 @@ def detail_html(r: dict[str, str], data: dict, signed: dict | None, notes: Seque
         ("success after a failure", _cond(r)),
         ("privileged channel", CLASS_WORDS["privileged"] if r["privileged"] else "none (pixels and proprioception only)"),
         ("seeds at the Bayes-optimal curve", f"{r['seeds_at_bayes_optimal']} of {r['n_seeds']}"),
-        ("family", r["family"]), ("trained on", r["data"]),
+        ("family", r["family"]), ("method family", r["method"]), ("trained on", r["data"]),
         ("training seeds" if r["protocol"] == "v1" else "seeds", r["seeds"]), ("trials per seed", r["trials_per_seed"]),
         ("distinct rollouts", f"{r['distinct_rollouts']} of {int(r['n_seeds']) * int(r['trials_per_seed'])} trials"
          if r["distinct_rollouts"] else "not recorded (schema 1)"),
@@ -457,6 +464,8 @@ def readme_md(grouped, notes: dict | None = None) -> str:
         "",
         strip(COND_WORDS) + " " + PLAUSIBILITY_WORDS,
         "",
+        strip(FAMILY_WORDS),
+        "",
         "Submit: `python -m leaderboard submit results/FILE.json`, then a pull request with the changed "
         "files; a maintainer verifies with `python -m leaderboard verify`.",
         "",
@@ -468,7 +477,7 @@ def readme_md(grouped, notes: dict | None = None) -> str:
         marks, texts = _marks(ranked, notes)
         head = ["rank", "agent", f"{SCORE_WORDS[ranked[0][1]['score_name']]} [95% CI]", "after a failure [95% CI]",
                 "seeds at Bayes-opt."]
-        head += [f"ep {e}" for e in range(1, k + 1)] + ["family", "seeds × trials", "status"]
+        head += [f"ep {e}" for e in range(1, k + 1)] + ["family", "method", "seeds × trials", "status"]
         title = f"## {env}, K = {k} (protocol {proto})" + ("" if cls == "pixels" else f": {CLASS_WORDS[cls]}")
         lines += [title, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for (rank, r), label in zip(ranked, labels):
@@ -477,10 +486,10 @@ def readme_md(grouped, notes: dict | None = None) -> str:
                      _cell(float(r["score"]), float(r["score_ci_low"]), float(r["score_ci_high"])), _cond(r),
                      f"{r['seeds_at_bayes_optimal']} of {r['n_seeds']}"]
             cells += [f"{x:.2f}" for x in R.floats(r["success_rate"])]
-            cells += [md_cell(r["family"]), f"{r['n_seeds']} × {r['trials_per_seed']}", md_cell(r["verification"])]
+            cells += [md_cell(r["family"]), md_cell(r["method"]), f"{r['n_seeds']} × {r['trials_per_seed']}", md_cell(r["verification"])]
             lines.append("| " + " | ".join(cells) + " |")
         bayes = R.floats(ranked[0][1]["bayes_optimal"])
-        lines.append("|  | *Bayes-optimal* | 1.00 |  |  | " + " | ".join(f"{b:.2f}" for b in bayes) + " |  |  |  |")
+        lines.append("|  | *Bayes-optimal* | 1.00 |  |  | " + " | ".join(f"{b:.2f}" for b in bayes) + " |  |  |  |  |")
         env_note = notes["envs"].get(env) if proto == "v1" else None
         lines += [""] + ([f"*{env_note}*", ""] if env_note else []) + [f"({m}) {t}" for m, t in texts]
         lines += ([""] if texts else []) + [f"![{env} K={k}]({plot_path(proto, env, k, cls)})", ""]

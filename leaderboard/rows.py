@@ -3,7 +3,7 @@
 A row is a pure function of its results file (kept under `submissions/`) and of its signed
 verification record, if any (`verifications/`): `check` re-derives every row and compares, so
 a hand edit of `results.csv` fails CI. Rows carry how much evidence they hold: seeds, trials per
-seed, distinct rollouts, env version, family, training data, verified or self-reported.
+seed, distinct rollouts, env version, family, method family, training data, verified or self-reported.
 
 Two protocols live side by side and are never ranked against each other:
 * `v0`: results schema 1 (tasks drawn from public seeds, so an agent could infer them; not
@@ -32,7 +32,7 @@ from typing import Sequence
 
 COLUMNS = (
     "row_id", "protocol", "env_id", "env_version", "episodes", "agent", "agent_version", "agent_spec",
-    "family", "data", "score_name", "score", "score_ci_low", "score_ci_high", "success_rate", "ci_low",
+    "family", "method", "data", "score_name", "score", "score_ci_low", "score_ci_high", "success_rate", "ci_low",
     "ci_high", "bayes_optimal", "seeds_at_bayes_optimal", "seeds", "n_seeds", "trials_per_seed", "distinct_rollouts", "obs_type",
     "privileged", "conditional", "conditional_ci_low", "conditional_ci_high",
     "wall_time_s", "machine", "date", "results_sha256", "schema_version", "verification",
@@ -42,6 +42,17 @@ CLASSES = ("pixels", "privileged")  # ranked apart: never in one table
 LIST_COLUMNS = ("success_rate", "ci_low", "ci_high", "bayes_optimal")
 SCRIPTED_AGENTS = frozenset({"random", "always-first", "scripted-explorer"})
 FAMILIES = ("scripted", "offline", "online", "oracle")
+# The method family of an agent, by its name: the first pattern (on the lower-cased name) that matches.
+METHOD_PATTERNS = (
+    ("scripted", r"(random|always-first)$|scripted-"),
+    ("RefExp", r"(ours|no-expl|no-cql)(-|$)"),  # the paper's method and its ablations and variants
+    ("RL^2", r"rl2"),
+    ("DPT", r"dpt"),
+    ("BOReL", r"borel"),
+    ("PEARL", r"pearl"),
+    ("offline RL", r"offline-|(iql|cql)(-|$)"),  # no task inference
+)
+METHOD_FAMILIES = tuple(m for m, _ in METHOD_PATTERNS) + ("other",)
 SELF_REPORTED = "self-reported"
 STATUSES = (SELF_REPORTED, "verified", "disagrees", "failed-verification")
 PROTOCOL_OF_SCHEMA = {1: "v0", 2: "v1", 3: "v1"}
@@ -66,6 +77,12 @@ def family(data: dict) -> str:
     if data["agent"] in SCRIPTED_AGENTS and data.get("agent_spec", data["agent"]) == data["agent"]:
         return "scripted"
     return "offline" if data.get("dataset_id") else "online"
+
+
+def method_family(agent: str) -> str:
+    """RefExp, scripted, RL^2, DPT, BOReL, PEARL, offline RL or other, from an agent's name."""
+    name = agent.lower()
+    return next((m for m, pattern in METHOD_PATTERNS if re.match(pattern, name)), "other")
 
 
 def training_data(data: dict) -> str:
@@ -107,6 +124,7 @@ def row_from_results(data: dict, sha256: str, verification: str = SELF_REPORTED)
         "agent_version": data["agent_version"],
         "agent_spec": data["agent_spec"],
         "family": family(data),
+        "method": method_family(data["agent"]),
         "data": training_data(data),
         "seeds": " ".join(str(s) for s in seeds),
         "n_seeds": str(len(seeds)),

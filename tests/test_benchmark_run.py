@@ -22,6 +22,7 @@ from benchmark.protocol import resolve_secret, secret_id, trial_specs
 from benchmark.results import write_json_atomic
 from benchmark.run import evaluate
 from benchmark.schema import validate_results
+from tests.tiers import quick_only
 
 ENV = "RefExp/TwoDrawer-v0"
 FAST = dict(workers=1, progress=False, obs_type="state")
@@ -164,7 +165,7 @@ def test_secret_changes_the_task_order_and_nothing_the_agent_sees():
     assert ra["secret_id"] != rb["secret_id"]
 
 
-@pytest.mark.parametrize("env_id", ["RefExp/TwoDrawer-v1", "RefExp/ThreeDrawer-v1"])
+@pytest.mark.parametrize("env_id", quick_only(["RefExp/TwoDrawer-v1", "RefExp/ThreeDrawer-v1"]))
 def test_secret_independence_on_v1_pixels(env_id):
     """Same agent-visible seeds and first frames under two secrets, on the v1 start distribution."""
     if env_id not in gym.registry:
@@ -181,7 +182,7 @@ def test_secret_independence_on_v1_pixels(env_id):
 
 
 # --------------------------------------------------------------------------- closed-form scores
-@pytest.mark.parametrize("env_id,n", [(ENV, 2), ("RefExp/ThreeDrawer-v0", 3)])
+@pytest.mark.parametrize("env_id,n", quick_only([(ENV, 2), ("RefExp/ThreeDrawer-v0", 3)], quick=[(ENV, 2)]))
 def test_exploration_score_is_zero_for_always_first_and_one_for_the_explorer(env_id, n):
     first = evaluate("always-first", env_id, episodes=3, trials_per_task=2, training_seeds=(0, 1), **FAST)
     tasks, raw = _raw(first, "raw_tasks"), _raw(first)
@@ -242,7 +243,8 @@ def test_results_do_not_depend_on_worker_count(coin_agent):
 
 
 # ----------------------------------------------------------------------------------------- SB3
-def test_sb3_untrained_model(tmp_path):
+@pytest.mark.parametrize("isolation", quick_only(["none", "auto"], quick=["none"]))  # auto: a sandbox process
+def test_sb3_untrained_model(tmp_path, isolation):
     from stable_baselines3 import PPO
 
     env = PrevRewardWrapper(gym.make(ENV, obs_type="state"))
@@ -250,7 +252,7 @@ def test_sb3_untrained_model(tmp_path):
     path = tmp_path / "untrained.zip"
     model.save(path)
     env.close()
-    res = evaluate(str(path), ENV, episodes=1, trials_per_task=1, **FAST)
+    res = evaluate(str(path), ENV, episodes=1, trials_per_task=1, isolation=isolation, **FAST)
     assert res["agent"] == "sb3-PPO-untrained" and len(res["agent_version"]) == 12
     assert _raw(res).shape == (1, 2, 1)
 

@@ -1,6 +1,9 @@
 """The command lines of refexp_envs and leaderboard (issue 14, items 4-8): each names itself as a
 user types it, shows its defaults, exits 2 on a usage error and 1 on a runtime failure, and says
-what to do next."""
+what to do next.
+
+Each test runs the command as a user types it, in a new process (~0.3 s each here): the quick tier
+keeps one command per behaviour (`quick_only`), the slow tier the rest."""
 
 import json
 import os
@@ -10,6 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.tiers import quick_only
 
 ROOT = Path(__file__).resolve().parents[1]
 TWO_DEV = "refexp/two-drawer/dev-v0"
@@ -28,17 +33,17 @@ def empty_root(tmp_path):
     return {"MINARI_DATASETS_PATH": str(tmp_path / "minari")}
 
 
-@pytest.mark.parametrize(
-    "module, sub, default",
-    [
-        ("refexp_envs", [], "(default: 3)"),
-        ("refexp_envs.datasets", ["build"], "(default: 0)"),
-        ("refexp_envs.datasets", ["bench"], "(default: 32)"),
-        ("refexp_envs.gallery", [], "(default: 3)"),
-        ("leaderboard", ["check"], "(default: "),
-        ("refexp_baselines.data", ["bench-loading"], "(default: 200)"),
-    ],
-)
+HELP_DEFAULTS = [
+    ("refexp_envs", [], "(default: 3)"),
+    ("refexp_envs.datasets", ["build"], "(default: 0)"),
+    ("refexp_envs.datasets", ["bench"], "(default: 32)"),
+    ("refexp_envs.gallery", [], "(default: 3)"),
+    ("leaderboard", ["check"], "(default: "),
+    ("refexp_baselines.data", ["bench-loading"], "(default: 200)"),
+]
+
+
+@pytest.mark.parametrize("module, sub, default", quick_only(HELP_DEFAULTS, quick=[HELP_DEFAULTS[1]]))
 def test_help_names_the_command_and_shows_defaults(module, sub, default):
     rc, out, _ = run(module, *sub, "--help")
     assert rc == 0
@@ -46,8 +51,9 @@ def test_help_names_the_command_and_shows_defaults(module, sub, default):
     assert default in " ".join(out.split())  # help lines rewrapped as one (a long path may wrap)
 
 
-@pytest.mark.parametrize("module", ["benchmark.run", "refexp_baselines.train", "leaderboard", "refexp_envs.datasets",
-                                    "benchmark.plot", "refexp_baselines.report"])
+@pytest.mark.parametrize("module", quick_only(["benchmark.run", "refexp_baselines.train", "leaderboard",
+                                               "refexp_envs.datasets", "benchmark.plot", "refexp_baselines.report"],
+                                              quick=["leaderboard"]))
 def test_help_never_says_default_none_or_twice(module):
     rc, out, _ = run(module, "--help")
     assert rc == 0
@@ -58,6 +64,7 @@ def test_help_never_says_default_none_or_twice(module):
     assert "Exit status: 0" in text  # every command says its exit codes
 
 
+@pytest.mark.slow
 def test_help_of_a_required_option_and_the_train_example():
     _, out, _ = run("benchmark.run", "--help")
     agent = " ".join(out.split("--agent AGENT", 2)[2].split("--env")[0].split())
@@ -68,22 +75,22 @@ def test_help_of_a_required_option_and_the_train_example():
     assert "2 usage error" in " ".join(out.split())
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["refexp_envs.datasets", "info", "refexp/nope/expert-v0"], "unknown dataset id"),
-        (["refexp_envs.datasets", "bench", TWO_DEV, "--batch", "0"], "--batch: must be >= 1"),
-        (["refexp_envs.datasets", "build", TWO_DEV, "--workers", "-1"], "--workers: must be >= 0"),
-        (["refexp_envs.datasets", "frobnicate"], "invalid choice"),
-        (["refexp_envs", "--episodes", "0"], "--episodes: must be >= 1"),
-        (["refexp_envs", "--env", "RefExp/NoSuch-v0"], "invalid choice"),
-        (["refexp_envs", "--noise", "-1"], "--noise must be >= 0"),
-        (["refexp_envs.gallery", "--scale", "0"], "--scale and --seeds must be >= 1"),
-        (["leaderboard", "publish"], "invalid choice"),
-        (["leaderboard", "submit", "no/such/results.json"], "no results file at no/such/results.json"),
-        (["refexp_baselines.data", "collect", "RefExp/NoSuch-v0", "3"], "invalid choice"),
-    ],
-)
+USAGE_ERRORS = [
+    (["refexp_envs.datasets", "info", "refexp/nope/expert-v0"], "unknown dataset id"),
+    (["refexp_envs.datasets", "bench", TWO_DEV, "--batch", "0"], "--batch: must be >= 1"),
+    (["refexp_envs.datasets", "build", TWO_DEV, "--workers", "-1"], "--workers: must be >= 0"),
+    (["refexp_envs.datasets", "frobnicate"], "invalid choice"),
+    (["refexp_envs", "--episodes", "0"], "--episodes: must be >= 1"),
+    (["refexp_envs", "--env", "RefExp/NoSuch-v0"], "invalid choice"),
+    (["refexp_envs", "--noise", "-1"], "--noise must be >= 0"),
+    (["refexp_envs.gallery", "--scale", "0"], "--scale and --seeds must be >= 1"),
+    (["leaderboard", "publish"], "invalid choice"),
+    (["leaderboard", "submit", "no/such/results.json"], "no results file at no/such/results.json"),
+    (["refexp_baselines.data", "collect", "RefExp/NoSuch-v0", "3"], "invalid choice"),
+]
+
+
+@pytest.mark.parametrize("args, message", quick_only(USAGE_ERRORS, quick=[USAGE_ERRORS[0], USAGE_ERRORS[9]]))
 def test_usage_errors_exit_2_with_the_usage_line(args, message, empty_root):
     rc, out, err = run(*args, env=empty_root)
     assert rc == 2
@@ -99,6 +106,7 @@ def test_an_unknown_id_is_refused_before_the_simulator_is_imported():
     assert p.stdout.split("\n")[0] == "2 []"
 
 
+@pytest.mark.slow
 def test_list_fits_80_columns_and_has_wide_and_json_forms(empty_root):
     from refexp_envs.datasets.registry import REGISTRY
 
@@ -135,6 +143,7 @@ def test_verify_of_a_missing_dataset_exits_1_and_suggests_build_and_download(emp
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_download_of_a_present_dataset_says_so_and_how_to_force(empty_root):
     # a complete dataset directory as far as `download` can tell (metadata + build record)
     path = Path(empty_root["MINARI_DATASETS_PATH"]) / TWO_DEV
@@ -149,6 +158,7 @@ def test_download_of_a_present_dataset_says_so_and_how_to_force(empty_root):
     assert rc == 0 and err == ""
 
 
+@pytest.mark.slow
 def test_demo_shows_progress_and_prints_the_table():
     # rich draws progress only on an interactive terminal; these variables make it draw here
     rc, out, err = run("refexp_envs", "--env", "RefExp/TwoDrawer-v0", "--episodes", "1",
@@ -161,6 +171,7 @@ def test_demo_shows_progress_and_prints_the_table():
     assert [r.split("│")[4].strip() for r in rows] == ["1.00", "0.00", "0.00", "1.00"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", ["refexp_baselines.train", "refexp_baselines.sweep"])
 def test_training_clis_run_as_typed_and_refuse_an_unknown_env(module):
     """`python -m` runs the module as __main__, whose usage checks run before the heavy imports."""

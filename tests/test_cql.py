@@ -48,6 +48,7 @@ def _train(cql_alpha, steps=200):
     return q_data, q_ood
 
 
+@pytest.mark.slow  # an optimisation loop; quick: test_rho_form_pushes_down_the_policy_actions
 def test_penalty_pushes_down_unseen_actions():
     q_data, q_ood = _train(cql_alpha=5.0)
     assert q_ood < q_data - 0.5  # conservative: actions not in the data are valued lower
@@ -82,6 +83,7 @@ def test_data_backup_target_is_the_target_critic_at_the_next_data_action():
     assert abs(tds["policy"][0] - tds["policy"][1]) > 1e-3  # the policy backup ignores a_next_data
 
 
+@pytest.mark.slow  # an optimisation loop; quick: test_rho_form_pushes_down_the_policy_actions
 def test_data_backup_converges_to_the_data_policy_values():
     """Two actions alternate in the data: a (reward 1) is followed by a' (reward 0) and a' by a,
     from the same state. In-sample (SARSA) values with gamma 0.5: Q(a) = 1 + Q(a')/2 and

@@ -195,6 +195,7 @@ def test_build_end_to_end_minari_and_buffers(root, reference):
     assert build_dataset(TINY, workers=1, progress=False) == out  # already built: no-op
 
 
+@pytest.mark.slow  # two builds; the quick tier builds a v1 dataset in test_provenance.py
 def test_v1_pixel_and_state_datasets(root, monkeypatch):
     """A tiny v1 pixel dataset and its state-only twin (same seed: the same episodes, no pixels)."""
     import minari
@@ -244,6 +245,7 @@ def test_build_refuses_a_foreign_directory(root):
         build_dataset(TINY, workers=1, progress=False)
 
 
+@pytest.mark.slow  # spawns worker processes; the quick tier's buffers: test_task_buffers_are_indexed_by_task
 def test_three_tasks_and_parallel_determinism(root):
     """Worker processes (spawn) give the same bytes as one process."""
     a = build_dataset(TINY3, workers=2, progress=False, shard_size=1, cache=False)
@@ -345,6 +347,7 @@ def test_interrupted_collection_resumes(root, reference, monkeypatch):
     assert checksum_dir(out) == reference["sha256"]
 
 
+@pytest.mark.slow  # two builds; the quick tier's interrupted build: test_interrupted_collection_resumes
 def test_interrupted_assembly_leaves_no_dataset(root, reference, monkeypatch):
     real = build_mod._assemble
 
@@ -363,6 +366,7 @@ def test_interrupted_assembly_leaves_no_dataset(root, reference, monkeypatch):
     assert checksum_dir(out) == reference["sha256"]
 
 
+@pytest.mark.slow  # two builds
 def test_changed_spec_restarts_staging(root, reference, monkeypatch):
     real = build_mod.collect_shard
 

@@ -45,6 +45,7 @@ def fake_results(
         raw_successes=raw.tolist(), raw_tasks=tasks.tolist(), raw_returns=(raw * 20.0).tolist(), raw_rollouts=rollouts,
         wall_time_s=1.0, workers=1, batch=1, env_mismatch_allowed=mismatch, date="2026-11-26T00:00:00+00:00", bootstrap_samples=200,
         packages={"python": "3.11"}, machine_info={"platform": "test", "cpu": "test-cpu", "cpu_count": 2},
+        renderer={"vendor": "test", "renderer": "test-gl", "version": "test", "mujoco": "test"},  # no GL asked
     )
 
 
@@ -52,14 +53,20 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture
-def lb(tmp_path):
-    """A leaderboard directory with one accepted submission."""
-    root = tmp_path / "board"
-    path = tmp_path / "first.json"
+@pytest.fixture(scope="module")
+def one_row_board(tmp_path_factory):
+    """A leaderboard directory with one accepted submission, made once for the module."""
+    tmp = tmp_path_factory.mktemp("one-row")
+    path = tmp / "first.json"
     write_json_atomic(path, fake_results(agent="first", p=(0.5, 0.5, 0.5)))
-    assert cli.main(["--dir", str(root), "submit", str(path)]) == 0
-    return root
+    assert cli.main(["--dir", str(tmp / "board"), "submit", str(path)]) == 0
+    return tmp / "board"
+
+
+@pytest.fixture
+def lb(one_row_board, tmp_path):
+    """A test's own copy of the one-row leaderboard directory."""
+    return Path(shutil.copytree(one_row_board, tmp_path / "board"))
 
 
 def test_accept_adds_a_row_and_renders(lb, tmp_path, capsys):
@@ -294,6 +301,44 @@ def test_schema_round_trip_and_bad_types():
         validate_results(bad)
 
 
+@pytest.mark.parametrize("agent, method", [
+    ("ours", "RefExp"), ("ours-onestep-randtex", "RefExp"), ("no-expl", "RefExp"), ("no-cql", "RefExp"),
+    ("scripted-explorer", "scripted"), ("random", "scripted"), ("always-first", "scripted"),
+    ("rl2", "RL^2"), ("RL2-state", "RL^2"), ("dpt-small", "DPT"), ("borel-relabel", "BOReL"), ("pearl", "PEARL"),
+    ("offline-iql", "offline RL"), ("iql", "offline RL"), ("cql", "offline RL"),
+    ("my-agent", "other"), ("oursx", "other"), ("cql5", "other"), ("random-walk", "other"),
+])
+def test_method_family_of_an_agent_name(agent, method):
+    assert R.method_family(agent) == method
+
+
+def test_the_method_family_is_a_column_and_a_filter(lb, tmp_path):
+    path = tmp_path / "rl2.json"
+    write_json_atomic(path, fake_results(agent="rl2-tiny", seeds=(0, 1)))
+    assert cli.main(["--dir", str(lb), "submit", str(path)]) == 0
+    assert [(r["agent"], r["method"]) for r in R.read_rows(lb / "results.csv")] == [("first", "other"), ("rl2-tiny", "RL^2")]
+    html = (lb / "index.html").read_text()
+    assert re.search(r'<th[^>]*>method</th>', html) and '<td class="method">RL^2</td>' in html
+    assert 'data-method="RL^2"' in html and 'data-method="other"' in html
+    select = re.search(r'<select id="f-method">(.*?)</select>', html).group(1)
+    assert re.findall(r'<option value="([^"]*)">', select) == ["", *R.METHOD_FAMILIES]
+    assert '"f-method"' in (lb / "assets" / "leaderboard.js").read_text()
+    readme = (lb / "README.md").read_text()
+    assert "| family | method |" in readme and "| offline | RL^2 |" in readme
+
+
+def test_rebuild_rederives_a_csv_of_the_earlier_layout(lb):
+    """`rebuild` of a one-row board whose CSV has the schema-1 era's columns: the row comes back from
+    submissions/ as it was (the shipped board's rebuild: the slow test below)."""
+    row = R.read_rows(lb / "results.csv")[0]
+    old_columns = ["env_id", "episodes", "agent", "agent_version", "normalised_score", "results_sha256", "schema_version"]
+    (lb / "results.csv").write_text(",".join(old_columns) + f"\nx,3,x,x,0.5,{row['results_sha256']},1\n")
+    assert cli.main(["--dir", str(lb), "rebuild"]) == 0
+    assert R.read_rows(lb / "results.csv") == [row]
+    assert check(board.Paths(lb)) == []
+
+
+@pytest.mark.slow  # rebuilds every shipped row and its plots
 def test_rebuild_rederives_an_older_csv_from_its_kept_files(tmp_path):
     """A CSV of an earlier layout (the schema-1 era's columns) is re-derived row by row from
     submissions/ by `rebuild`, under the current statistics, in its order."""

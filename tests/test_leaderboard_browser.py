@@ -130,6 +130,11 @@ def test_the_page_in_chromium(site, tmp_path):
         assert sorted(visible.locator("td.agent").all_inner_texts()) == offline and "never" in offline
         page.select_option("#f-family", "")
         assert visible.count() == len(rows)
+        for method in ("other", "RefExp"):  # the method filter: this site's agents are all "other"
+            page.select_option("#f-method", method)
+            assert visible.count() == sum(r["method"] == method for r in rows)
+        page.select_option("#f-method", "")
+        assert visible.count() == len(rows)
 
         assert page.evaluate("document.documentElement.scrollWidth") <= 1280
         page.screenshot(path=str(tmp_path / "index-1280.png"), full_page=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,14 +21,21 @@ from test_leaderboard import fake_results, snapshot
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def lb(tmp_path):
-    root = tmp_path / "board"
-    path = tmp_path / "ours.json"
+@pytest.fixture(scope="module")
+def ours_board(tmp_path_factory):
+    """A leaderboard directory with one accepted `ours` row, made once for the module."""
+    tmp = tmp_path_factory.mktemp("ours-board")
+    path = tmp / "ours.json"
     write_json_atomic(path, fake_results(agent="ours", version="aaa/bbb/ccc", seeds=(0, 1, 2), p=(0.5, 1.0, 1.0)))
-    assert cli.main(["--dir", str(root), "submit", str(path)]) == 0
-    assert check(board.Paths(root)) == []
-    return root
+    assert cli.main(["--dir", str(tmp / "board"), "submit", str(path)]) == 0
+    assert check(board.Paths(tmp / "board")) == []
+    return tmp / "board"
+
+
+@pytest.fixture
+def lb(ours_board, tmp_path):
+    """A test's own copy of the one-row leaderboard directory."""
+    return Path(shutil.copytree(ours_board, tmp_path / "board"))
 
 
 def test_same_agent_version_is_refused_with_the_reason_or_replaced(lb, tmp_path, capsys):

@@ -30,13 +30,14 @@ def _spec(**kw):
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """The tiny dataset built by two worker processes with its pixel cache (the parallel tail)."""
+    """The tiny dataset built in this process with its pixel cache (the assembly tail that worker
+    processes run: test_a_two_worker_build_gives_the_same_bytes_and_cache)."""
     path = tmp_path_factory.mktemp("built")
     old = os.environ.get("MINARI_DATASETS_PATH")
     os.environ["MINARI_DATASETS_PATH"] = str(path)
     REGISTRY[TINY] = _spec()
     try:
-        build_dataset(TINY, workers=2, progress=False, shard_size=1)
+        build_dataset(TINY, workers=1, progress=False, shard_size=1)
     finally:
         REGISTRY.pop(TINY)
         if old is None:
@@ -135,10 +136,13 @@ def test_the_parallel_tail_writes_the_cache_that_build_cache_writes(root):
     assert json.loads((cdir / "cache.json").read_text()) == written
 
 
-def test_a_one_worker_build_gives_the_same_bytes(root):
-    two = ck.checksum_dir(ck.dataset_path(TINY))
-    out = build_dataset(TINY, workers=1, progress=False, shard_size=2, force=True)
-    assert ck.checksum_dir(out) == two
+@pytest.mark.slow  # spawns worker processes
+def test_a_two_worker_build_gives_the_same_bytes_and_cache(root):
+    one = ck.checksum_dir(ck.dataset_path(TINY))
+    cache = {p.name: p.read_bytes() for p in ck.cache_path(TINY).iterdir()}
+    out = build_dataset(TINY, workers=2, progress=False, shard_size=1, force=True)
+    assert ck.checksum_dir(out) == one
+    assert {p.name: p.read_bytes() for p in ck.cache_path(TINY).iterdir()} == cache
 
 
 def test_non_pixel_checksum_ignores_pixels_only(root):

@@ -2,7 +2,8 @@
 doubles nothing), bad addresses fail fast, Ray missing says how to install it.
 
 One local Ray (2 CPUs, no dashboard) is started for the module; tests marked `ray` skip when the
-`ray` extra is not installed.
+`ray` extra is not installed, and are slow (Ray starts processes): the quick tier keeps the checks
+of flags and addresses, which start nothing.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def test_unreachable_address_fails_within_seconds():
     assert time.perf_counter() - t < 10
 
 
+@pytest.mark.slow  # spawns a process
 def test_cli_without_ray_says_how_to_install_it(tmp_path):
     """A `ray` module that fails to import stands in for Ray not being installed: exit 2."""
     (tmp_path / "ray").mkdir()
@@ -65,6 +67,7 @@ def test_cli_without_ray_says_how_to_install_it(tmp_path):
     assert 'pip install -e ".[ray]"' in out.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.ray
 def test_harness_on_ray_equals_local(ray_local):
     kw = dict(episodes=2, trials_per_task=3, training_seeds=(0, 4), progress=False, obs_type="state", batch=2)
@@ -79,6 +82,7 @@ def test_harness_on_ray_equals_local(ray_local):
     assert np.asarray(explorer[0]["raw_successes"]).sum() > 0
 
 
+@pytest.mark.slow
 @pytest.mark.ray
 def test_harness_on_ray_resumes(ray_local, tmp_path):
     ckpt = tmp_path / "run.partial.jsonl"
@@ -94,6 +98,7 @@ def test_harness_on_ray_resumes(ray_local, tmp_path):
         assert resumed[key] == full[key], key
 
 
+@pytest.mark.slow
 @pytest.mark.ray
 def test_killed_worker_is_retried_and_nothing_is_lost_or_doubled(ray_local, tmp_path):
     from tests.ray_agents import PID_DIR
@@ -141,6 +146,7 @@ def _weights(path):
     return {f"{part}.{k}": v for part in ("frames", "belief", "actor") for k, v in b[part].items()}
 
 
+@pytest.mark.slow
 @pytest.mark.ray
 def test_tiny_sweep_on_ray_trains_the_same_weights_and_scores(ray_local, tmp_path):
     import torch
@@ -166,6 +172,7 @@ def test_tiny_sweep_on_ray_trains_the_same_weights_and_scores(ray_local, tmp_pat
     assert all(rec["node_id"] for rec in log)  # every stage says which Ray node ran it
 
 
+@pytest.mark.slow
 @pytest.mark.ray
 def test_dataset_built_on_ray_has_the_local_checksum_and_resumes(ray_local, tmp_path, monkeypatch):
     from refexp_envs.datasets import build as B

@@ -16,11 +16,17 @@ ENV = "RefExp/SixDrawer-v2"
 KW = refexp_envs.SIX_DRAWER_V2
 
 
-def test_registry_six_tasks_and_k_six():
-    assert refexp_envs.num_tasks(ENV) == 6 and refexp_envs.default_episodes(ENV) == 6
+@pytest.fixture(scope="module")
+def env():
+    """One state-observation SixDrawer-v2 for the module: every test resets it with its own seed."""
     env = gym.make(ENV, obs_type="state")
-    assert env.unwrapped.num_tasks == 6 and env.spec.max_episode_steps == 50
+    yield env
     env.close()
+
+
+def test_registry_six_tasks_and_k_six(env):
+    assert refexp_envs.num_tasks(ENV) == 6 and refexp_envs.default_episodes(ENV) == 6
+    assert env.unwrapped.num_tasks == 6 and env.spec.max_episode_steps == 50
 
 
 def test_layout_two_rows_of_three_stepped():
@@ -34,11 +40,10 @@ def test_layout_two_rows_of_three_stepped():
 
 
 @pytest.mark.parametrize("seed", [0, 1, 7, 123])
-def test_start_state_is_the_documented_distribution(seed):
+def test_start_state_is_the_documented_distribution(env, seed):
     """The docstring's Starting State, draw by draw: offsets from np_random in the stated order, the
     hand placed exactly there (no settle), fingers at the effort's position, velocities zero, the
     task drawn last (every task the same start)."""
-    env = gym.make(ENV, obs_type="state")
     u = env.unwrapped
     obs, _ = env.reset(seed=seed)
     rng, _ = seeding.np_random(seed)
@@ -62,24 +67,21 @@ def test_start_state_is_the_documented_distribution(seed):
     for t in range(6):  # the task never changes the start
         env.reset(seed=seed, options={"task": t})
         np.testing.assert_array_equal(u.data.qpos, qpos)
-    env.close()
 
 
-def test_start_is_placed_not_settled():
+def test_start_is_placed_not_settled(env):
     """No physics step at reset: the simulated time stays where the start state left it."""
-    env = gym.make(ENV, obs_type="state")
     u = env.unwrapped
     env.reset(seed=3)
     t0 = u.data.time
     env.reset(seed=4)
     assert u.data.time == t0
-    env.close()
 
 
-def test_scripted_policies_open_each_drawer_from_random_starts():
+@pytest.mark.slow  # 300 episodes; in the quick tier the scripted explorer opens each drawer once
+def test_scripted_policies_open_each_drawer_from_random_starts(env):
     """Zero noise, 50 starts per drawer: each policy opens its own drawer every time (the measurement
     over more starts and noise levels: `python -m benchmark.scripted_policies --env-ids RefExp/SixDrawer-v2`)."""
-    env = gym.make(ENV, obs_type="state")
     for drawer in range(6):
         opened = 0
         for start in range(50):
@@ -91,7 +93,6 @@ def test_scripted_policies_open_each_drawer_from_random_starts():
                     opened += 1
                     break
         assert opened == 50, (drawer, opened)
-    env.close()
 
 
 def test_lean_rendering_draws_fewer_objects_and_the_same_picture():
@@ -144,8 +145,6 @@ def test_bad_v2_arguments_are_value_errors(kwargs, match):
         DrawersEnv(obs_type="state", **kwargs)
 
 
-def test_task_out_of_range_is_a_value_error():
-    env = gym.make(ENV, obs_type="state")
+def test_task_out_of_range_is_a_value_error(env):
     with pytest.raises(ValueError, match="out of range"):
         env.reset(seed=0, options={"task": 6})
-    env.close()

@@ -1,6 +1,6 @@
 /* RefExp leaderboard: sortable tables and filters, plain DOM, no dependencies (works offline).
    Sorting: click (or Enter on) a header with data-sort="num"|"text"; cells may carry data-value.
-   Filters: rows carry data-env-version, data-family, data-verification. */
+   Filters: rows carry data-env-version, data-family, data-method, data-verification. */
 (function () {
   "use strict";
 
@@ -34,6 +34,7 @@
   function applyFilters() {
     var version = document.getElementById("f-env-version").value;
     var family = document.getElementById("f-family").value;
+    var method = document.getElementById("f-method").value;
     var verified = document.getElementById("f-verified").checked;
     var shown = 0, total = 0;
     document.querySelectorAll("table.board").forEach(function (table) {
@@ -41,6 +42,7 @@
       table.querySelectorAll("tbody tr[data-row]").forEach(function (tr) {
         var ok = (!version || tr.getAttribute("data-env-version") === version) &&
                  (!family || tr.getAttribute("data-family") === family) &&
+                 (!method || tr.getAttribute("data-method") === method) &&
                  (!verified || tr.getAttribute("data-verification") === "verified");
         tr.hidden = !ok;
         total += 1;
@@ -58,7 +60,7 @@
       if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sortTable(table, th); }
     });
   });
-  ["f-env-version", "f-family", "f-verified"].forEach(function (id) {
+  ["f-env-version", "f-family", "f-method", "f-verified"].forEach(function (id) {
     var el = document.getElementById(id);
     if (el) el.addEventListener("change", applyFilters);
   });
