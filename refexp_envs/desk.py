@@ -7,9 +7,9 @@ Metaworld's own assets (its drawer, top-down button box and handle press), with 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
-import copy
 import numbers
 import os
 from collections.abc import Mapping
@@ -22,7 +22,7 @@ from gymnasium import spaces
 from refexp_envs.render import SmallRenderer  # sets MUJOCO_GL before mujoco is imported
 from refexp_envs import scene
 from refexp_envs.drawers import (ARM_JOINTS, FINGER_JOINTS, GRIPPER_QUAT, PROPRIO_HIGH, PROPRIO_LOW, DrawersEnv,
-                                 _ranges)
+                                 check_ranges)
 
 import metaworld
 import mujoco  # noqa: E402
@@ -159,9 +159,9 @@ def _compile_desk(num_slots: int, image_size: int) -> mujoco.MjModel:
     cam_pos = scene.camera_position(num_slots)
     cam = spec.worldbody.add_camera(name=scene.CAMERA_NAME, pos=cam_pos, fovy=50.0)
     cam.alt.type = mujoco.mjtOrientation.mjORIENTATION_XYAXES
-    cam.alt.xyaxes = scene._look_at(cam_pos, scene.CAMERA_TARGET)
+    cam.alt.xyaxes = scene.look_at(cam_pos, scene.CAMERA_TARGET)
     # Lean rendering, as SixDrawer-v2: decimated arm and drawer meshes, never-seen objects hidden.
-    scene._use_decimated_visual_meshes(spec)
+    scene.use_decimated_visual_meshes(spec)
     for name in scene.NEVER_SEEN_BODIES:
         for geom in spec.body(name).geoms:
             geom.group = scene.HIDDEN_GROUP
@@ -310,9 +310,9 @@ class DeskEnv(gym.Env):
             raise ValueError(f"action_scale must be a number in (0, 0.1] (metres per control step), got {action_scale!r}")
         if not isinstance(interlock, (bool, np.bool_)):
             raise ValueError(f"interlock must be True or False, got {interlock!r}")
-        arm = _ranges("arm_range", arm_range, 3, 0.15)
-        (gripper,) = _ranges("gripper_range", (gripper_range,), 1, 2.0)
-        (jitter,) = _ranges("light_jitter", (light_jitter,), 1, 0.499)
+        arm = check_ranges("arm_range", arm_range, 3, 0.15)
+        (gripper,) = check_ranges("gripper_range", (gripper_range,), 1, 2.0)
+        (jitter,) = check_ranges("light_jitter", (light_jitter,), 1, 0.499)
         try:
             hand = np.asarray(hand_init, dtype=np.float64).reshape(3)
         except (TypeError, ValueError):
@@ -442,6 +442,11 @@ class DeskEnv(gym.Env):
     def targets(self) -> np.ndarray:
         """Where the hand works each slot's mechanism `(M, 3)` (world m, at rest)."""
         return self._grasp[np.arange(self.num_mechanisms), self._kinds].copy()
+
+    def layout(self) -> dict:
+        """This episode's desk, for the harness's scripted reference agents (`uses_layout`): each
+        slot's kind and where the hand works it. The composition, never the task."""
+        return {"kinds": self.kinds(), "targets": self.targets()}
 
     def travels(self) -> np.ndarray:
         """How far each slot's mechanism has moved from rest, in m `(M,)`."""

@@ -116,12 +116,14 @@ class ScriptedDrawerPolicy:
 
 DESK_TRAVEL_Z = 0.30  # Desk-v2: the gripper centre travels this high, above every mechanism (tops at <= 0.22 m)
 PRESS_DEPTH = {"button": 0.075, "handle": 0.115}  # m below the top the press aims (the full travel and a little more)
+HOLD_DISTANCE = 0.195  # m: where the gripper centre holds a fully pulled drawer's bar (the bar is 0.16 out, the pads ~0.04 in front)
 ALIGNED = 0.012  # m: the hand is over the target when its xy is this close
 
 
 class ScriptedMechanismPolicy:
     """Works mechanism `slot` of a `RefExp/Desk-v2` desk (the pi_i^beta of its task): a drawer is
-    pulled out as `ScriptedDrawerPolicy` does (v2, travelling at `DESK_TRAVEL_Z`), a button or a
+    pulled out as `ScriptedDrawerPolicy` does (v2, travelling at `DESK_TRAVEL_Z`; once pulled the full
+    `PULL_DISTANCE` the hand holds still, where v2 would lift away and let the drawer roll back), a button or a
     handle is pressed down from above with the gripper closed. It lifts to `DESK_TRAVEL_Z` (above
     every mechanism) before it moves across the desk, so it never touches another mechanism. Reads
     only the proprioception and, at construction, the mechanism's kind and where the hand works it
@@ -143,6 +145,7 @@ class ScriptedMechanismPolicy:
         self._drawer = (ScriptedDrawerPolicy(0, 1, handle=self.target, version=2, travel_z=DESK_TRAVEL_Z)
                         if kind == "drawer" else None)
         self._pressing = False
+        self._held = False  # a drawer pulled out: hold still (leaving the pull lane lets the drawer roll back in)
 
     @classmethod
     def for_env(cls, env, slot: int, noise: float = 0.0, seed: int | None = None) -> "ScriptedMechanismPolicy":
@@ -156,7 +159,14 @@ class ScriptedMechanismPolicy:
     def act(self, proprio: np.ndarray) -> np.ndarray:
         """`proprio`: `(4,)` gripper centre xyz and opening. Returns a `float32 (4,)` action."""
         if self._drawer is not None:
-            action = self._drawer.act(proprio).astype(np.float64)
+            hand = np.asarray(proprio[:3], dtype=np.float64)
+            if self._drawer._engaged and hand[1] <= self.target[1] - PULL_DISTANCE + 0.01:
+                self._held = True  # pulled all the way (the drawer is fully out): stay there
+            if self._held:  # keep the hand at the bar's height, just out of the drawer's limit
+                hold = np.array([self.target[0], self.target[1] - HOLD_DISTANCE, self.target[2]])
+                action = np.concatenate([np.clip((hold - hand) * 10.0, -1.0, 1.0), [-1.0]])
+            else:
+                action = self._drawer.act(proprio).astype(np.float64)
         else:
             hand = np.asarray(proprio[:3], dtype=np.float64)
             gx, gy, gz = self.target
