@@ -21,7 +21,7 @@ from gymnasium import spaces
 
 from refexp_envs.render import SmallRenderer  # sets MUJOCO_GL before mujoco is imported
 from refexp_envs import scene
-from refexp_envs.drawers import (ARM_JOINTS, FINGER_JOINTS, GRIPPER_QUAT, PROPRIO_HIGH, PROPRIO_LOW, DrawersEnv,
+from refexp_envs.drawers import (ARM_JOINTS, CLOSED_OPENING, FINGER_JOINTS, GRIPPER_QUAT, PROPRIO_HIGH, PROPRIO_LOW, DrawersEnv,
                                  check_ranges)
 
 import metaworld
@@ -377,6 +377,9 @@ class DeskEnv(gym.Env):
                 self._geoms[s, k] = np.array([g for g in range(model.ngeom) if model.geom_bodyid[g] in bodies
                                               and model.geom_group[g] < scene.HIDDEN_GROUP], dtype=int)
                 self._mat[s, k] = model.material(f"slot{s}_{kind}_{mech.colour_material}").id
+        drawer = KINDS.index("drawer")
+        self._boxes = [np.array([g for g in self._geoms[s, drawer] if model.geom_bodyid[g] == model.body(f"slot{s}_drawer_drawer_link").id
+                                 and not model.geom(g).name.endswith("objGeom_visual")], dtype=int) for s in range(m)]
         self._home = model.body_pos[self._root].copy()  # (M, kinds, 3): each asset in its slot
         self._drawn_group = model.geom_group.copy()
         self._contype, self._conaffinity = model.geom_contype.copy(), model.geom_conaffinity.copy()
@@ -569,6 +572,14 @@ class DeskEnv(gym.Env):
     def render(self):
         if self.render_mode != "rgb_array":
             return None
+        return self._render()
+
+    def _render(self) -> np.ndarray:
+        """A closed drawer's sliding box is inside its case: not drawn (the same pixels, fewer triangles)."""
+        travel = self.travels()
+        for s in np.flatnonzero(self._kinds == KINDS.index("drawer")):
+            g = self._boxes[s]
+            self.model.geom_group[g] = self._drawn_group[g] if travel[s] > CLOSED_OPENING else scene.HIDDEN_GROUP
         return self._renderer.render(self.data)
 
     def close(self):
@@ -588,7 +599,7 @@ class DeskEnv(gym.Env):
 
     def _observation(self) -> dict[str, np.ndarray]:
         if self.obs_type == "pixels":
-            return {"pixels": self._renderer.render(self.data), "proprio": self.proprio()}
+            return {"pixels": self._render(), "proprio": self.proprio()}
         m = self.num_mechanisms
         travel = self.travels() / self._travel[self._kinds]
         return {
