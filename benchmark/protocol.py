@@ -280,7 +280,8 @@ def run_trial(env, agent, spec: TrialSpec) -> TrialResult:
     for reset_seed in spec.reset_seeds:
         obs, _ = env.reset(seed=reset_seed, options=_reset_options(spec))
         if getattr(agent, "uses_layout", False):
-            agent.set_layout(env.unwrapped.handle_positions())
+            base = env.unwrapped  # a desk's layout is its slots' kinds and targets (DeskEnv.layout)
+            agent.set_layout(base.layout() if hasattr(base, "layout") else base.handle_positions())
         reward, start = 0.0, True
         while True:
             action = _check_action(agent.act(obs, reward, start), "agent.act")
