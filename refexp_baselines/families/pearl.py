@@ -86,7 +86,7 @@ class PEARLConfig:
     context: int = field(default=64, metadata=field_help("most transitions in a training context (a random prefix is used)"))
     mix_other: float = field(default=0.0, metadata=field_help(
         "fraction of context and query transitions from other tasks' data, rewards zeroed"))
-    kl_weight: float = field(default=0.1, metadata=field_help("weight of KL(posterior || prior) in the encoder loss"))
+    kl_weight: float = field(default=0.01, metadata=field_help("weight of KL(posterior || prior) in the encoder loss"))
     tasks_per_batch: int = field(default=16, metadata=field_help("target tasks (contexts) per gradient step"))
     query: int = field(default=16, metadata=field_help("query transitions per context (RL and decoder batch = tasks x query)"))
     actor_loss: str = field(default="sac", metadata=field_help("sac (maximise Q) or awr (advantage-weighted regression)"))
@@ -95,7 +95,7 @@ class PEARLConfig:
     n_step: int = field(default=8, metadata=field_help("n-step TD targets within an episode"))
     gamma: float = field(default=0.99, metadata=field_help("discount"))
     bc_steps: int = field(default=1000, metadata=field_help("actor warm-up steps by behaviour cloning"))
-    steps: int = field(default=5000, metadata=field_help("gradient steps"))
+    steps: int = field(default=10000, metadata=field_help("gradient steps"))
     lr: float = field(default=3e-4, metadata=field_help("Adam step size (encoder, decoder, actor, critic)"))
     checkpoint_every: int = field(default=1000, metadata=field_help("gradient steps between checkpoints"))
     eval_every: int = field(default=0, metadata=field_help("gradient steps between harness evaluations (0: none)"))
@@ -465,7 +465,7 @@ def train(cfg: PEARLConfig, log=print, codes: dict | None = None, vae=None) -> d
         logits = decoder(torch.cat([model.norm(qo), qa, model.norm(qn), zq], -1)).squeeze(-1)
         rec = F.binary_cross_entropy_with_logits(logits, qr.clamp(0, 1))
         kl = kl_to_prior(mean, var).mean()
-        enc_loss = rec + cfg.kl_weight * kl
+        enc_loss = Q * rec + cfg.kl_weight * kl  # per context: the likelihood of its Q query rewards, one KL
         opt_enc.zero_grad(set_to_none=True)
         enc_loss.backward()
         opt_enc.step()
