@@ -288,6 +288,14 @@ def load_model(d: str | Path) -> tuple[PEARLConfig, dict, PEARLModel]:
     return cfg, meta, model.eval()
 
 
+def config_version(cfg: PEARLConfig) -> str:
+    """The agent's version: a hash of its training config less the seed (the same for every training seed)."""
+    import hashlib
+
+    ident = {k: v for k, v in cfg.identity().items() if k != "seed"}
+    return "cfg-" + hashlib.sha1(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:10]
+
+
 class PEARLAgent:
     """A trained PEARL run behind the Agent protocol: Thompson sampling of z at each episode start.
 
@@ -316,7 +324,7 @@ class PEARLAgent:
             self.vae.load_state_dict(torch.load(d / "vae.pt", map_location="cpu", weights_only=True))
             self.vae.to(self.device).eval()
         self.name = "pearl"
-        self.version = meta.get("version", "unversioned")
+        self.version = config_version(self.cfg)
         self._base_seed = int(seed)
         self.reset()
 
