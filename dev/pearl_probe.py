@@ -4,9 +4,11 @@
 
 Held data: `per_task` fresh episodes per task collected here by the scripted behaviour policies (noise 0.2, the
 expert dataset's recipe) with reset seeds from `--seed` (not the dataset's), encoded by the run's frozen frame
-VAE. Each held episode alone is one context (its 50 transitions); the posterior mean is classified by the nearest
-of the per-task centroids of posterior means over the run's own training episodes (one-episode contexts,
-rewards as recorded, 200 per task, from the frames stage's codes). Three contexts per held episode of task i:
+VAE. Each held episode alone is one context (its 50 transitions). The task a posterior names is read with the
+run's own reward decoder (in `state.pt`): at the posterior mean z, the task j whose held episodes the decoder
+expects to pay most (mean predicted P(r = 1) over their transitions) is the posterior's task. (A second readout,
+the nearest of per-task centroids of posterior means over 200 training episodes per task with rewards as
+recorded, is printed too.) Three contexts per held episode of task i:
 
   recorded      task i's episode, its rewards as recorded                 -> accuracy = classified as i
   zeroed        task i's episode, rewards zeroed (impossible under i:     -> "reads states" = classified as i,
@@ -74,24 +76,45 @@ def probe(run_dir: Path, held, per_train: int = 200, seed: int = 0) -> dict:
     obs = np.concatenate([lat, held.proprio], -1)
     tasks = held.tasks
 
-    def classify(o, a, r):
+    from refexp_baselines import nets
+
+    dec = nets.mlp(2 * meta["obs_dim"] + 4 + cfg.z_dim, cfg.enc_hidden, 1, layers=3)
+    dec.load_state_dict(torch.load(run_dir / "state.pt", map_location="cpu", weights_only=True)["decoder"])
+    to = torch.as_tensor(obs, dtype=torch.float32)
+    trans = torch.cat([model.norm(to[:, :-1]), torch.as_tensor(held.actions, dtype=torch.float32),
+                       model.norm(to[:, 1:])], -1)  # (E, T, D) decoder inputs less z
+    per_task = [trans[tasks == j].reshape(-1, trans.shape[-1]) for j in range(N)]
+
+    def decoder_task(m):
+        with torch.no_grad():
+            zt = torch.as_tensor(m, dtype=torch.float32)
+            pay = []
+            for x in per_task:
+                xi = x[None].expand(len(zt), *x.shape)
+                zi = zt[:, None].expand(len(zt), x.shape[0], zt.shape[1])
+                pay.append(torch.sigmoid(dec(torch.cat([xi, zi], -1)).squeeze(-1)).mean(1))
+        return torch.stack(pay, 1).argmax(1).numpy()
+
+    def classify(o, a, r, readout="decoder"):
         m, v = posterior_means(model, o, a, r)
-        return ((m[:, None] - cents[None]) ** 2).sum(-1).argmin(1), v.mean(1)
+        if readout == "centroid":
+            return ((m[:, None] - cents[None]) ** 2).sum(-1).argmin(1), v.mean(1)
+        return decoder_task(m), v.mean(1)
 
     out = {"run": str(run_dir), "config": {k: getattr(cfg, k) for k in ("mix_other", "actor_loss", "kl_weight", "steps")},
            "held_episodes": int(E)}
-    pred, var = classify(obs, held.actions, held.rewards)
-    out["recorded_acc"] = float((pred == tasks).mean())
-    out["recorded_var"] = float(var.mean())
-    pred, var = classify(obs, held.actions, np.zeros_like(held.rewards))
-    out["zeroed_reads_states"] = float((pred == tasks).mean())
-    out["zeroed_var"] = float(var.mean())
-    # other-zeroed: episode of task j as the context of a trial of task i != j (two tasks: i = the other one)
-    accs = []
-    for shift in range(1, N):
-        pred, var = classify(obs, held.actions, np.zeros_like(held.rewards))
-        accs.append(float((pred == (tasks + shift) % N).mean()))
-    out["other_zeroed_acc"] = float(np.mean(accs))
+    zero = np.zeros_like(held.rewards)
+    for readout, pre in (("decoder", ""), ("centroid", "centroid_")):
+        pred, var = classify(obs, held.actions, held.rewards, readout)
+        out[pre + "recorded_acc"] = float((pred == tasks).mean())
+        out["recorded_var"] = float(var.mean())
+        pred, var = classify(obs, held.actions, zero, readout)
+        out[pre + "zeroed_reads_states"] = float((pred == tasks).mean())
+        out["zeroed_var"] = float(var.mean())
+        # other-zeroed: task j's episode, zero rewards, as the context of a trial of task i != j; correct: not j
+        out[pre + "other_zeroed_acc"] = float((pred != tasks).mean())
+    prior = decoder_task(np.random.default_rng(seed).normal(size=(2000, cfg.z_dim)))
+    out["prior_draw_task_freq"] = np.bincount(prior, minlength=N).tolist()
     return out
 
 
@@ -109,10 +132,13 @@ def main(argv=None) -> int:
     held = collect_local(cfg0.env, a.per_task, seed=a.seed, workers=1)
     rows = [probe(r, held) for r in a.runs]
     print(f"held: {a.per_task} episodes per task, reset seeds from {a.seed}; nearest-centroid task of the posterior mean")
-    print(f"{'run':48s} {'recorded acc':>12s} {'zeroed: reads states':>20s} {'other-zeroed acc':>16s} {'var rec/zero':>13s}")
+    print(f"{'run':32s} {'readout':9s} {'recorded acc':>12s} {'zeroed: reads states':>20s} {'other-zeroed acc':>16s} "
+          f"{'var rec/zero':>13s} {'prior draws':>12s}")
     for r in rows:
-        print(f"{r['run'][-48:]:48s} {r['recorded_acc']:12.2f} {r['zeroed_reads_states']:20.2f} {r['other_zeroed_acc']:16.2f} "
-              f"{r['recorded_var']:6.3f}/{r['zeroed_var']:.3f}")
+        for pre, name in (("", "decoder"), ("centroid_", "centroid")):
+            print(f"{r['run'][-32:]:32s} {name:9s} {r[pre + 'recorded_acc']:12.2f} {r[pre + 'zeroed_reads_states']:20.2f} "
+                  f"{r[pre + 'other_zeroed_acc']:16.2f} {r['recorded_var']:6.3f}/{r['zeroed_var']:.3f} "
+                  f"{str(r['prior_draw_task_freq']):>12s}")
     if a.json:
         a.json.write_text(json.dumps(rows, indent=2))
     return 0
