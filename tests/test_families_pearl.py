@@ -217,3 +217,17 @@ def test_agent_without_a_checkpoint_names_where_it_looked(tmp_path):
         load_agent("refexp_baselines.families.pearl:PEARLAgent", "RefExp/ThreeDrawer-v1", seed=7)
     with pytest.raises(FileNotFoundError, match="no PEARL run"):
         pearl.PEARLAgent(tmp_path)
+
+
+def test_shipped_checkpoints_are_small_plain_state_dicts_of_one_config():
+    versions = set()
+    for s in range(5):
+        d = pearl.shipped_dir(ENV, s)
+        for name in ("model.pt", "vae.pt"):
+            assert (d / name).stat().st_size <= 1_000_000
+            torch.load(d / name, weights_only=True)
+        agent = pearl.PEARLAgent(env_id=ENV, seed=s)
+        assert agent.cfg.seed == s and agent.cfg.env == ENV and agent.vae is not None
+        assert (agent.cfg.mix_other, agent.cfg.actor_loss, agent.cfg.steps) == (0.5, "awr", 10000)
+        versions.add(agent.version)
+    assert len(versions) == 1  # the five seeds are one agent version
