@@ -2,7 +2,6 @@
 invariant and narrows with context, Thompson sampling draws different z (and tasks) in episode 1 under
 different agent seeds, the trainer learns a case whose task is in the rewards, and bad input is refused."""
 
-import json
 
 import numpy as np
 import pytest
