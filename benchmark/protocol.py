@@ -51,8 +51,9 @@ class Agent(Protocol):
     seed from the evaluation seed, never from the task); `set_task(task)` for agents with
     `uses_task = True` (never eligible); `set_layout(handles)` after every env reset for agents
     with `uses_layout = True` (the scripted reference agents: the handles' positions `(N, 3)`, drawn
-    from the reset seed, never the task); `reset_batch(seeds)` + `act_batch(obs, rewards,
-    episode_starts)` to step several trials at once (see `BatchAgent`). Optional attributes: `name`,
+    from the reset seed, never the task; on Desk-v2 the desk's `{"kinds", "targets"}` from
+    `DeskEnv.layout()`); `reset_batch(seeds)` + `act_batch(obs, rewards, episode_starts)` to step
+    several trials at once (see `BatchAgent`). Optional attributes: `name`,
     `version`, `eligible`, `uses_dataset`, `trained_env_id`.
     """
 

@@ -79,9 +79,22 @@ DESK_COMPOSITIONS = _table((
     # 12-15: Desk-v2's test compositions (arrangements no train composition has)
     ("DHBB", (3, 2, 1, 2)), ("BHDH", (0, 2, 2, 3)), ("BBDH", (0, 0, 0, 1)), ("DBBH", (3, 0, 1, 2)),
 ))
-"""Desk-v2's 16 compositions: each slot's (kind, colour), every kind present in each. Drawn once from
-the 36 arrangements of 4 slots that hold all 3 kinds (numpy default_rng(25)), colours likewise."""
+"""Desk-v2's 16 compositions: each slot's (kind, colour), every kind present in each. Drawn once, by
+`draw_compositions()`, from the 36 arrangements of 4 slots that hold all 3 kinds, colours likewise."""
 DESK_TEST_COMPOSITIONS = (12, 13, 14, 15)
+
+
+def draw_compositions(count: int = 16, seed: int = 25) -> tuple[tuple[tuple[str, int], ...], ...]:
+    """How `DESK_COMPOSITIONS` was drawn (a test checks that it still gives the table): `count` of the
+    arrangements of 4 slots that hold every kind (in itertools.product order, a random permutation),
+    each slot's colour uniform in `range(len(PALETTE))`, from numpy's default_rng(seed)."""
+    import itertools
+
+    arrangements = [p for p in itertools.product(range(len(KINDS)), repeat=MAX_SLOTS) if len(set(p)) == len(KINDS)]
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(arrangements))[:count]
+    return tuple(tuple((("drawer", "button", "handle")[k], int(c)) for k, c in
+                       zip(arrangements[i], rng.integers(len(PALETTE), size=MAX_SLOTS))) for i in order)
 
 
 def check_compositions(compositions, test_compositions) -> tuple[tuple[tuple[tuple[str, int], ...], ...], tuple[int, ...]]:

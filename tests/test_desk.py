@@ -38,6 +38,10 @@ def test_registry_tasks_choices_k_and_split_in_one_place():
     assert ENV not in refexp_envs.LATEST_ENV_IDS and ENV not in refexp_envs.DATASET_ENV_IDS  # no datasets yet
 
 
+def test_compositions_are_the_documented_draw():
+    assert desk.draw_compositions() == DESK_COMPOSITIONS
+
+
 def test_compositions_every_kind_each_and_test_arrangements_new():
     arrangements = [tuple(k for k, _ in c) for c in DESK_COMPOSITIONS]
     assert len(DESK_COMPOSITIONS) == 16 and all(len(c) == 4 and set(a) == set(KINDS) for c, a in zip(DESK_COMPOSITIONS, arrangements))
