@@ -68,7 +68,9 @@ class _ScriptedDrawers:
     seed, so these agents declare `uses_layout = True`: after every env reset the harness calls
     `set_layout(handles)` with the handles' positions `(N, 3)`. That is privileged knowledge of the
     scene's geometry (what a state-based Metaworld script reads), never of the task: the layout is
-    drawn from the reset seed alone and is the same for every task.
+    drawn from the reset seed alone and is the same for every task. On `RefExp/Desk-v2` the layout is
+    the desk's (`DeskEnv.layout()`: each slot's kind and where the hand works it) and policy i works
+    the mechanism in slot i (`ScriptedMechanismPolicy`); there are M = `num_choices` policies.
     """
 
     uses_layout = True
@@ -77,14 +79,21 @@ class _ScriptedDrawers:
         import refexp_envs
         from refexp_envs.policies import behaviour_version
 
-        self._n = refexp_envs.num_tasks(env_id)
+        self._n = refexp_envs.num_choices(env_id)
         self._version = behaviour_version(env_id)
-        self.set_layout(None)
+        self._desk = refexp_envs.env_entry(env_id).entry_point == refexp_envs.DESK_ENTRY_POINT
+        if not self._desk:
+            self.set_layout(None)
 
-    def set_layout(self, handles: np.ndarray | None) -> None:
-        """`handles`: `(N, 3)` handle positions of this episode (None: v0's fixed layout)."""
-        from refexp_envs.policies import ScriptedDrawerPolicy
+    def set_layout(self, handles) -> None:
+        """`handles`: `(N, 3)` handle positions of this episode (None: v0's fixed layout), or a desk's
+        layout `{"kinds": (M,), "targets": (M, 3)}`."""
+        from refexp_envs.policies import ScriptedDrawerPolicy, ScriptedMechanismPolicy
 
+        if isinstance(handles, dict):
+            self._policies = [ScriptedMechanismPolicy(kind, target)
+                              for kind, target in zip(handles["kinds"], handles["targets"])]
+            return
         self._policies = [ScriptedDrawerPolicy(i, self._n, handle=None if handles is None else handles[i],
                                                version=self._version) for i in range(self._n)]
 
@@ -165,7 +174,7 @@ class OracleAgent(_ScriptedDrawers):
     def act(self, obs, reward: float, episode_start: bool) -> np.ndarray:
         if self._task is None:
             raise RuntimeError("OracleAgent.act before set_task: the harness must set the task first")
-        return self._policies[self._task](obs)
+        return self._policies[self._task % self._n](obs)  # the paying drawer (Desk-v2: slot task % M)
 
 
 BUILTIN_AGENTS: dict[str, type] = {

@@ -11,7 +11,7 @@ steps (action repeat 4 x frame skip 5) against Metaworld's 5, so the ratios unde
 rendering speed-up. `--rounds` repeats the whole comparison and reports each env's median, so a
 burst of load from other jobs hits every env alike.
 
-The v2 envs (`RefExp/SixDrawer-v2`, pixels and state) are timed in the same rounds: issue 23's goal
+The v2 envs (`RefExp/SixDrawer-v2`, `RefExp/Desk-v2`, ..., pixels and state) are timed in the same rounds: issue 23's goal
 is v2 pixel steps/s >= 0.4 x (stretch 0.5) the same env's state steps/s and >= TwoDrawer-v1's pixel
 steps/s (`v2_goals` in the output). `--v2-only` leaves out v0 and stock Metaworld.
 """
@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> dict:
         "steps_per_s": {k: round(v, 1) for k, v in m.items() if k != "per_round"},
         "per_round": {k: [round(x, 1) for x in v] for k, v in m["per_round"].items()},
         "v1_pixels_over_state_ceiling": round(v1 / state, 2),
+        "env_ids": {env_id: "refexp_" + env_id.split("/")[1].lower().replace("-", "_") for env_id in V2_IDS},
         "v2_goals": {key[:-len("_pixels")]: {
             "pixels_over_own_state": round(m[key] / m[key.replace("_pixels", "_state")], 2),  # goal >= 0.4 (stretch 0.5)
             "pixels_over_two_drawer_v1_pixels": round(m[key] / v1, 2),  # goal >= 1

@@ -74,6 +74,7 @@ def compare_actions(agent_spec: str, env_id: str, episodes: int, n_trials: int, 
     from benchmark.agents import load_agent
     from benchmark.protocol import PUBLIC_SECRET, run_trial, run_trials, trial_specs
 
+    episodes = episodes if episodes is not None else refexp_envs.default_episodes(env_id)  # the registry's K
     specs = trial_specs(0, eval_seed=0, secret=PUBLIC_SECRET, num_tasks=refexp_envs.num_tasks(env_id),
                         trials_per_task=max(1, n_trials // refexp_envs.num_tasks(env_id)), episodes=episodes)
     envs = [gym.make(env_id, obs_type=obs_type, disable_env_checker=True) for _ in specs]
@@ -96,7 +97,8 @@ def isolation_cost(agent_spec: str, env_id: str | None, episodes: int, trials_pe
     (sandboxed) process, interleaved chunk by chunk after a warm-up chunk each; also whether they agree."""
     import gymnasium as gym
 
-    from benchmark.agents import load_agent, num_drawers
+    import refexp_envs
+    from benchmark.agents import load_agent
     from benchmark.protocol import DEFAULT_ENV_ID, PUBLIC_SECRET, run_trials, trial_specs
     from benchmark.sandbox import confinement_problem, start_agent
     from refexp_envs import HORIZON
@@ -106,7 +108,8 @@ def isolation_cost(agent_spec: str, env_id: str | None, episodes: int, trials_pe
     env_id = env_id or getattr(local, "trained_env_id", None) or DEFAULT_ENV_ID
     confine = confinement_problem() is None
     remote = start_agent(agent_spec, env_id, confine=confine, allow_env_mismatch=allow_env_mismatch)
-    specs = trial_specs(0, eval_seed=0, secret=PUBLIC_SECRET, num_tasks=num_drawers(env_id),
+    episodes = episodes if episodes is not None else refexp_envs.default_episodes(env_id)  # the registry's K
+    specs = trial_specs(0, eval_seed=0, secret=PUBLIC_SECRET, num_tasks=refexp_envs.num_tasks(env_id),
                         trials_per_task=trials_per_task, episodes=episodes)
     parts = chunks(specs, batch)
     if len(parts) < 2:

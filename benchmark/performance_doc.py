@@ -1,6 +1,7 @@
 """docs/performance.md's tables, generated from the measurement records in docs/perf/*.json.
 
     python -m benchmark.env_speed --json-out docs/perf/env_speed_$(date -u +%Y%m%dT%H%M).json
+    python -m benchmark.env_speed --v2-only --json-out docs/perf/env_speed_v2_$(date -u +%Y%m%dT%H%M).json
     python -m benchmark.performance_doc tests -- -m "not slow"   # time the test suite, record it
     python -m benchmark.performance_doc tiers                     # time the quick and slow tiers, record, render
     python -m benchmark.performance_doc render                    # rewrite the tables
@@ -9,7 +10,7 @@
 Each record is one run of a command, with its machine, date and load average, kept as written; the
 document's tables are rebuilt from all of them (newest last), so the history is the records, and
 no number in docs/performance.md is typed by hand. A `<!-- perf:KIND -->` ... `<!-- /perf -->`
-block takes the table of the records of that kind (`env_speed`, `tests`, `tiers`).
+block takes the table of the records of that kind (`env_speed`, `env_speed_v2`, `tests`, `tiers`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ BLOCK = re.compile(r"(<!-- perf:(?P<kind>\w+) -->\n)(.*?)(<!-- /perf -->)", re.S
 
 def records(kind: str, folder: Path = RECORDS) -> list[dict]:
     """The records of one kind (file name `<kind>_<stamp>.json`), oldest first."""
-    out = [json.loads(p.read_text()) | {"_file": p.name} for p in sorted(folder.glob(f"{kind}_*.json"))]
+    names = re.compile(rf"{re.escape(kind)}_\d[\w-]*\.json")  # env_speed_2026... but not env_speed_v2_2026...
+    out = [json.loads(p.read_text()) | {"_file": p.name} for p in sorted(folder.glob(f"{kind}_*.json"))
+           if names.fullmatch(p.name)]
     return sorted(out, key=lambda r: (r["date"], r["_file"]))
 
 
@@ -59,6 +62,23 @@ def env_speed_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def env_speed_v2_table(rows: list[dict]) -> str:
+    """One row per v2 env of each `--v2-only` record: its pixel and state steps/s and the speed goals
+    (pixels >= 0.4 x its own state steps/s, and >= TwoDrawer-v1's pixel steps/s of the same run)."""
+    lines = ["| date | machine | load (1 min) | env | pixels | state | pixels / state (goal >= 0.4) | "
+             "pixels / TwoDrawer-v1 pixels (goal >= 1) | goals | record |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        s = r["steps_per_s"]
+        for key, goal in r["v2_goals"].items():
+            env = next((e for e in r.get("env_ids", {}) if r["env_ids"][e] == key), key)
+            met = goal["pixels_over_own_state"] >= 0.4 and goal["pixels_over_two_drawer_v1_pixels"] >= 1.0
+            lines.append(f"| {r['date']} | {r['machine']} | {_load(r)} | {env} | {s[key + '_pixels']:.1f} | "
+                         f"{s[key + '_state']:.1f} | {goal['pixels_over_own_state']:.2f} | "
+                         f"{goal['pixels_over_two_drawer_v1_pixels']:.2f} (v1: {s['refexp_two_drawer_v1_pixels']:.1f}) | "
+                         f"{'met' if met else 'not met'} | `perf/{r['_file']}` |")
+    return "\n".join(lines) + "\n"
+
+
 def tests_table(rows: list[dict]) -> str:
     lines = ["| date | machine | load (1 min) at start | selection | outcome | wall time | record |",
              "|---|---|---|---|---|---|---|"]
@@ -79,7 +99,7 @@ def tiers_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-TABLES = {"env_speed": env_speed_table, "tests": tests_table, "tiers": tiers_table}
+TABLES = {"env_speed": env_speed_table, "env_speed_v2": env_speed_v2_table, "tests": tests_table, "tiers": tiers_table}
 TIERS = (["-m", "not slow"], ["-m", "slow"])  # the quick tier and the rest: together the whole suite
 
 

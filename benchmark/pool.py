@@ -36,7 +36,9 @@ def pool(results: Sequence[dict]) -> stats.Summary:
             raise ValueError("not the same protocol: " + ", ".join(f"{k} {first.get(k)!r} vs {r.get(k)!r}" for k in bad))
     raw = [r["raw_successes"][0] for r in results]
     tasks = [r["raw_tasks"][0] for r in results]
-    return stats.summarise(raw, tasks, first["num_drawers"])
+    from benchmark.schema import num_choices
+
+    return stats.summarise(raw, tasks, first["num_drawers"], choices=num_choices(first))  # M (Desk-v2: 4 of 64 tasks)
 
 
 def markdown_row(label: str, summary: stats.Summary, runs: int, trials: int) -> str:

@@ -51,8 +51,9 @@ class Agent(Protocol):
     seed from the evaluation seed, never from the task); `set_task(task)` for agents with
     `uses_task = True` (never eligible); `set_layout(handles)` after every env reset for agents
     with `uses_layout = True` (the scripted reference agents: the handles' positions `(N, 3)`, drawn
-    from the reset seed, never the task); `reset_batch(seeds)` + `act_batch(obs, rewards,
-    episode_starts)` to step several trials at once (see `BatchAgent`). Optional attributes: `name`,
+    from the reset seed, never the task; on Desk-v2 the desk's `{"kinds", "targets"}` from
+    `DeskEnv.layout()`); `reset_batch(seeds)` + `act_batch(obs, rewards, episode_starts)` to step
+    several trials at once (see `BatchAgent`). Optional attributes: `name`,
     `version`, `eligible`, `uses_dataset`, `trained_env_id`.
     """
 
@@ -280,7 +281,8 @@ def run_trial(env, agent, spec: TrialSpec) -> TrialResult:
     for reset_seed in spec.reset_seeds:
         obs, _ = env.reset(seed=reset_seed, options=_reset_options(spec))
         if getattr(agent, "uses_layout", False):
-            agent.set_layout(env.unwrapped.handle_positions())
+            base = env.unwrapped  # a desk's layout is its slots' kinds and targets (DeskEnv.layout)
+            agent.set_layout(base.layout() if hasattr(base, "layout") else base.handle_positions())
         reward, start = 0.0, True
         while True:
             action = _check_action(agent.act(obs, reward, start), "agent.act")

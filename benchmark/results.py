@@ -70,7 +70,9 @@ def make_results(
     """Assemble (and validate) a results dict from raw per-trial data `(S, T, K)` (contract section 4)."""
     n = int(num_drawers)
     arr = np.asarray(raw_successes, dtype=int)
-    summary = stats.summarise(arr, raw_tasks, n, samples=bootstrap_samples)
+    entry = refexp_envs.ENVS.get(env_id)
+    m = entry.num_choices if entry is not None else n  # M: the Bayes-optimal curve is min(1, k/M)
+    summary = stats.summarise(arr, raw_tasks, n, samples=bootstrap_samples, choices=m)
     results = {
         "schema_version": SCHEMA_VERSION,
         "agent": meta["name"],
@@ -81,6 +83,7 @@ def make_results(
         "uses_layout": bool(meta.get("uses_layout", False)),
         "env_id": env_id,
         "num_drawers": n,
+        "choices": m,
         "trained_env_id": meta.get("trained_env_id"),
         "env_mismatch_allowed": bool(env_mismatch_allowed),
         "obs_type": obs_type,
@@ -107,6 +110,8 @@ def make_results(
         "seed_conditional_success": summary.seed_conditional_success,
         "conditional_bayes_optimal": summary.conditional_bayes_optimal,
         "ci_method": summary.ci_method,
+        "splits": (stats.split_summaries(arr, raw_tasks, n, m, {s: entry.tasks_of(s) for s in refexp_envs.SPLITS})
+                   if entry is not None and entry.has_split else None),
         "confidence": stats.CONFIDENCE,
         "bootstrap_samples": int(bootstrap_samples),
         "bootstrap_seed": stats.BOOTSTRAP_SEED,
@@ -186,6 +191,17 @@ def score_line(results: dict) -> str:
     return (f"exploration score {ex_text} (0 = never adapts, 1 = Bayes-optimal); area under the curve "
             f"{results['auc']:.3f} {_ci(*results['auc_ci'])}; {results['seeds_at_bayes_optimal']} of {s_count} "
             f"seeds at the Bayes-optimal curve{_conditional_text(results)}; intervals: {results['ci_method']}")
+
+
+def split_lines(results: dict) -> list[str]:
+    """One line per split (train, test) of an env with held-out tasks (Desk-v2); none otherwise."""
+    lines = []
+    for name, sp in (results.get("splits") or {}).items():
+        ex = sp["exploration_score"]
+        curve = ", ".join(f"{x:.3f}" for x in sp["success_rate"])
+        lines.append(f"{name} ({sp['tasks']} tasks): success per episode [{curve}]; exploration score "
+                     + ("n/a (K = 1)" if ex is None else f"{ex:.3f}"))
+    return lines
 
 
 def results_table(results: dict):

@@ -464,10 +464,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(cfg: RunConfig, secret: str, console) -> int:
-    from benchmark.results import breakdown_table, duplicate_cells, output_stem, results_table, score_line, write_json_atomic
+    from benchmark.results import (breakdown_table, duplicate_cells, output_stem, results_table, score_line, split_lines,
+                                   write_json_atomic)
 
     def headline(results: dict) -> None:  # one line even when piped (Rich would wrap it at 80 columns)
         console.print(score_line(results), soft_wrap=True, markup=False, highlight=False)
+        for line in split_lines(results):  # train and test apart (an env with held-out tasks)
+            console.print(line, soft_wrap=True, markup=False, highlight=False)
 
     env_id, why = cfg.env, ""
     if env_id is None:  # the env the agent was trained on: known once its checkpoints are read

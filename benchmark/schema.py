@@ -20,7 +20,8 @@ one JSON object:
 | agent_spec                   | str                           | what `--agent` was given                                |
 | eligible                     | bool                          | false for agents that see the hidden task               |
 | uses_task, uses_layout       | bool, bool                    | the agent was handed the task / the handles' positions  |
-| env_id, num_drawers          | str, int                      | the env scored, and its N                               |
+| env_id, num_drawers          | str, int                      | the env scored, and its N (its task count: Desk-v2's 64)|
+| choices (optional)           | int M                         | what an agent tries one per episode (the env's `num_choices`: N for a drawers env, 4 for Desk-v2); absent in older files: N |
 | trained_env_id               | str or null                   | the env the agent's checkpoint was trained on, if known |
 | env_mismatch_allowed         | bool                          | scored on an env it was not trained on (--allow-env-mismatch) |
 | obs_type                     | "pixels" or "state"           | what the agent observed                                 |
@@ -34,16 +35,17 @@ one JSON object:
 | ci_low, ci_high              | list[float], K                | 95% interval (`ci_method`: Student-t over seeds)        |
 | iqm                          | list[float] K, or null        | interquartile mean over seeds (null below 5 seeds)      |
 | seed_curves                  | S x K floats                  | each training seed's task-balanced success curve        |
-| seeds_at_bayes_optimal       | int                           | seeds whose curve reaches min(1, k/N) in every episode  |
-| bayes_optimal                | list[float], K                | min(1, k/N)                                             |
+| seeds_at_bayes_optimal       | int                           | seeds whose curve reaches min(1, k/M) in every episode  |
+| bayes_optimal                | list[float], K                | min(1, k/M) (M = choices; N where absent)               |
 | auc, auc_ci                  | float, [float, float]         | area under the success curve (sum over episodes)        |
-| exploration_score            | float or null                 | (auc - K/N) / (sum min(1,k/N) - K/N); null for K = 1    |
+| exploration_score            | float or null                 | (auc - K/M) / (sum min(1,k/M) - K/M); null for K = 1    |
 | exploration_score_ci         | [float, float] or null        | its 95% interval                                        |
 | seed_exploration_scores      | list[float] S, or null        | per training seed                                       |
 | conditional_success, _ci     | float or null, [lo, hi] or null | success in episode k+1 after a failed episode k (stats) |
 | seed_conditional_success     | list[float or null], S        | per training seed (null: it never failed before K)      |
 | conditional_bayes_optimal    | float or null                 | the Bayes-optimal agent's conditional success           |
 | ci_method, confidence        | str, float (0.95)             |                                                         |
+| splits (optional)            | object or null                | an env with held-out tasks (Desk-v2; required there, null or absent elsewhere): {"train": S, "test": S}, each S {tasks, success_rate (K), ci_low, ci_high (K, Student-t over seeds; null with one seed), seed_curves (S x K), exploration_score, seed_exploration_scores} over that split's tasks only (`stats.split_summaries`) |
 | bootstrap_samples, bootstrap_seed | int, int                 |                                                         |
 | raw_successes                | S x T x K of 0/1              | T = N * trials_per_task                                 |
 | raw_tasks                    | S x T of int                  | each task exactly trials_per_task times per seed        |
@@ -323,7 +325,16 @@ _REQUIRED_V2: dict[str, type | tuple[type, ...]] = {
 
 
 # Fields a file may leave out (older files do); checked when present.
-_OPTIONAL_V2: dict[str, tuple[type, ...]] = {"renderer": (dict, type(None))}
+_OPTIONAL_V2: dict[str, tuple[type, ...]] = {"renderer": (dict, type(None)), "choices": (int,),
+                                             "splits": (dict, type(None))}
+SPLIT_KEYS = ("tasks", "success_rate", "ci_low", "ci_high", "seed_curves", "exploration_score", "seed_exploration_scores")
+
+
+def num_choices(data: dict) -> int:
+    """M of a results dict's env (the registry's, not the file's: the Bayes-optimal curve is min(1, k/M));
+    the file's N for an env the registry does not know."""
+    entry = ENVS.get(data.get("env_id"))
+    return entry.num_choices if entry is not None else data["num_drawers"]
 
 
 def _close(a, b) -> bool:
@@ -361,6 +372,15 @@ def _validate_v2(data: dict) -> None:
         raise SchemaError(problems)
     _common_checks(data, problems)
     k, tpt, seeds, n = data["episodes"], data["trials_per_task"], data["training_seeds"], data["num_drawers"]
+    m = num_choices(data)
+    if "choices" in data and data["choices"] != m:
+        problems.append(f"choices {data['choices']} but {data['env_id']} has M = {m}")
+    entry = ENVS.get(data["env_id"])
+    has_split = entry is not None and entry.has_split
+    if has_split and not isinstance(data.get("splits"), dict):
+        problems.append(f"{data['env_id']} holds out test tasks: its results need 'splits' (train and test apart)")
+    if not has_split and data.get("splits") is not None:
+        problems.append(f"splits given but {data['env_id']} has no held-out split")
     if k < 1:
         problems.append(f"episodes must be >= 1, got {k}")
     if tpt < 1:
@@ -409,18 +429,18 @@ def _validate_v2(data: dict) -> None:
     checks = {
         "seed_curves": curves.tolist(),
         "success_rate": curves.mean(0).tolist(),
-        "bayes_optimal": stats.bayes_optimal_curve(k, n),
+        "bayes_optimal": stats.bayes_optimal_curve(k, m),
         "auc": stats.area(curves.mean(0)),
-        "exploration_score": stats.exploration_score(curves.mean(0), n),
-        "seed_exploration_scores": None if k == 1 else [stats.exploration_score(c, n) for c in curves],
+        "exploration_score": stats.exploration_score(curves.mean(0), m),
+        "seed_exploration_scores": None if k == 1 else [stats.exploration_score(c, m) for c in curves],
         "iqm": stats.iqm(curves, axis=0).tolist() if s_count >= stats.IQM_MIN_SEEDS else None,
-        "seeds_at_bayes_optimal": int(stats.at_bayes_optimal(curves, n).sum()),
+        "seeds_at_bayes_optimal": int(stats.at_bayes_optimal(curves, m).sum()),
     }
     if v3:
         checks["seed_conditional_success"] = stats.seed_conditional_success(raw)
         have = [c for c in checks["seed_conditional_success"] if c is not None]
         checks["conditional_success"] = float(np.mean(have)) if have else None
-        checks["conditional_bayes_optimal"] = stats.conditional_bayes_optimal(k, n)
+        checks["conditional_bayes_optimal"] = stats.conditional_bayes_optimal(k, m)
         if data["uses_task"] and data["eligible"]:
             problems.append("an agent that uses the task cannot be marked eligible")
     for key, want in checks.items():
@@ -430,6 +450,8 @@ def _validate_v2(data: dict) -> None:
                 problems.append(f"{key} {data[key]} but the raw data give {want}")
         elif not key.startswith("seed_conditional") and not _close(data[key], want):
             problems.append(f"{key} {data[key]} but the raw data give {want}")
+    if has_split and isinstance(data.get("splits"), dict):
+        _check_splits(data["splits"], raw, tasks, n, m, k, s_count, entry, problems)
     if data["distinct_rollouts"] != stats.distinct_rollouts(rolls, tasks, seeds):
         problems.append("distinct_rollouts disagrees with raw_rollouts")
     for e in range(k):
@@ -444,6 +466,37 @@ def _validate_v2(data: dict) -> None:
             problems.append(f"{val} must be [low, high] around {key}")
     if problems:
         raise SchemaError(problems)
+
+
+def _check_splits(splits: dict, raw, tasks, n: int, m: int, k: int, s_count: int, entry, problems: list[str]) -> None:
+    """The per-split summary of an env with held-out tasks, recomputed from the raw data (not its intervals)."""
+    from benchmark import stats
+    from refexp_envs import SPLITS
+
+    if sorted(splits) != sorted(SPLITS):
+        problems.append(f"splits must have exactly the keys {list(SPLITS)}, got {sorted(splits)}")
+        return
+    want = stats.split_summaries(raw, tasks, n, m, {s: entry.tasks_of(s) for s in SPLITS})
+    for name in SPLITS:
+        got = splits[name]
+        if not isinstance(got, dict) or sorted(got) != sorted(SPLIT_KEYS):
+            problems.append(f"splits[{name!r}] must have exactly the keys {list(SPLIT_KEYS)}")
+            continue
+        for key in ("tasks", "success_rate", "seed_curves", "exploration_score", "seed_exploration_scores"):
+            try:
+                same = not isinstance(got[key], bool) and _close(got[key], want[name][key])
+            except (ValueError, TypeError):
+                same = False
+            if not same:
+                problems.append(f"splits[{name!r}][{key!r}] {got[key]} but the raw data give {want[name][key]}")
+        lo, hi, rate = got["ci_low"], got["ci_high"], want[name]["success_rate"]
+        if s_count < 2:
+            if lo is not None or hi is not None:
+                problems.append(f"splits[{name!r}]: ci_low and ci_high must be null with one training seed")
+        elif not (isinstance(lo, list) and isinstance(hi, list) and len(lo) == len(hi) == k
+                  and all(_is_num(a) and _is_num(b) and 0.0 <= a <= r + _TOL and r - _TOL <= b <= 1.0
+                          for a, b, r in zip(lo, hi, rate))):
+            problems.append(f"splits[{name!r}]: ci_low and ci_high must be {k} numbers in [0, 1] around success_rate")
 
 
 def total_trials(data: dict) -> int:
@@ -497,7 +550,7 @@ def implausible_reason(data: dict) -> str | None:
 
     if len(data["training_seeds"]) < 2:
         return None
-    sm = stats.summarise(data["raw_successes"], data["raw_tasks"], data["num_drawers"])
+    sm = stats.summarise(data["raw_successes"], data["raw_tasks"], data["num_drawers"], choices=num_choices(data))
     if sm.exploration_score_ci is None or sm.exploration_score_ci[0] <= 1.0 + IMPLAUSIBLE_MARGIN:
         return None
     lo, hi = sm.exploration_score_ci

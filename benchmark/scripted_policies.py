@@ -110,9 +110,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=ScriptedConfig.seed, help="first reset seed")
     parser.add_argument("--json-out", default=ScriptedConfig.json_out, help="also write the numbers here")
     args = parser.parse_args(argv)
-    unknown = [e for e in args.env_ids if e not in refexp_envs.ENV_IDS]
+    unknown = [e for e in args.env_ids if e not in refexp_envs.DRAWER_ENV_IDS]
     if unknown:
-        parser.error(f"unknown env ids {unknown}; RefExp ids: {list(refexp_envs.ENV_IDS)}")
+        parser.error(f"unknown env ids {unknown}; drawer ids: {list(refexp_envs.DRAWER_ENV_IDS)} "
+                     "(RefExp/Desk-v2's policies: python dev/desk_policies.py)")
     for name in ("starts", "replay_sources", "replay_targets"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")

@@ -214,19 +214,23 @@ class Summary:
 
 
 def summarise(raw, tasks, num_drawers: int, samples: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED,
-              interval: str = "t") -> Summary:
-    """Summarise raw successes `(S, T, K)` with tasks `(S, T)` of an env with `num_drawers` drawers.
+              interval: str = "t", choices: int | None = None) -> Summary:
+    """Summarise raw successes `(S, T, K)` with tasks `(S, T)` of an env with `num_drawers` tasks
+    (a drawers env: its drawers).
 
     `interval`: "t" (Student-t over seeds; the stratified bootstrap over trials where S = 1) or
-    "bootstrap" (the stratified bootstrap over seeds and trials, for comparison)."""
+    "bootstrap" (the stratified bootstrap over seeds and trials, for comparison). `choices`: M, what
+    an agent tries one per episode (the Bayes-optimal curve min(1, k/M) and the exploration score's
+    reference); None: the task count (every drawers env; Desk-v2 has 64 tasks and M = 4)."""
     if interval not in ("t", "bootstrap"):
         raise ValueError(f"interval must be 't' or 'bootstrap', got {interval!r}")
     n = int(num_drawers)
     curves = seed_curves(raw, tasks, n)
     s_count, k = curves.shape
     mean = curves.mean(0)
-    fixed, best = k / n, float(np.sum(bayes_optimal_curve(k, n)))
-    ex = exploration_score(mean, n)
+    m = n if choices is None else int(choices)
+    fixed, best = k / m, float(np.sum(bayes_optimal_curve(k, m)))
+    ex = exploration_score(mean, m)
     if interval == "t" and s_count >= 2:
         method = CI_METHOD
         lo, hi = t_interval(curves)
@@ -255,19 +259,53 @@ def summarise(raw, tasks, num_drawers: int, samples: int = BOOTSTRAP_SAMPLES, se
         ci_high=[float(x) for x in hi],
         iqm=[float(x) for x in iqm(curves, axis=0)] if s_count >= IQM_MIN_SEEDS else None,
         seed_curves=[[float(x) for x in c] for c in curves],
-        seeds_at_bayes_optimal=int(at_bayes_optimal(curves, n).sum()),
-        bayes_optimal=bayes_optimal_curve(k, n),
+        seeds_at_bayes_optimal=int(at_bayes_optimal(curves, m).sum()),
+        bayes_optimal=bayes_optimal_curve(k, m),
         auc=area(mean),
         auc_ci=(float(min(a_lo, area(mean))), float(max(a_hi, area(mean)))),
         exploration_score=ex,
         exploration_score_ci=ex_ci,
-        seed_exploration_scores=None if ex is None else [float(exploration_score(c, n)) for c in curves],
+        seed_exploration_scores=None if ex is None else [float(exploration_score(c, m)) for c in curves],
         conditional_success=cond,
         conditional_success_ci=cond_ci,
         seed_conditional_success=seed_cond,
-        conditional_bayes_optimal=conditional_bayes_optimal(k, n),
+        conditional_bayes_optimal=conditional_bayes_optimal(k, m),
         ci_method=method,
     )
+
+
+def split_summaries(raw, tasks, num_tasks: int, choices: int, splits: dict[str, Sequence[int]]) -> dict[str, dict]:
+    """Per split of an env with held-out tasks (Desk-v2's "train" and "test" compositions, as Meta-World's
+    ML10 reports train and test success): for each split name, its tasks' count and, over those tasks
+    only (task-balanced within the split, as the headline), each seed's curve, the mean success per
+    episode with its Student-t interval over seeds (null with one seed), and the exploration score
+    (reference min(1, k/M): within a split every mechanism still pays with probability 1/M) with the
+    per-seed scores. Everything but the intervals is recomputed by `benchmark.schema` from the raw data."""
+    rates = cell_rates(raw, tasks, int(num_tasks))  # (S, N, K)
+    out = {}
+    for name, ids in splits.items():
+        ids = sorted(int(t) for t in ids)
+        if not ids:
+            raise ValueError(f"split {name!r} has no tasks")
+        curves = rates[:, ids].mean(1)  # (S, K)
+        mean = curves.mean(0)
+        ex = exploration_score(mean, choices)
+        if curves.shape[0] >= 2:
+            lo, hi = t_interval(curves)
+            lo, hi = np.minimum(np.clip(lo, 0.0, 1.0), mean), np.maximum(np.clip(hi, 0.0, 1.0), mean)
+            ci = ([float(x) for x in lo], [float(x) for x in hi])
+        else:
+            ci = (None, None)
+        out[name] = {
+            "tasks": len(ids),
+            "success_rate": [float(x) for x in mean],
+            "ci_low": ci[0],
+            "ci_high": ci[1],
+            "seed_curves": [[float(x) for x in c] for c in curves],
+            "exploration_score": ex,
+            "seed_exploration_scores": None if ex is None else [float(exploration_score(c, choices)) for c in curves],
+        }
+    return out
 
 
 def distinct_rollouts(rollouts, tasks, seeds: Sequence[int]) -> list[dict]:

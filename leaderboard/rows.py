@@ -161,8 +161,9 @@ def rank_class(row: dict[str, str]) -> str:
 def summary_of(data: dict) -> dict:
     """The statistics of a results file of any schema, re-derived from its raw successes and tasks."""
     from benchmark import stats
+    from benchmark.schema import num_choices
 
-    sm = stats.summarise(data["raw_successes"], data["raw_tasks"], data["num_drawers"])
+    sm = stats.summarise(data["raw_successes"], data["raw_tasks"], data["num_drawers"], choices=num_choices(data))
     return {"success_rate": sm.success_rate, "ci_low": sm.ci_low, "ci_high": sm.ci_high,
             "bayes_optimal": sm.bayes_optimal, "exploration_score": sm.exploration_score,
             "exploration_score_ci": sm.exploration_score_ci, "auc": sm.auc, "auc_ci": sm.auc_ci,

@@ -29,6 +29,7 @@ import re
 import sys
 from pathlib import Path
 
+from benchmark.schema import num_choices
 from benchmark.text import md_cell
 from refexp_envs.helpformat import DefaultsHelpFormatter
 
@@ -100,7 +101,7 @@ def table(rows: list[dict]) -> str:
         seeds = r["training_seeds"]
         trials = r["trials_per_task"] * r["num_drawers"]
         distinct = sum(c["distinct"] for c in r["distinct_rollouts"]) / len(seeds)
-        sm = stats.summarise(r["raw_successes"], r["raw_tasks"], n)  # one interval method for every file's schema
+        sm = stats.summarise(r["raw_successes"], r["raw_tasks"], n, choices=num_choices(r))  # one interval method for every file's schema
         methods.add(sm.ci_method)
         cells = [_interval(*v) for v in zip(sm.success_rate, sm.ci_low, sm.ci_high)]
         ex = "n/a" if sm.exploration_score is None else _interval(sm.exploration_score, *sm.exploration_score_ci)
@@ -108,8 +109,9 @@ def table(rows: list[dict]) -> str:
         name = md_cell(r["agent"]) + ("" if r["eligible"] else " (ineligible: sees the task)")
         lines.append(f"| {name} | {len(seeds)} ({','.join(map(str, seeds))}) | {trials} ({distinct:.0f}) | "
                      + " | ".join(cells) + f" | {sm.seeds_at_bayes_optimal} of {len(seeds)} | {ex} | {cond} |")
-    best = stats.conditional_bayes_optimal(k, n)
-    lines.append("| Bayes-optimal | - | - | " + " | ".join(f"{b:.2f}" for b in stats.bayes_optimal_curve(k, n))
+    m = num_choices(rows[0])  # M: the Bayes-optimal curve is min(1, k/M) (Desk-v2: 4 of its 64 tasks)
+    best = stats.conditional_bayes_optimal(k, m)
+    lines.append("| Bayes-optimal | - | - | " + " | ".join(f"{b:.2f}" for b in stats.bayes_optimal_curve(k, m))
                  + f" | | 1 | {'n/a' if best is None else f'{best:.2f}'} |")
     dates = sorted(r["date"][:10] for r in rows)
     cpus = sorted({f"{r['machine'].get('cpu', '?')} x{r['machine'].get('cpu_count', '?')}" for r in rows})
@@ -123,8 +125,8 @@ def table(rows: list[dict]) -> str:
 
 
 # The README's headline rows: the paper's method, its Figure-2 ablations, the one-step agent, its
-# exploration ablation and the shift agent; every other row is in docs/results.md
-HEADLINE_AGENTS = ("ours", "no-expl", "no-cql", "ours-onestep", "ours-onestep-no-expl", "ours-onestep-randtex")
+# exploration ablation, the shift agent and the other families scored so far; every other row is in docs/results.md
+HEADLINE_AGENTS = ("ours", "no-expl", "no-cql", "ours-onestep", "ours-onestep-no-expl", "ours-onestep-randtex", "pearl")
 
 
 def headline(results: dict[str, list[dict]], notes_path: Path = NOTES) -> str:
@@ -151,7 +153,7 @@ def headline(results: dict[str, list[dict]], notes_path: Path = NOTES) -> str:
         cells = []
         for env in envs:
             r = cell.get((a, env))
-            sm = None if r is None else stats.summarise(r["raw_successes"], r["raw_tasks"], r["num_drawers"])
+            sm = None if r is None else stats.summarise(r["raw_successes"], r["raw_tasks"], r["num_drawers"], choices=num_choices(r))
             if sm is None or sm.exploration_score is None:
                 cells.append("")
             else:  # re-derived from the raw successes with the tables' one interval method
@@ -201,7 +203,7 @@ def _rederived(r: dict) -> dict:
     """A results dict with its curve and intervals re-derived by the current statistics (as the table's)."""
     from benchmark import stats
 
-    sm = stats.summarise(r["raw_successes"], r["raw_tasks"], r["num_drawers"])
+    sm = stats.summarise(r["raw_successes"], r["raw_tasks"], r["num_drawers"], choices=num_choices(r))
     return {**r, "success_rate": sm.success_rate, "ci_low": sm.ci_low, "ci_high": sm.ci_high}
 
 

@@ -7,6 +7,7 @@ exist, their task count and default K (episodes per trial), version and dataset 
 | id                         | drawers | appearance             | start state                    | K |
 |----------------------------|---------|------------------------|--------------------------------|---|
 | `RefExp/SixDrawer-v2`      | 2 x 3   | Metaworld's            | drawn from the reset seed, placed directly | 6 |
+| `RefExp/Desk-v2`           | 4 mechanisms x 16 desks (64 tasks; desks 12-15 held out) | Metaworld's drawer, button, handle | arm and light from the reset seed, placed directly | 4 |
 | `RefExp/TwoDrawerSealedShift-v2` | 2 | a sealed look per trial (`looks`) | TwoDrawer-v1's          | 3 |
 | `RefExp/TwoDrawer-v1`      | 2       | Metaworld's            | drawn from the reset seed      | 3 |
 | `RefExp/ThreeDrawer-v1`    | 3       | Metaworld's            | drawn from the reset seed      | 3 |
@@ -41,6 +42,7 @@ import gymnasium as gym  # noqa: E402
 __version__ = "0.2.0"
 
 ENTRY_POINT = "refexp_envs.drawers:DrawersEnv"
+DESK_ENTRY_POINT = "refexp_envs.desk:DeskEnv"
 HORIZON = 50
 
 V1_START = {
@@ -67,6 +69,13 @@ SIX_DRAWER_V2 = {
 }
 """SixDrawer-v2's constructor arguments (see `DrawersEnv`, "Starting State")."""
 
+DESK_V2 = {
+    "test_compositions": (12, 13, 14, 15),  # the held-out desks: their tasks are in no dataset
+}
+"""Desk-v2's constructor arguments besides its defaults (`refexp_envs.desk.DeskEnv`: 16 compositions of
+M = 4 mechanisms, `DESK_COMPOSITIONS`): the train/test split, fixed here and only here."""
+DESK_COMPOSITIONS = 16  # len(refexp_envs.desk.DESK_COMPOSITIONS), without importing the simulator
+
 
 @dataclasses.dataclass(frozen=True)
 class EnvEntry:
@@ -81,6 +90,50 @@ class EnvEntry:
     env_kwargs: tuple[tuple[str, object], ...] = ()  # constructor arguments besides the version's start ranges
     trains_on: str | None = None  # the env id whose datasets and checkpoints agents for this env use (None: its own)
     entry_point: str = ENTRY_POINT
+    choices: int | None = None  # M, the options an agent tries one per episode (Bayes-optimal min(1, k/M)); None: num_tasks
+    has_datasets: bool = True  # False: no published datasets yet (not a training default, no dataset ids)
+
+    def __post_init__(self):
+        m = self.num_choices
+        if isinstance(m, bool) or not isinstance(m, int) or m < 2 or self.num_tasks % m:
+            raise ValueError(f"choices (M) must be an int >= 2 that divides num_tasks ({self.num_tasks}), got {m!r}")
+        kwargs = dict(self.env_kwargs)
+        if "test_compositions" in kwargs:
+            test = tuple(kwargs["test_compositions"])
+            groups = self.num_tasks // m
+            if not test:
+                raise ValueError("a split needs at least one test composition (test_compositions is empty)")
+            if any(isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < groups for i in test):
+                raise ValueError(f"test_compositions must be composition indices in range({groups}), got {test!r}")
+            if len(set(test)) >= groups:
+                raise ValueError("a split needs at least one train composition: every composition is a test composition")
+
+    @property
+    def num_choices(self) -> int:
+        """M: what an agent chooses between, one per episode (a drawers env: its drawers; Desk-v2: the 4
+        mechanisms of a desk). The Bayes-optimal success in episode k is min(1, k/M)."""
+        return self.num_tasks if self.choices is None else self.choices
+
+    @property
+    def test_compositions(self) -> tuple[int, ...]:
+        return tuple(sorted(dict(self.env_kwargs).get("test_compositions", ())))
+
+    @property
+    def has_split(self) -> bool:
+        """Whether the tasks are split into train tasks (in the datasets) and held-out test tasks."""
+        return bool(self.test_compositions)
+
+    def split_of(self, task: int) -> str | None:
+        """"train" or "test" for a task of an env with a split (task // M is its composition), None without."""
+        if not self.has_split:
+            return None
+        return "test" if int(task) // self.num_choices in self.test_compositions else "train"
+
+    def tasks_of(self, split: str) -> tuple[int, ...]:
+        """The tasks of split "train" or "test" (every task as "train" for an env without a split)."""
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        return tuple(t for t in range(self.num_tasks) if (self.split_of(t) or "train") == split)
 
     def kwargs(self) -> dict:
         """Constructor arguments of the registered id (v0's are exactly what v0 always had)."""
@@ -123,8 +176,12 @@ def _drawers(n: int, appearance: str, version: int, slug: str, seed_base: int, t
     return EnvEntry(n, episodes, version, slug, seed_base, (("num_drawers", n), ("appearance", appearance)), trains_on)
 
 
+SPLITS = ("train", "test")
+
 ENVS: dict[str, EnvEntry] = {
     "RefExp/SixDrawer-v2": EnvEntry(6, 6, 2, "six-drawer", 2100, tuple(SIX_DRAWER_V2.items())),
+    "RefExp/Desk-v2": EnvEntry(DESK_COMPOSITIONS * 4, 4, 2, "desk", 2300, tuple(DESK_V2.items()),
+                               entry_point=DESK_ENTRY_POINT, choices=4, has_datasets=False),
     "RefExp/TwoDrawerSealedShift-v2": EnvEntry(
         2, 3, 2, "two-drawer-sealed-shift", 2200,
         (("num_drawers", 2), ("appearance", "sealed"), *V1_START.items()), trains_on="RefExp/TwoDrawer-v1"),
@@ -137,8 +194,13 @@ ENVS: dict[str, EnvEntry] = {
 }
 ENV_IDS = tuple(ENVS)
 LATEST_VERSION = max(entry.version for entry in ENVS.values())
-LATEST_ENV_IDS = tuple(env_id for env_id, entry in ENVS.items() if entry.version == LATEST_VERSION)
-"""The current ids: the defaults of the harness, training and demos (older ids stay registered)."""
+LATEST_ENV_IDS = tuple(env_id for env_id, entry in ENVS.items()
+                       if entry.version == LATEST_VERSION and entry.has_datasets and entry.entry_point == ENTRY_POINT)
+"""The current drawer ids with datasets: the defaults of the harness, training and demos (older ids stay
+registered; Desk-v2 is named explicitly until its datasets are published)."""
+DRAWER_ENV_IDS = tuple(env_id for env_id, entry in ENVS.items() if entry.entry_point == ENTRY_POINT)
+"""The ids of the drawers family (`DrawersEnv`): what drawer-specific tools and tests take."""
+DATASET_ENV_IDS = tuple(env_id for env_id, entry in ENVS.items() if entry.has_datasets)
 ENV_KWARGS: dict[str, dict] = {env_id: entry.kwargs() for env_id, entry in ENVS.items()}
 
 
@@ -157,6 +219,16 @@ def num_tasks(env_id: str) -> int:
 def default_episodes(env_id: str) -> int:
     """The default K (episodes per trial) of `env_id`: what the harness, training and board use unless told."""
     return env_entry(env_id).episodes
+
+
+def num_choices(env_id: str) -> int:
+    """M of `env_id` (`EnvEntry.num_choices`): the Bayes-optimal success in episode k is min(1, k/M)."""
+    return env_entry(env_id).num_choices
+
+
+def split_of(env_id: str, task: int) -> str | None:
+    """"train" / "test" for a task of an env with a held-out split (Desk-v2), None for one without."""
+    return env_entry(env_id).split_of(check_task(env_id, task))
 
 
 def check_task(env_id: str, task) -> int:

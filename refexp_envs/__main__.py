@@ -23,8 +23,8 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--episodes", type=int_at_least(1), default=3, help="episodes per (env, policy, task)")
     parser.add_argument("--noise", type=float, default=0.1, help="scripted policy action noise (>= 0)")
     parser.add_argument("--seed", type=int, default=0, help="episode e uses seed + e (env and policy noise)")
-    parser.add_argument("--env", nargs="+", choices=refexp_envs.ENV_IDS, default=list(refexp_envs.LATEST_ENV_IDS),
-                        metavar="ENV_ID", help=f"the envs to run, of {', '.join(refexp_envs.ENV_IDS)}")
+    parser.add_argument("--env", nargs="+", choices=refexp_envs.DRAWER_ENV_IDS, default=list(refexp_envs.LATEST_ENV_IDS),
+                        metavar="ENV_ID", help=f"the envs to run, of {', '.join(refexp_envs.DRAWER_ENV_IDS)}")
     return parser
 
 

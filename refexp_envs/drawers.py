@@ -630,3 +630,6 @@ def _ranges(name: str, value, size: int, most: float) -> np.ndarray:
     if arr.shape != (size,) or not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr > most):
         raise ValueError(f"{name} must be {size} number(s), each in [0, {most}], got {value!r}")
     return arr
+
+
+check_ranges = _ranges  # public name for the other envs' constructors (refexp_envs.desk)

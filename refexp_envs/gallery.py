@@ -11,6 +11,9 @@ Writes two PNGs (the agent's own 64x64 frames, upscaled without smoothing):
   opened by its scripted policy (seed 0, 40 steps; drawers 0-2 the lower row, 3-5 the upper), then
   TwoDrawerSealedShift-v2's first frames (reset seed 0) under the looks of the public secret's first
   trials (eval seed 0: the reported numbers') and of the development secret's (eval seed 1000).
+- `desk_v2.png`: RefExp/Desk-v2's 16 compositions (the first frame of each after `reset(seed=0)`;
+  12-15 the held-out test desks), then composition 0 with each of its mechanisms worked by its scripted
+  policy (30 steps), then those frames rendered at 192x192 (`image_size=192`) to show the parts.
 """
 
 from __future__ import annotations
@@ -112,10 +115,52 @@ def v2_first_frames(looks_of: list[tuple[str, str, int]], seeds: int = 6, scale:
     return _grid(rows, labels, scale)
 
 
+def desk_v2(scale: int = 3, steps: int = 30, big: int = 192) -> Image.Image:
+    """Desk-v2's compositions and its mechanisms at work (see the module docstring)."""
+    from refexp_envs.policies import ScriptedMechanismPolicy
+
+    entry = refexp_envs.ENVS["RefExp/Desk-v2"]
+    m = entry.num_choices
+    env = gym.make("RefExp/Desk-v2")
+    desks = [env.reset(seed=0, options={"task": c * m})[0]["pixels"] for c in range(entry.num_tasks // m)]
+    env.close()
+
+    def worked(image_size: int) -> list[np.ndarray]:
+        e = gym.make("RefExp/Desk-v2", image_size=image_size)
+        frames = []
+        for slot in range(m):
+            obs, _ = e.reset(seed=0, options={"task": slot})
+            policy = ScriptedMechanismPolicy.for_env(e, slot)
+            for _ in range(steps):
+                obs, *_ = e.step(policy(obs))
+            frames.append(obs["pixels"])
+        kinds = e.unwrapped.kinds()
+        e.close()
+        return frames, kinds
+
+    small, kinds = worked(64)
+    half = len(desks) // 2
+    test = entry.test_compositions
+    label = lambda c: f"desk {c}" + (" (test)" if c in test else "")  # noqa: E731
+    slots = [f"slot {s}: {k}" for s, k in enumerate(kinds)]
+    parts = [_grid([("", desks[:half])], [label(c) for c in range(half)], scale),
+             _grid([("", desks[half:])], [label(c) for c in range(half, len(desks))], scale),
+             _grid([("", small)], [f"desk 0, {t}" for t in slots], scale),
+             _grid([("", worked(big)[0])], [f"desk 0, {t} ({big}x{big})" for t in slots], 1)]
+    canvas = Image.new("RGB", (max(p.width for p in parts), sum(p.height for p in parts)), "white")
+    y = 0
+    for part in parts:
+        canvas.paste(part, (0, y))
+        y += part.height
+    return canvas
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m refexp_envs.gallery", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--out-dir", default="docs/img", help="where the three PNGs are written")
+    parser.add_argument("--out-dir", default="docs/img", help="where the PNGs are written")
+    parser.add_argument("--only", choices=("all", "desk"), default="all",
+                        help="'desk': only desk_v2.png (the others take minutes)")
     parser.add_argument("--scale", type=int, default=3, help="pixels per agent pixel")
     parser.add_argument("--seeds", type=int, default=6, help="reset seeds (columns) of the v1 grid")
     args = parser.parse_args(argv)
@@ -126,9 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     from benchmark.protocol import DEV_EVAL_SEED, DEV_SECRET, PUBLIC_SECRET
 
     looks_of = [("SealedShift-v2 public", PUBLIC_SECRET, 0), ("SealedShift-v2 dev", DEV_SECRET, DEV_EVAL_SEED)]
-    for name, image in (("first_frames_v1.png", v1_first_frames(args.seeds, args.scale)),
-                        ("v0_v1.png", v0_v1(args.scale)),
-                        ("first_frames_v2.png", v2_first_frames(looks_of, args.seeds, args.scale))):
+    pictures = {"first_frames_v1.png": lambda: v1_first_frames(args.seeds, args.scale),
+                "v0_v1.png": lambda: v0_v1(args.scale),
+                "first_frames_v2.png": lambda: v2_first_frames(looks_of, args.seeds, args.scale),
+                "desk_v2.png": lambda: desk_v2(args.scale)}
+    for name, draw in pictures.items():
+        if args.only == "desk" and name != "desk_v2.png":
+            continue
+        image = draw()
         path = os.path.join(args.out_dir, name)
         image.save(path)
         print(f"wrote {path}")

@@ -51,6 +51,7 @@ class ScriptedDrawerPolicy:
         seed: int | None = None,
         handle: np.ndarray | None = None,
         version: int = 0,
+        travel_z: float | None = None,
     ):
         if not 0 <= drawer < num_drawers:
             raise ValueError(f"drawer {drawer} out of range for {num_drawers} drawers")
@@ -64,6 +65,7 @@ class ScriptedDrawerPolicy:
         if version not in VERSIONS:
             raise ValueError(f"version must be one of {VERSIONS}, got {version!r}")
         self.version = version
+        self.travel_z = None if travel_z is None else float(travel_z)  # Desk-v2: travel this high (None: the version's)
         self.rng = np.random.default_rng(seed)
         self._engaged = False  # v2: has the hand dropped behind the bar this episode?
 
@@ -85,6 +87,8 @@ class ScriptedDrawerPolicy:
         hx, hy, hz = self.handle
         grip_z = hz - 0.01
         safe_z = max(SAFE_Z, hz + TRAVEL_ABOVE) if self.version >= 2 else SAFE_Z
+        if self.travel_z is not None:
+            safe_z = self.travel_z
         near_x = abs(hand[0] - hx) < 0.025
         in_pull_lane = hy - PULL_DISTANCE - 0.02 < hand[1] < hy + 0.02
         low = hand[2] < grip_z + 0.03
@@ -105,6 +109,77 @@ class ScriptedDrawerPolicy:
         if pulling and self.version >= 1:
             delta[1] = min(delta[1], 0.0)  # never push the bar back in
         action = np.concatenate([delta, [-1.0]])  # gripper open: the pads straddle the bar
+        if self.noise > 0:
+            action = action + self.rng.normal(0.0, self.noise, size=4)
+        return np.clip(action, -1.0, 1.0).astype(np.float32)
+
+
+DESK_TRAVEL_Z = 0.30  # Desk-v2: the gripper centre travels this high, above every mechanism (tops at <= 0.22 m)
+PRESS_DEPTH = {"button": 0.075, "handle": 0.115}  # m below the top the press aims (the full travel and a little more)
+HOLD_DISTANCE = 0.195  # m: where the gripper centre holds a fully pulled drawer's bar (the bar is 0.16 out, the pads ~0.04 in front)
+ALIGNED = 0.012  # m: the hand is over the target when its xy is this close
+
+
+class ScriptedMechanismPolicy:
+    """Works mechanism `slot` of a `RefExp/Desk-v2` desk (the pi_i^beta of its task): a drawer is
+    pulled out as `ScriptedDrawerPolicy` does (v2, travelling at `DESK_TRAVEL_Z`; once pulled the full
+    `PULL_DISTANCE` the hand holds still, where v2 would lift away and let the drawer roll back), a button or a
+    handle is pressed down from above with the gripper closed. It lifts to `DESK_TRAVEL_Z` (above
+    every mechanism) before it moves across the desk, so it never touches another mechanism. Reads
+    only the proprioception and, at construction, the mechanism's kind and where the hand works it
+    (`for_env` after reset: `env.unwrapped.kinds()` and `targets()`, also in the state observation)."""
+
+    def __init__(self, kind: str, target, noise: float = 0.0, seed: int | None = None):
+        from refexp_envs.desk import KINDS
+
+        if kind not in KINDS:
+            raise ValueError(f"unknown mechanism kind {kind!r}; expected one of {KINDS}")
+        if noise < 0:
+            raise ValueError(f"noise must be >= 0, got {noise}")
+        self.kind = kind
+        self.target = np.asarray(target, dtype=np.float64)
+        if self.target.shape != (3,):
+            raise ValueError(f"target must be an xyz position (3,), got shape {self.target.shape}")
+        self.noise = float(noise)
+        self.rng = np.random.default_rng(seed)
+        self._drawer = (ScriptedDrawerPolicy(0, 1, handle=self.target, version=2, travel_z=DESK_TRAVEL_Z)
+                        if kind == "drawer" else None)
+        self._pressing = False
+        self._held = False  # a drawer pulled out: hold still (leaving the pull lane lets the drawer roll back in)
+
+    @classmethod
+    def for_env(cls, env, slot: int, noise: float = 0.0, seed: int | None = None) -> "ScriptedMechanismPolicy":
+        """The policy for slot `slot` of `env`'s desk in its current episode (call after `reset`)."""
+        base = env.unwrapped
+        return cls(base.kinds()[slot], base.targets()[slot], noise, seed)
+
+    def __call__(self, obs: dict) -> np.ndarray:
+        return self.act(obs["proprio"])
+
+    def act(self, proprio: np.ndarray) -> np.ndarray:
+        """`proprio`: `(4,)` gripper centre xyz and opening. Returns a `float32 (4,)` action."""
+        if self._drawer is not None:
+            hand = np.asarray(proprio[:3], dtype=np.float64)
+            if self._drawer._engaged and hand[1] <= self.target[1] - PULL_DISTANCE + 0.01:
+                self._held = True  # pulled all the way (the drawer is fully out): stay there
+            if self._held:  # keep the hand at the bar's height, just out of the drawer's limit
+                hold = np.array([self.target[0], self.target[1] - HOLD_DISTANCE, self.target[2]])
+                action = np.concatenate([np.clip((hold - hand) * 10.0, -1.0, 1.0), [-1.0]])
+            else:
+                action = self._drawer.act(proprio).astype(np.float64)
+        else:
+            hand = np.asarray(proprio[:3], dtype=np.float64)
+            gx, gy, gz = self.target
+            aligned = np.abs(hand[:2] - (gx, gy)).max() < ALIGNED
+            if aligned and hand[2] < DESK_TRAVEL_Z + 0.03:
+                self._pressing = True
+            if self._pressing:
+                target, gain = np.array([gx, gy, gz - PRESS_DEPTH[self.kind]]), 15.0  # press straight down
+            elif hand[2] < DESK_TRAVEL_Z - 0.03 and np.abs(hand[:2] - (gx, gy)).max() > 0.03:
+                target, gain = np.array([hand[0], hand[1], DESK_TRAVEL_Z + 0.02]), 12.0  # lift clear first
+            else:
+                target, gain = np.array([gx, gy, DESK_TRAVEL_Z]), 12.0  # travel above it
+            action = np.concatenate([np.clip((target - hand) * gain, -1.0, 1.0), [1.0]])  # a closed fist presses
         if self.noise > 0:
             action = action + self.rng.normal(0.0, self.noise, size=4)
         return np.clip(action, -1.0, 1.0).astype(np.float32)

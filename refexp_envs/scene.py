@@ -370,3 +370,8 @@ def _use_decimated_visual_meshes(spec: mujoco.MjSpec) -> None:
             )
             twin.name = f"{geom.name}_visual" if geom.name else ""
             geom.group = HIDDEN_GROUP
+
+
+# Public names for the other scene builders (refexp_envs.desk): the same functions.
+look_at = _look_at
+use_decimated_visual_meshes = _use_decimated_visual_meshes

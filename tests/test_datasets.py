@@ -89,7 +89,7 @@ def test_registry_ids_and_pins():
             assert look.seed == REGISTRY[f"refexp/{slug}/expert-v1"].seed and look.env_kwargs() == {"appearance": appearance}
             assert f"refexp/two-drawer-shift/{behaviour}-v1" not in REGISTRY  # the shift's look stays held out
     assert len({(s.seed, s.obs_type, s.look) for s in REGISTRY.values()}) == len(REGISTRY)
-    assert set(refexp_envs.ENV_IDS) == {s.env_id for s in REGISTRY.values()}
+    assert set(refexp_envs.DATASET_ENV_IDS) == {s.env_id for s in REGISTRY.values()}
     # every v0 id keeps its pin; a pin is a SHA-256 or visibly absent (None), never a placeholder
     assert all(s.sha256 for s in REGISTRY.values() if s.version == 0)
     for s in REGISTRY.values():

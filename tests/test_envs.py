@@ -28,7 +28,7 @@ def test_check_env(env_id, obs_type):
     env.close()
 
 
-@pytest.mark.parametrize("env_id", quick_only(refexp_envs.ENV_IDS, quick=(QUICK_ENV, "RefExp/SixDrawer-v2")))
+@pytest.mark.parametrize("env_id", quick_only(refexp_envs.DRAWER_ENV_IDS, quick=(QUICK_ENV, "RefExp/SixDrawer-v2")))  # Desk-v2's: tests/test_desk.py
 def test_task_is_hidden(env_id):
     env = gym.make(env_id)
     n = env.unwrapped.num_tasks
@@ -68,7 +68,7 @@ def test_task_drawn_from_seed_when_not_given():
     assert set(drawn) == {0, 1, 2}
 
 
-@pytest.mark.parametrize("env_id", quick_only(refexp_envs.ENV_IDS, quick=(QUICK_ENV, "RefExp/ThreeDrawer-v1")))
+@pytest.mark.parametrize("env_id", quick_only(refexp_envs.DRAWER_ENV_IDS, quick=(QUICK_ENV, "RefExp/ThreeDrawer-v1")))  # Desk-v2's policies: tests/test_desk.py
 def test_scripted_policy_opens_only_its_drawer(env_id):
     env = gym.make(env_id, obs_type="state")
     n = env.unwrapped.num_tasks
@@ -401,7 +401,9 @@ def test_v1_registration_horizon_and_version_kwargs():
     for env_id, entry in refexp_envs.ENVS.items():
         spec = gym.spec(env_id)
         assert spec.max_episode_steps == (refexp_envs.HORIZON if entry.version >= 1 else None)
-        assert spec.kwargs["num_drawers"] == entry.num_tasks == refexp_envs.num_tasks(env_id)
+        assert refexp_envs.num_tasks(env_id) == entry.num_tasks
+        if entry.entry_point == refexp_envs.ENTRY_POINT:
+            assert spec.kwargs["num_drawers"] == entry.num_tasks == entry.num_choices and not entry.has_split
         assert refexp_envs.default_episodes(env_id) == entry.episodes >= 1
     env = gym.make("RefExp/TwoDrawer-v1", obs_type="state")
     assert env.spec.max_episode_steps == 50

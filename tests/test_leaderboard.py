@@ -456,3 +456,14 @@ def test_invisible_and_control_characters_in_names_are_refused(lb, tmp_path, cap
     err = capsys.readouterr().err
     assert err.startswith("rejected: agent contains characters") and what in err and len(err.splitlines()) == 1
     assert snapshot(lb) == before
+
+
+def test_row_summary_uses_the_envs_choices_not_its_task_count():
+    """Desk-v2 has 64 tasks but 4 mechanisms per trial: the board's Bayes-optimal curve is min(1, k/4)."""
+    from leaderboard.rows import summary_of
+
+    rng = np.random.default_rng(0)
+    tasks = np.tile(np.arange(64), (2, 1))
+    data = {"env_id": "RefExp/Desk-v2", "num_drawers": 64, "raw_tasks": tasks.tolist(),
+            "raw_successes": rng.integers(0, 2, size=(2, 64, 4)).tolist()}
+    assert summary_of(data)["bayes_optimal"] == pytest.approx([0.25, 0.5, 0.75, 1.0])

@@ -2,6 +2,10 @@
 
 * `rl2`: RL^2, a recurrent policy (sb3-contrib's RecurrentPPO) trained online on K-episode trials.
 * `dpt`: an in-context causal transformer (DPT-style) trained offline on meta-trajectories.
+* `borel`: BOReL-style offline VariBAD, a belief filter on the offline data then offline RL on
+  belief-augmented observations, with (`borel`) or without (`borel-no-rr`) reward relabelling.
+* `pearl`: PEARL-style posterior sampling, offline: a product-of-Gaussians context encoder and a
+  task-conditioned offline actor-critic, z drawn at the start of each episode.
 
 Each has a typed config (`*Config`), a train command generated from it (`python -m
 refexp_baselines.families.<name> --help`), resumable checkpoints and a learning-curve log; see

@@ -253,6 +253,8 @@ def _description(env_id: str, behaviour: str, per_task: int, what: str, noise: f
 def _make_registry() -> dict[str, DatasetSpec]:
     registry: dict[str, DatasetSpec] = {}
     for env_id, entry in ENVS.items():
+        if not entry.has_datasets:
+            continue  # (Desk-v2: none published yet)
         for behaviour, noise, per_task, obs_type, what, first in _BEHAVIOURS:
             if entry.version < first or (behaviour in _LOOK and (entry.appearance != "default" or entry.version != 1)):
                 continue  # the appearance-randomised sets exist for v1 only
