@@ -15,6 +15,7 @@ import refexp_envs
 from refexp_envs import desk
 from refexp_envs.desk import DESK_COMPOSITIONS, KINDS, DeskEnv
 from refexp_envs.policies import ScriptedMechanismPolicy
+from tests.tiers import quick_only
 
 ENV = "RefExp/Desk-v2"
 
@@ -50,7 +51,7 @@ def test_compositions_every_kind_each_and_test_arrangements_new():
     assert not train & set(arrangements[12:])
 
 
-@pytest.mark.parametrize("obs_type", ["pixels", "state"])
+@pytest.mark.parametrize("obs_type", quick_only(["pixels", "state"], quick=["state"]))  # pixels: the slow tier
 def test_check_env(obs_type):
     env = gym.make(ENV, obs_type=obs_type)
     check_env(env.unwrapped, skip_render_check=True)
