@@ -1,6 +1,7 @@
 """The variational filter: ELBO terms on a tiny batch, reward input switch, no reset across episodes."""
 
 import numpy as np
+import pytest
 import torch
 
 torch.set_num_threads(1)
@@ -82,6 +83,7 @@ def test_state_not_reset_between_episodes():
     assert not torch.allclose(ha[:, T], hb[:, T])
 
 
+@pytest.mark.slow  # an optimisation loop (the quick tier keeps the filter's shape and causality tests)
 def test_filter_learns_reward_reconstruction():
     torch.manual_seed(0)
     f = BeliefFilter(Z, deter=16, stoch=4, hidden=16)

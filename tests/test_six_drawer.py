@@ -95,6 +95,7 @@ def test_scripted_policies_open_each_drawer_from_random_starts(env):
         assert opened == 50, (drawer, opened)
 
 
+@pytest.mark.slow  # renders both model variants (the quick tier checks SixDrawer-v2's pixels in test_envs)
 def test_lean_rendering_draws_fewer_objects_and_the_same_picture():
     lean = gym.make(ENV)
     full = gym.make(ENV, visual_meshes="decimated")
