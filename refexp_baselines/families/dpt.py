@@ -233,8 +233,23 @@ SHIPPED_ROOT = Path(__file__).resolve().parents[1] / "checkpoints" / "families" 
 
 
 def shipped_dir(env_id: str, seed: int) -> Path:
-    """Where the shipped DPT checkpoint of `env_id` and training seed `seed` lives (none is shipped yet)."""
+    """Where the shipped DPT checkpoint of `env_id` and training seed `seed` lives."""
     return SHIPPED_ROOT / f"{env_id.split('/')[-1].lower()}-seed{int(seed)}"
+
+
+def ship(run_dir: str | Path, env_id: str, seed: int) -> Path:
+    """Copy a finished run's config.json, model.pt (and vae.pt) to `shipped_dir(env_id, seed)`."""
+    import shutil
+
+    src, dst = Path(run_dir), shipped_dir(env_id, seed)
+    if not (src / "done.json").is_file():
+        raise FileNotFoundError(f"{src} is not a finished DPT run (no done.json)")
+    DPTAgent(src, env_id, seed)  # loads: refuses a broken run before anything is copied
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "model.pt", "vae.pt"):
+        if (src / name).exists():
+            shutil.copyfile(src / name, dst / name)
+    return dst
 
 
 class DPTAgent:
