@@ -1,4 +1,5 @@
-"""Names from results files (agent, version) as text in generated files: markdown cells, plot labels.
+"""Names from results files (agent, version) as text in generated files: markdown cells, plot labels;
+and a statistic with its interval as the generated tables write it.
 
 A results file is submitted by anyone, so its names are data: a name never becomes markup in
 README.md or docs tables, never a matplotlib math expression, and never carries invisible or
@@ -19,6 +20,11 @@ def md_cell(text: str) -> str:
     """`text` as the literal content of one markdown table cell: one line, no markup."""
     flat = " ".join(str(text).split())  # newlines and tabs would end the row
     return "".join("\\" + ch if ch in _MARKDOWN else ch for ch in flat)
+
+
+def interval(x: float, lo: float, hi: float) -> str:
+    """A point estimate and its interval as the generated tables show them: "0.46 [0.43, 0.50]"."""
+    return f"{x:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
 def plot_text(text: str) -> str:

@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 
 from benchmark.schema import num_choices
+from benchmark.text import interval as _interval
 from benchmark.text import md_cell
 from refexp_envs.helpformat import DefaultsHelpFormatter
 
@@ -64,10 +65,6 @@ def collect(results_dir: str | Path = DEFAULT_RESULTS) -> dict[str, list[dict]]:
         if len(set(names)) != len(names):
             raise ValueError(f"two results files for one agent on {rows[0]['env_id']}: {names}")
     return out
-
-
-def _interval(x: float, lo: float, hi: float) -> str:
-    return f"{x:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
 def notes_for(rows: list[dict], notes_path: Path = NOTES) -> list[str]:
