@@ -7,7 +7,8 @@ dev/LOG.md entry 39: `ours` on ThreeDrawer-v1 reuses `ours-onestep`'s shipped fr
 same training seed. The bundle holds the inference parts only (fp16): the encoder and the filter without its
 decoders. They are cast to fp32 into fresh modules (the decoders keep their untrained initial weights; no later
 stage reads them), the frames stage re-encodes the dataset with that encoder through `train.train_frames`'s
-own resume path, and the filter is written as the belief stage's output. Refuses a bundle whose env, seed,
+own resume path, and the filter is written as the belief stage's output. Each seeded stage's timing.json
+names its source and carries the source stage's training time (the time these weights took to train). Refuses a bundle whose env, seed,
 dataset, frames or filter config differs from the run's.
 """
 
@@ -50,6 +51,8 @@ def seed_stages(bundle_path: Path, cfg: C.RunConfig, runs_dir: str) -> dict[str,
     T.check_stage_config(dirs["frames"], {**base, "frames": d["frames"]})
     T.check_stage_config(dirs["belief"], {**base, "frames": d["frames"], "belief": d["belief"]})
     source = {"seeded_from": str(bundle_path), "precision": bundle["meta"].get("precision")}
+    # the seeded stages' training time is the source's (recorded beside its bundle), not zero
+    src_timing = bundle["meta"].get("stage_timing", {})
     if not T.stage_done("frames", dirs["frames"]):
         torch.manual_seed(cfg.seed)
         vae = FrameVAE(cfg.frames.latent, cfg.frames.channels)
@@ -63,13 +66,14 @@ def seed_stages(bundle_path: Path, cfg: C.RunConfig, runs_dir: str) -> dict[str,
         buffers = open_buffers(cfg.env_id, cfg.dataset, root=runs_dir)
         T.train_frames(cfg, buffers, dirs["frames"], torch.device("cpu"), False, cfg.seed)  # encodes, writes codes.npz
         timing = json.loads((dirs["frames"] / "timing.json").read_text())
-        T.write_json({**source, "encode_s": timing["encode_s"]}, dirs["frames"] / "timing.json")
+        T.write_json({**source, "train_s": src_timing.get("frames", {}).get("train_s"), "encode_s": timing["encode_s"]},
+                     dirs["frames"] / "timing.json")
     if not T.stage_done("belief", dirs["belief"]):
         torch.manual_seed(cfg.seed + 1)
         filt = T.make_filter(cfg)
         load_into(filt, bundle["belief"], "dec_")
         torch.save(filt.state_dict(), dirs["belief"] / "model.pt")
-        T.write_json(source, dirs["belief"] / "timing.json")
+        T.write_json({**source, "train_s": src_timing.get("belief", {}).get("train_s")}, dirs["belief"] / "timing.json")
     return dirs
 
 
