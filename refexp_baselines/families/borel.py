@@ -420,7 +420,7 @@ SHIPPED_ROOT = Path(__file__).resolve().parents[1] / "checkpoints" / "families"
 
 
 def shipped_dir(env_id: str, seed: int, name: str = "borel") -> Path:
-    """Where the shipped checkpoint of variant `name`, `env_id` and training seed `seed` lives (none yet)."""
+    """Where the shipped checkpoint of variant `name`, `env_id` and training seed `seed` lives."""
     return SHIPPED_ROOT / name / f"{env_id.split('/')[-1].lower()}-seed{int(seed)}"
 
 
