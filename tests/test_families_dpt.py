@@ -153,3 +153,14 @@ def test_pixels_run_uses_the_frames_stage_and_acts_on_pixels(tmp_path):
     res = evaluate(dpt.DPTAgent(tmp_path / "run", ENV), ENV, episodes=1, trials_per_task=1, workers=1, progress=False,
                    obs_type="pixels")
     assert len(res["success_rate"]) == 1
+
+
+def test_agent_version_is_a_hash_of_what_it_loads(tmp_path):
+    from refexp_baselines.families import files_version
+
+    for name, data in (("config.json", b"{}"), ("model.pt", b"w1")):
+        (tmp_path / name).write_bytes(data)
+    v1 = files_version(tmp_path, ("config.json", "model.pt", "vae.pt"))
+    assert v1 == files_version(tmp_path, ("config.json", "model.pt", "vae.pt")) and len(v1) == 12
+    (tmp_path / "model.pt").write_bytes(b"w2")
+    assert files_version(tmp_path, ("config.json", "model.pt", "vae.pt")) != v1

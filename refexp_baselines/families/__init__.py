@@ -11,3 +11,16 @@ Each has a typed config (`*Config`), a train command generated from it (`python 
 refexp_baselines.families.<name> --help`), resumable checkpoints and a learning-curve log; see
 docs/baselines.md.
 """
+
+from pathlib import Path
+
+
+def files_version(run_dir, names) -> str:
+    """An agent version: SHA-256 (12 hex digits) over the files `names` of `run_dir` that exist (what it loads)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in names:
+        if (Path(run_dir) / f).is_file():
+            h.update(f.encode() + b"\0" + (Path(run_dir) / f).read_bytes())
+    return h.hexdigest()[:12]

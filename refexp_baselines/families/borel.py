@@ -62,6 +62,7 @@ import torch.nn as nn
 
 import refexp_envs
 from benchmark.protocol import ACTION_DIM, DEFAULT_ENV_ID, DEV_EVAL_SEED, DEV_SECRET
+from refexp_baselines.families import files_version
 from refexp_baselines.families.cli import field_help, run_train_command
 
 OBS_TYPES = ("pixels", "state")
@@ -426,13 +427,7 @@ def shipped_dir(env_id: str, seed: int, name: str = "borel") -> Path:
 
 def run_version(run_dir: str | Path) -> str:
     """The agent version of a run directory: SHA-256 (12 hex digits) over what the agent loads."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for f in ("config.json", "vae.pt", "belief.pt", "actor.pt"):
-        if (Path(run_dir) / f).is_file():
-            h.update(f.encode() + b"\0" + (Path(run_dir) / f).read_bytes())
-    return h.hexdigest()[:12]
+    return files_version(run_dir, ("config.json", "vae.pt", "belief.pt", "actor.pt"))
 
 
 class BOReLAgent:

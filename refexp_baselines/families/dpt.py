@@ -41,6 +41,7 @@ import torch.nn as nn
 
 import refexp_envs
 from benchmark.protocol import ACTION_DIM, DEFAULT_ENV_ID, DEV_EVAL_SEED, DEV_SECRET
+from refexp_baselines.families import files_version
 from refexp_baselines.families.cli import field_help, run_train_command
 
 OBS_TYPES = ("pixels", "state")
@@ -287,7 +288,7 @@ class DPTAgent:
             self.vae.load_state_dict(torch.load(d / "vae.pt", map_location="cpu", weights_only=True))
             self.vae.to(self.device).eval()
         self.name = "dpt"
-        self.version = meta.get("version", "unversioned")
+        self.version = files_version(d, ("config.json", "model.pt", "vae.pt"))  # what it loads
         self._gen = torch.Generator().manual_seed(seed)
         self.reset()
 
