@@ -6,6 +6,8 @@
   belief-augmented observations, with (`borel`) or without (`borel-no-rr`) reward relabelling.
 * `pearl`: PEARL-style posterior sampling, offline: a product-of-Gaussians context encoder and a
   task-conditioned offline actor-critic, z drawn at the start of each episode.
+* `offline_lib`: plain offline RL from an outside library (d3rlpy's IQL or CQL) on one frame, every
+  task's data pooled, read from the Minari datasets: no task inference (the lower bound).
 
 Each has a typed config (`*Config`), a train command generated from it (`python -m
 refexp_baselines.families.<name> --help`), resumable checkpoints and a learning-curve log; see
