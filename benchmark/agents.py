@@ -460,4 +460,11 @@ def agent_metadata(agent, spec: str) -> dict[str, Any]:
         "uses_layout": bool(getattr(agent, "uses_layout", False)),
         "uses_dataset": bool(getattr(agent, "uses_dataset", True)),
         "trained_env_id": getattr(agent, "trained_env_id", None),
+        "online_steps": online_steps(agent),
     }
+
+
+def online_steps(agent) -> int | None:
+    """The online env steps the agent says it trained on (its `online_steps`), or None where it does not say."""
+    x = getattr(agent, "online_steps", None)
+    return int(x) if isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= 0 else None

@@ -54,7 +54,7 @@ class Agent(Protocol):
     from the reset seed, never the task; on Desk-v2 the desk's `{"kinds", "targets"}` from
     `DeskEnv.layout()`); `reset_batch(seeds)` + `act_batch(obs, rewards, episode_starts)` to step
     several trials at once (see `BatchAgent`). Optional attributes: `name`,
-    `version`, `eligible`, `uses_dataset`, `trained_env_id`.
+    `version`, `eligible`, `uses_dataset`, `trained_env_id`, `online_steps` (env steps of online training).
     """
 
     def reset(self) -> None:

@@ -85,6 +85,7 @@ def make_results(
         "num_drawers": n,
         "choices": m,
         "trained_env_id": meta.get("trained_env_id"),
+        "online_steps": meta.get("online_steps"),
         "env_mismatch_allowed": bool(env_mismatch_allowed),
         "obs_type": obs_type,
         "dataset_id": dataset_id,

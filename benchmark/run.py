@@ -209,6 +209,8 @@ def describe_agent(agent_spec: str, env_id: str | None, seeds: Sequence[int], de
     versions = [m["version"] for m in metas]
     if len(set(versions)) > 1:
         meta["version"] = "/".join(versions)
+    steps = [m.get("online_steps") for m in metas]
+    meta["online_steps"] = None if None in steps else max(steps)  # reported only where every seed says
     meta["env_id"] = env_id or meta["trained_env_id"] or DEFAULT_ENV_ID
     for a in agents:
         close = getattr(a, "close", None)

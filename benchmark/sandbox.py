@@ -437,10 +437,12 @@ def _check_meta(meta: Any) -> dict:
     if not isinstance(meta, dict):
         raise AgentFailure("protocol", "the agent's process sent no metadata")
     out = {"name": meta.get("name"), "version": meta.get("version"), "eligible": meta.get("eligible"),
-           "uses_task": False, "uses_dataset": meta.get("uses_dataset"), "trained_env_id": meta.get("trained_env_id")}
+           "uses_task": False, "uses_dataset": meta.get("uses_dataset"), "trained_env_id": meta.get("trained_env_id"),
+           "online_steps": meta.get("online_steps")}
     ok = (isinstance(out["name"], str) and 0 < len(out["name"]) <= 200 and isinstance(out["version"], str)
           and 0 < len(out["version"]) <= 200 and isinstance(out["eligible"], bool) and isinstance(out["uses_dataset"], bool)
-          and (out["trained_env_id"] is None or (isinstance(out["trained_env_id"], str) and len(out["trained_env_id"]) <= 200)))
+          and (out["trained_env_id"] is None or (isinstance(out["trained_env_id"], str) and len(out["trained_env_id"]) <= 200))
+          and (out["online_steps"] is None or (type(out["online_steps"]) is int and 0 <= out["online_steps"] < 2**63)))
     if not ok:
         raise AgentFailure("protocol", f"the agent's metadata is malformed: {str(meta)[:300]}")
     return out

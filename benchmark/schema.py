@@ -25,6 +25,7 @@ one JSON object:
 | trained_env_id               | str or null                   | the env the agent's checkpoint was trained on, if known |
 | env_mismatch_allowed         | bool                          | scored on an env it was not trained on (--allow-env-mismatch) |
 | obs_type                     | "pixels" or "state"           | what the agent observed                                 |
+| online_steps (optional)      | int or null                   | online env steps it trained on, as the agent says (most over seeds); null: not said |
 | dataset_id                   | str or null                   | offline data the agent was trained on; null = none      |
 | episodes                     | int K                         | episodes per trial                                      |
 | trials_per_task              | int                           | trials of each task per training seed                   |
@@ -326,7 +327,7 @@ _REQUIRED_V2: dict[str, type | tuple[type, ...]] = {
 
 # Fields a file may leave out (older files do); checked when present.
 _OPTIONAL_V2: dict[str, tuple[type, ...]] = {"renderer": (dict, type(None)), "choices": (int,),
-                                             "splits": (dict, type(None))}
+                                             "splits": (dict, type(None)), "online_steps": (int, type(None))}
 SPLIT_KEYS = ("tasks", "success_rate", "ci_low", "ci_high", "seed_curves", "exploration_score", "seed_exploration_scores")
 
 

@@ -11,7 +11,8 @@ rows in the order of `leaderboard.rows.METHOD_FAMILIES`), its agent, training se
 seed, success per episode and the exploration score with 95% intervals re-derived from the file's
 raw successes (`benchmark.stats.summarise`, as `refexp_baselines.report` and the board do), the
 seeds at the Bayes-optimal curve, the data used and the training wall time on the project's
-machine. The RefExp family shows its paper agents (`REFEXP_AGENTS`; its other variants are in
+machine; agents that observed the state (`--obs-type state`, never ranked) get tables of their own
+after the pixel table. The RefExp family shows its paper agents (`REFEXP_AGENTS`; its other variants are in
 docs/results.md); every other family shows all its agents.
 
 The data used is the results file's (`leaderboard.rows.training_data`), with the dataset's size from
@@ -20,8 +21,8 @@ shipped checkpoints' metadata under `--checkpoints` (default `refexp_baselines/c
 RefExp agent's `<env-slug>-<agent>[-seed<S>].json` records `stage_timing` (the frames stage's
 training and encoding, the belief stage's training, the agent stage's pool and training); those
 are summed per training seed, and the median over the seeds is shown. A family's shipped
-`families/<agent>/<env>-seed<S>/config.json` is read the same way; none records a `stage_timing`
-today, so those rows say "not recorded".
+`families/<agent>/<env>-seed<S>/config.json` gives its `train_wall_s` where it records one (RL^2's);
+the others record neither, so those rows say "not recorded".
 
 A document takes the tables where it holds the two marker lines
 
@@ -75,9 +76,10 @@ def _order(r: dict) -> tuple:
     return R.METHOD_FAMILIES.index(fam), within, r["agent"]
 
 
-def collect(results_dir: str | Path = DEFAULT_RESULTS) -> dict[tuple[str, int], list[dict]]:
-    """(env id, K) -> the results dicts shown for it, grouped and ordered by method family; envs of `ENVS` only."""
-    out: dict[tuple[str, int], list[dict]] = {}
+def collect(results_dir: str | Path = DEFAULT_RESULTS) -> dict[tuple[str, int, str], list[dict]]:
+    """(env id, K, obs type) -> the results dicts shown for it, grouped and ordered by method family; envs
+    of `ENVS` only. Agents that observed the state get tables of their own, apart from the ranked pixel rows."""
+    out: dict[tuple[str, int, str], list[dict]] = {}
     for p in sorted(Path(results_dir).glob("*.json")):
         res = json.loads(p.read_text())
         if not isinstance(res, dict) or "agent" not in res:
@@ -85,12 +87,12 @@ def collect(results_dir: str | Path = DEFAULT_RESULTS) -> dict[tuple[str, int], 
         if res.get("schema_version", 1) < 2:
             raise ValueError(f"{p}: results schema {res.get('schema_version', 1)}; the families table reads schema 2 and up")
         if res["env_id"] in ENVS and shown(res["agent"]):
-            out.setdefault((res["env_id"], int(res["episodes"])), []).append(res)
-    for (env, k), rows in out.items():
+            out.setdefault((res["env_id"], int(res["episodes"]), res["obs_type"]), []).append(res)
+    for (env, k, _), rows in out.items():
         rows.sort(key=_order)
         names = [r["agent"] for r in rows]
         if len(set(names)) != len(names):
-            raise ValueError(f"two results files for one agent on {env}, K = {k}: {names}")
+            raise ValueError(f"two results files for one agent on {env}, K = {k}, one obs type: {names}")
     return out
 
 
@@ -112,7 +114,11 @@ def metadata_path(r: dict, seed: int, checkpoints: str | Path = DEFAULT_CHECKPOI
 
 
 def training_seconds(meta: dict) -> float | None:
-    """The training wall time a checkpoint's metadata records: its `TIMED_STAGES` summed (None: not all recorded)."""
+    """The training wall time a checkpoint's metadata records: its `train_wall_s` (a family's one-stage
+    run), else its `TIMED_STAGES` summed (None: not all recorded)."""
+    x = meta.get("train_wall_s")
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return float(x)
     total = 0.0
     for path in TIMED_STAGES:
         x = meta.get("stage_timing")
@@ -160,9 +166,10 @@ def _span(values) -> str:
 
 def table(rows: list[dict], checkpoints: str | Path = DEFAULT_CHECKPOINTS, source: str = "refexp_baselines/results/") -> str:
     """A markdown table of one env and K (rows ordered by family), its caption and the families with no row."""
-    env, k = rows[0]["env_id"], rows[0]["episodes"]
-    if any((r["env_id"], r["episodes"]) != (env, k) for r in rows):
-        raise ValueError(f"a families table holds one env and K: {sorted({(r['env_id'], r['episodes']) for r in rows})}")
+    env, k, obs = rows[0]["env_id"], rows[0]["episodes"], rows[0]["obs_type"]
+    if any((r["env_id"], r["episodes"], r["obs_type"]) != (env, k, obs) for r in rows):
+        raise ValueError("a families table holds one env, K and obs type: "
+                         f"{sorted({(r['env_id'], r['episodes'], r['obs_type']) for r in rows})}")
     head = ("| method family | agent | training seeds | trials per seed (distinct rollouts) | "
             + " | ".join(f"episode {e + 1}" for e in range(k))
             + " | seeds at Bayes-optimal | exploration score | data used | training wall time here |")
@@ -184,14 +191,15 @@ def table(rows: list[dict], checkpoints: str | Path = DEFAULT_CHECKPOINTS, sourc
     lines.append("| Bayes-optimal | - | - | - | " + " | ".join(f"{b:.2f}" for b in stats.bayes_optimal_curve(k, m))
                  + " | - | 1 | - | - |")
     dates = sorted(r["date"][:10] for r in rows)
-    lines += ["", f"*{env}, K = {k}: means over training seeds with 95% intervals, {'; '.join(sorted(methods))}, re-derived "
+    seen = "" if obs == "pixels" else f", {obs} observations (not ranked)"
+    lines += ["", f"*{env}, K = {k}{seen}: means over training seeds with 95% intervals, {'; '.join(sorted(methods))}, re-derived "
               f"from each file's raw successes; eval seed {_span(r['eval_seed'] for r in rows)}, secret id "
               f"{_span(r['secret_id'] for r in rows)}; scored {dates[0]}{'' if dates[0] == dates[-1] else ' to ' + dates[-1]}. "
               "Training wall time here: the stage times recorded in the shipped checkpoints' metadata, summed per training "
               f"seed (a stage shared by several agents counts in each), median over seeds. Generated by `{COMMAND}` from `{source}`.*"]
     have = {R.method_family(r["agent"]) for r in rows}
     missing = [f for f in META_RL_FAMILIES if f not in have]
-    if missing:
+    if missing and obs == "pixels":
         lines += ["", f"*No row yet: {', '.join(missing)}.*"]
     return "\n".join(lines) + "\n"
 
@@ -201,11 +209,12 @@ def block(results: dict[tuple[str, int], list[dict]], checkpoints: str | Path = 
     """Every env's tables, in the order of `ENVS` (an env without a results file says so)."""
     parts = []
     for env in ENVS:
-        keys = sorted(k for k in results if k[0] == env)
+        keys = sorted((k for k in results if k[0] == env), key=lambda k: (k[1], k[2] != "pixels", k[2]))
         if not keys:
             parts.append(f"### {env}\n\n*No results file on {env} yet.*\n")
         for key in keys:
-            parts.append(f"### {env} (K = {key[1]})\n\n" + table(results[key], checkpoints, source))
+            seen = "" if key[2] == "pixels" else f", {key[2]} observations (not ranked)"
+            parts.append(f"### {env} (K = {key[1]}){seen}\n\n" + table(results[key], checkpoints, source))
     return "\n".join(parts)
 
 

@@ -20,7 +20,7 @@ TINY = dict(env=ENV, obs_type="state", steps=300, n_steps=150, batch_size=50, n_
             eval_trials=1, checkpoint_every=150, progress=False)
 
 
-def test_config_refuses_bad_values_and_cli_exits_2():
+def test_config_refuses_bad_values_and_cli_exits_2(tmp_path):
     with pytest.raises(ValueError, match="obs_type"):
         rl2.RL2Config(obs_type="rgb")
     with pytest.raises(ValueError, match="unknown env"):
@@ -33,6 +33,9 @@ def test_config_refuses_bad_values_and_cli_exits_2():
     cfg = rl2.RL2Config(env="RefExp/ThreeDrawer-v1", obs_type="state", seed=3)
     assert cfg.k == refexp_envs.default_episodes("RefExp/ThreeDrawer-v1")
     assert cfg.run_dir.name == "threedrawer-v1-state-seed3"
+    with pytest.raises(FileNotFoundError, match="not a finished"):
+        rl2.ship(tmp_path)
+    assert rl2.agent_name("pixels") == "rl2" and rl2.agent_name("state") == "rl2-state"
 
 
 @pytest.mark.slow
@@ -64,7 +67,7 @@ def test_vector_env_wrappers_and_sb3_view():
 
 
 @pytest.mark.slow
-def test_tiny_rl2_run_trains_saves_and_is_scored_by_the_harness(tmp_path):
+def test_tiny_rl2_run_trains_saves_and_is_scored_by_the_harness(tmp_path, monkeypatch):
     from benchmark.run import evaluate
 
     cfg = rl2.RL2Config(**TINY, out=str(tmp_path / "run"))
@@ -87,6 +90,20 @@ def test_tiny_rl2_run_trains_saves_and_is_scored_by_the_harness(tmp_path):
     assert dev["success_rate"] == [curve[-1][f"success_ep{i + 1}"] for i in range(cfg.k)]
     # a finished run is not retrained
     assert rl2.train(cfg, log=lambda m: None)["env_steps"] == 300
+    # shipped, it is scored per training seed as `rl2-state`, its online steps on record in the results
+    monkeypatch.setattr(rl2, "SHIPPED_ROOT", tmp_path / "shipped")
+    dst = rl2.ship(tmp_path / "run")
+    assert dst == tmp_path / "shipped" / "rl2-state" / "twodrawer-v1-seed0"
+    meta = json.loads((dst / "config.json").read_text())
+    assert meta["env_steps"] == 300 and meta["train_wall_s"] > 0 and meta["config"]["obs_type"] == "state"
+    res = evaluate("refexp_baselines.families.rl2:RL2StateAgent", ENV, episodes=cfg.k, trials_per_task=1, workers=1,
+                   progress=False, obs_type="state", isolation="none")
+    assert res["agent"] == "rl2-state" and res["online_steps"] == 300 and res["dataset_id"] is None
+    assert res["trained_env_id"] == ENV and res["agent_version"] != "unversioned"
+    with pytest.raises(FileNotFoundError, match="no shipped RL"):
+        rl2.RL2Agent(env_id=ENV, seed=0)  # no pixels model shipped
+    with pytest.raises(ValueError, match="state model"):
+        rl2.RL2Agent(env_id=ENV, checkpoint=dst)
 
 
 @pytest.mark.slow

@@ -29,7 +29,7 @@ def _results(folder, agent, p, env=TWO, seeds=(0, 1), k=2, tpt=4, dataset_id="re
                        machine_info={"cpu": "cpu", "cpu_count": 2})
     res.update(extra)
     folder.mkdir(exist_ok=True)
-    (folder / f"{agent}_{env.split('/')[-1].lower()}.json").write_text(json.dumps(res))
+    (folder / f"{agent}_{env.split('/')[-1].lower()}_{res['obs_type']}.json").write_text(json.dumps(res))
     return res
 
 
@@ -41,16 +41,21 @@ def test_rows_are_grouped_and_ordered_by_family(tmp_path):
     res = tmp_path / "res"
     for agent in ("pearl", "ours-onestep", "borel", "ours", "ours-onestep-cql5", "no-expl"):
         _results(res, agent, (0.5, 0.7))
-    _results(res, "rl2-state", (0.5, 0.6), dataset_id=None, online_steps=1000)
+    _results(res, "rl2", (0.5, 0.6), dataset_id=None, online_steps=1000)
+    _results(res, "rl2-state", (0.5, 0.6), dataset_id=None, online_steps=5000, obs_type="state")
     _results(res, "pearl", (0.4, 0.5), env="RefExp/TwoDrawerShift-v1")  # not an env of the table
     found = F.collect(res)
-    assert list(found) == [(TWO, 2)]
+    assert list(found) == [(TWO, 2, "pixels"), (TWO, 2, "state")]  # state rows apart from the ranked pixel rows
     # RefExp's paper agents in their order (ours-onestep-cql5 is not one), then RL^2, BOReL, PEARL
-    assert [r["agent"] for r in found[(TWO, 2)]] == ["ours", "no-expl", "ours-onestep", "rl2-state", "borel", "pearl"]
-    text = F.table(found[(TWO, 2)], tmp_path / "none")
+    assert [r["agent"] for r in found[(TWO, 2, "pixels")]] == ["ours", "no-expl", "ours-onestep", "rl2", "borel", "pearl"]
+    text = F.table(found[(TWO, 2, "pixels")], tmp_path / "none")
     fams = [line.split(" | ")[0][2:] for line in text.splitlines() if line.startswith("| ") and " | " in line][1:]
     assert fams == ["RefExp", "RefExp", "RefExp", "RL^2", "BOReL", "PEARL", "Bayes-optimal"]
-    assert "| online, 1000 steps |" in _row(text, "rl2-state")
+    assert "| online, 1000 steps |" in _row(text, "rl2")
+    body = F.block(found, tmp_path / "none")
+    pixels, state = body.split("### RefExp/TwoDrawer-v1 (K = 2), state observations (not ranked)")
+    assert "| rl2-state |" not in pixels and "| online, 5000 steps |" in _row(state, "rl2-state")
+    assert "No row yet" not in state and "state observations (not ranked): means" in state
     assert "| refexp/two-drawer/expert-v1 (2 x 1000 offline episodes) |" in _row(text, "pearl")
 
 
@@ -75,7 +80,7 @@ def test_an_env_without_results_says_so(tmp_path):
 
 def test_cells_are_the_intervals_summarise_gives_for_the_raw_successes(tmp_path):
     res = _results(tmp_path / "res", "pearl", (0.3, 0.8), seeds=(0, 1, 2))
-    row = _row(F.table(F.collect(tmp_path / "res")[(TWO, 2)], tmp_path / "none"), "pearl")
+    row = _row(F.table(F.collect(tmp_path / "res")[(TWO, 2, "pixels")], tmp_path / "none"), "pearl")
     sm = stats.summarise(res["raw_successes"], res["raw_tasks"], 2, choices=2)
     for e in range(2):
         assert f"| {interval(sm.success_rate[e], sm.ci_low[e], sm.ci_high[e])} |" in row
@@ -102,12 +107,14 @@ def test_wall_time_comes_from_checkpoint_metadata_and_is_not_recorded_otherwise(
     res = tmp_path / "res"
     for agent in ("ours", "no-expl", "pearl"):
         _results(res, agent, (0.5, 0.7))
-    text = F.table(F.collect(res)[(TWO, 2)], ck)
+    text = F.table(F.collect(res)[(TWO, 2, "pixels")], ck)
     assert _row(text, "ours").endswith("| 3.0 min (median of 2) |")
     assert _row(text, "no-expl").endswith("| 20 min (median of 1; 1 not recorded) |")
     assert _row(text, "pearl").endswith("| not recorded |")
     (pearl / "config.json").write_text(json.dumps({"stage_timing": _timing(60.0)}))
-    assert F.wall_time(F.collect(res)[(TWO, 2)][-1], ck) == "1.0 min (median of 1; 1 not recorded)"
+    assert F.wall_time(F.collect(res)[(TWO, 2, "pixels")][-1], ck) == "1.0 min (median of 1; 1 not recorded)"
+    (pearl / "config.json").write_text(json.dumps({"train_wall_s": 1800.0}))  # a one-stage family run's record
+    assert F.wall_time(F.collect(res)[(TWO, 2, "pixels")][-1], ck) == "30 min (median of 1; 1 not recorded)"
 
 
 def test_check_is_stale_until_write_and_write_keeps_the_rest(tmp_path, capsys):

@@ -454,3 +454,14 @@ def test_a_private_secret_is_read_from_a_file_or_stdin_never_the_command_line(tm
     out = subprocess.run(base + ["--out", str(tmp_path / "b"), "--eval-secret", secret], capture_output=True, text=True,
                          cwd=REPO, env=env)
     assert out.returncode == 2 and "--eval-secret-file" in out.stderr
+
+
+def test_the_agents_online_steps_are_recorded_only_as_a_plain_count():
+    from benchmark.sandbox import AgentFailure, _check_meta
+
+    base = {"name": "a", "version": "1", "eligible": True, "uses_dataset": False, "trained_env_id": None}
+    assert _check_meta({**base, "online_steps": 1000})["online_steps"] == 1000
+    assert _check_meta(base)["online_steps"] is None
+    for bad in ("1000", -1, True, 2**70, 1.5):
+        with pytest.raises(AgentFailure, match="malformed"):
+            _check_meta({**base, "online_steps": bad})

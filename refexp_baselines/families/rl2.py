@@ -36,6 +36,7 @@ import gymnasium as gym
 import numpy as np
 
 import refexp_envs
+from benchmark.agents import SB3Agent, TrialWrapper
 from benchmark.protocol import DEFAULT_ENV_ID, DEV_EVAL_SEED, DEV_SECRET
 from refexp_baselines.families.cli import field_help, run_train_command
 
@@ -184,8 +185,6 @@ def make_training_env(cfg: RL2Config):
     """`cfg.n_envs` trial envs in spawned workers, as an SB3 `VecEnv` with episode statistics (trials)."""
     from stable_baselines3.common.vec_env import VecMonitor
 
-    from benchmark.agents import TrialWrapper
-
     venv = refexp_envs.make_vector_env(cfg.env, cfg.n_envs, wrappers=[functools.partial(TrialWrapper, episodes=cfg.k)],
                                        autoreset_mode="SameStep", obs_type=cfg.obs_type)
     env = VecMonitor(sb3_vec_env(venv))
@@ -212,7 +211,6 @@ def evaluate_model(path: Path, cfg: RL2Config, trials_per_task: int, eval_seed: 
     """The harness's results dict for the SB3 model at `path` (through `SB3Agent`, in this process) on
     the development secret: what `python -m benchmark.run --agent PATH --seeds <seed> --eval-seed
     <eval_seed> --eval-secret refexp-dev-v1 --obs-type <obs>` gives."""
-    from benchmark.agents import SB3Agent
     from benchmark.run import evaluate
 
     with _rng_untouched(cfg.device):
@@ -398,6 +396,79 @@ class RL2Trainer:
 def train(cfg: RL2Config, log=print) -> dict:
     """Train (or resume) the run `cfg` describes; see `RL2Trainer`."""
     return RL2Trainer(cfg, log).run()
+
+
+# ------------------------------------------------------------------------------------ shipping
+SHIPPED_ROOT = Path(__file__).resolve().parents[1] / "checkpoints" / "families"
+SHIPPED_FILES = ("config.json", "model.zip", "curve.csv")  # what `ship` copies or writes
+
+
+def agent_name(obs_type: str) -> str:
+    """The scored agent's name: `rl2` (pixels, ranked) or `rl2-state` (state, reported apart)."""
+    if obs_type not in OBS_TYPES:
+        raise ValueError(f"obs_type must be one of {OBS_TYPES}, got {obs_type!r}")
+    return "rl2" if obs_type == "pixels" else "rl2-state"
+
+
+def shipped_dir(env_id: str, seed: int, obs_type: str = "pixels") -> Path:
+    """Where the shipped RL^2 model of `env_id`, training seed `seed` and `obs_type` lives."""
+    return SHIPPED_ROOT / agent_name(obs_type) / f"{env_id.split('/')[-1].lower()}-seed{int(seed)}"
+
+
+def ship(run_dir: str | Path) -> Path:
+    """Copy a finished run's model and learning curve to `shipped_dir`, with a config.json that records
+    the run's config, its online env steps and its training wall time (evaluations excluded)."""
+    import shutil
+
+    from refexp_baselines.train import write_json
+
+    src = Path(run_dir)
+    if not (src / "done.json").is_file():
+        raise FileNotFoundError(f"{src} is not a finished RL^2 run (no done.json)")
+    identity = json.loads((src / "config.json").read_text())
+    cfg = RL2Config(**identity, progress=False)
+    done = json.loads((src / "done.json").read_text())
+    dst = shipped_dir(cfg.env, cfg.seed, cfg.obs_type)
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in ("model.zip", "curve.csv"):
+        shutil.copyfile(src / name, dst / name)
+    write_json({"config": identity, "env_steps": done["env_steps"], "train_wall_s": round(done["timing"]["train_s"], 1),
+                "eval_wall_s": round(done["timing"]["eval_s"], 1), "torch": done["torch"]}, dst / "config.json")
+    (RL2Agent if cfg.obs_type == "pixels" else RL2StateAgent)(env_id=cfg.env, seed=cfg.seed, checkpoint=dst)  # a broken copy fails here
+    return dst
+
+
+class RL2Agent(SB3Agent):
+    """A shipped RL^2 pixels model (`shipped_dir`) behind the harness's SB3 path, loaded per training seed,
+    so that `--agent refexp_baselines.families.rl2:RL2Agent --seeds 0 1 2 3 4` scores five runs.
+    `checkpoint`: a shipped directory to load instead."""
+
+    obs_type = "pixels"  # the observations its model was trained on
+    uses_dataset = False  # trained online
+
+    def __init__(self, env_id: str | None = None, seed: int = 0, device: str = "cpu",
+                 checkpoint: str | Path | None = None):
+        from refexp_baselines.families import files_version
+
+        d = Path(checkpoint) if checkpoint is not None else shipped_dir(env_id or DEFAULT_ENV_ID, seed, self.obs_type)
+        if not (d / "config.json").is_file() or not (d / "model.zip").is_file():
+            raise FileNotFoundError(f"no shipped RL^2 model at {d} (config.json, model.zip): train one with "
+                                    "python -m refexp_baselines.families.rl2, then rl2.ship(RUN_DIR)")
+        meta = json.loads((d / "config.json").read_text())
+        if meta["config"]["obs_type"] != self.obs_type:
+            raise ValueError(f"{d} holds a {meta['config']['obs_type']} model; {type(self).__name__} scores "
+                             f"{self.obs_type} models")
+        super().__init__(d / "model.zip", env_id=env_id or meta["config"]["env"], seed=seed, device=device)
+        self.name = agent_name(self.obs_type)
+        self.version = files_version(d, ("config.json", "model.zip"))  # what it loads
+        self.trained_env_id = meta["config"]["env"]
+        self.online_steps = int(meta["env_steps"])
+
+
+class RL2StateAgent(RL2Agent):
+    """`RL2Agent` for the models trained on state observations (`--obs-type state`; reported apart)."""
+
+    obs_type = "state"
 
 
 def _score_hint(cfg: RL2Config, summary: dict) -> str:
