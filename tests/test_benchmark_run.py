@@ -215,6 +215,7 @@ def test_random_is_seeded_per_trial():
 
 
 # ------------------------------------------------------------------------------- batched, workers
+@pytest.mark.slow
 def test_batched_and_one_at_a_time_give_the_same_trials():
     kw = dict(episodes=3, trials_per_task=3, training_seeds=(0, 1), **FAST)
     one = evaluate(BatchExplorer(), ENV, batch=1, **kw)
@@ -432,6 +433,7 @@ def test_every_cli_names_itself_and_shows_defaults(module, capsys):
     assert text.startswith(f"usage: python -m {module}") and "(default:" in text
 
 
+@pytest.mark.slow
 def test_render_profile_refuses_bad_input_and_keeps_the_frame(capsys):
     """The profile hides never-seen objects only to time them: the frame it reports stays identical."""
     from benchmark import render_profile

@@ -322,6 +322,7 @@ def test_checksum_ignores_dataset_size_and_json_layout(root, reference):
     assert checksum_dir(out) == before
 
 
+@pytest.mark.slow
 def test_interrupted_collection_resumes(root, reference, monkeypatch):
     real = build_mod.collect_shard
     calls = []

@@ -28,7 +28,7 @@ def test_check_env(env_id, obs_type):
     env.close()
 
 
-@pytest.mark.parametrize("env_id", quick_only(refexp_envs.DRAWER_ENV_IDS, quick=(QUICK_ENV, "RefExp/SixDrawer-v2")))  # Desk-v2's: tests/test_desk.py
+@pytest.mark.parametrize("env_id", quick_only(refexp_envs.DRAWER_ENV_IDS))  # Desk-v2's: tests/test_desk.py
 def test_task_is_hidden(env_id):
     env = gym.make(env_id)
     n = env.unwrapped.num_tasks
@@ -68,7 +68,7 @@ def test_task_drawn_from_seed_when_not_given():
     assert set(drawn) == {0, 1, 2}
 
 
-@pytest.mark.parametrize("env_id", quick_only(refexp_envs.DRAWER_ENV_IDS, quick=(QUICK_ENV, "RefExp/ThreeDrawer-v1")))  # Desk-v2's policies: tests/test_desk.py
+@pytest.mark.parametrize("env_id", quick_only(refexp_envs.DRAWER_ENV_IDS))  # Desk-v2's policies: tests/test_desk.py
 def test_scripted_policy_opens_only_its_drawer(env_id):
     env = gym.make(env_id, obs_type="state")
     n = env.unwrapped.num_tasks
@@ -121,6 +121,7 @@ def test_same_seed_same_observations():
     np.testing.assert_array_equal(rollout(), rollout())
 
 
+@pytest.mark.slow
 def test_envs_of_one_process_do_not_share_a_model():
     """Models come from a per-process compile cache: each env must own its copy, since a v1 reset
     moves the cabinet and jitters the lights in the env's model."""
@@ -138,6 +139,7 @@ def test_envs_of_one_process_do_not_share_a_model():
     np.testing.assert_array_equal(first_step(a, other=b), alone)
 
 
+@pytest.mark.slow
 def test_random_appearance_varies_the_look_not_the_start():
     """appearance="random": a look per reset seed, the same for every task, and the same start
     state (arm, cabinet) as the default look; a default env made afterwards is unaffected."""
@@ -157,6 +159,7 @@ def test_random_appearance_varies_the_look_not_the_start():
     np.testing.assert_array_equal(gym.make("RefExp/TwoDrawer-v1").reset(seed=4)[0]["pixels"], before)
 
 
+@pytest.mark.slow
 def test_random_texture_appearance_adds_plain_tables_to_the_random_look():
     """appearance="random-texture": the draws of "random" (same seed, same look) plus a plain table
     without its texture in about half the episodes; the next textured episode gets the texture back

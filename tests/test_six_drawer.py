@@ -123,6 +123,7 @@ def test_lean_rendering_draws_fewer_objects_and_the_same_picture():
     full.close()
 
 
+@pytest.mark.slow
 def test_scripted_explorer_meets_the_bayes_optimal_curve_with_k_six():
     from benchmark.run import evaluate
 
