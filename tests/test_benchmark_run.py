@@ -244,7 +244,7 @@ def test_results_do_not_depend_on_worker_count(coin_agent):
 
 
 # ----------------------------------------------------------------------------------------- SB3
-@pytest.mark.parametrize("isolation", quick_only(["none", "auto"], quick=["none"]))  # auto: a sandbox process
+@pytest.mark.parametrize("isolation", quick_only(["none", "auto"], quick=()))  # auto: a sandbox process
 def test_sb3_untrained_model(tmp_path, isolation):
     from stable_baselines3 import PPO
 

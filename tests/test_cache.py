@@ -152,6 +152,7 @@ def test_a_cache_of_an_older_version_is_rebuilt_without_a_warning(root):
     assert '"version": 2' in (cdir / "cache.json").read_text()
 
 
+@pytest.mark.slow
 def test_training_data_loading_bench_reads_the_same_frames_both_ways(root):
     from refexp_baselines.data import bench_loading
 

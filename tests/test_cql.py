@@ -116,6 +116,7 @@ def test_rho_form_is_zero_for_constant_q_and_rejects_unknown_forms():
         CQL(6, 4, dataclasses.replace(CFG, cql_form="h"))
 
 
+@pytest.mark.slow
 def test_rho_form_pushes_down_the_policy_actions():
     """With the rho form the actions the actor proposes end up valued below the data action."""
     torch.manual_seed(0)

@@ -60,6 +60,7 @@ def test_check_env(obs_type):
     env.close()
 
 
+@pytest.mark.slow
 def test_start_state_is_the_documented_distribution():
     """Draws from np_random in the stated order (hand, gripper, light, then the task); the hand placed
     there with no physics step; every task of a composition the same first frame; the desk shown."""

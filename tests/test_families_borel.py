@@ -227,6 +227,7 @@ def test_harness_scores_a_tiny_run_directory(tmp_path):
         assert res["agent_version"] == agent.version
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
     """Interrupted once in the belief stage (at its relabelling warm-up's end) and once in the RL
     stage, a run resumed each time ends with an uninterrupted run's weights."""

@@ -164,6 +164,7 @@ def test_learns_a_task_read_from_rewards_and_acts_through_the_harness(tmp_path):
         pearl.train(pearl.PEARLConfig(**{**cfg.__dict__, "mix_other": 0.2}), log=lambda m: None, codes=codes)
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
     import refexp_baselines.train as T
 

@@ -110,6 +110,7 @@ def test_pixels_follow_the_look_and_nothing_else_reveals_it():
     v1.close()
 
 
+@pytest.mark.slow
 def test_every_factor_varies_and_leaving_one_out_keeps_the_rest():
     drawn = [looks.draw_look(look_seed(PUBLIC_SECRET, 0, i)) for i in range(20)]
     for factor in looks.FACTORS:
