@@ -160,10 +160,11 @@ def headline(results: dict[str, list[dict]], notes_path: Path = NOTES) -> str:
                 cells.append(_interval(sm.exploration_score, *sm.exploration_score_ci))
         eligible = all(r["eligible"] for (name, _), r in cell.items() if name == a)
         lines.append(f"| {md_cell(a)}{'' if eligible else ' (ineligible: sees the task)'} | " + " | ".join(cells) + " |")
-    seeds = sorted({len(r["training_seeds"]) for rows in results.values() for r in rows})
-    trials = sorted({r["trials_per_task"] * r["num_drawers"] for rows in results.values() for r in rows})
-    secrets = sorted({r["secret_id"] for rows in results.values() for r in rows})
-    dates = sorted(r["date"][:10] for rows in results.values() for r in rows)
+    shown = [r for (a, env), r in cell.items() if a in agents and env in envs]  # the caption speaks of these
+    seeds = sorted({len(r["training_seeds"]) for r in shown})
+    trials = sorted({r["trials_per_task"] * r["num_drawers"] for r in shown})
+    secrets = sorted({r["secret_id"] for r in shown})
+    dates = sorted(r["date"][:10] for r in shown)
     lines += ["", f"*Exploration score (0 = the best agent that never adapts, 1 = Bayes-optimal): mean over "
               f"{'/'.join(map(str, seeds))} training seeds, each scored on {'/'.join(map(str, trials))} trials, 95% "
               f"interval ({'; '.join(sorted(methods))}); secret id {', '.join(secrets)}; scored "

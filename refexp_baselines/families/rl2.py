@@ -415,9 +415,40 @@ def shipped_dir(env_id: str, seed: int, obs_type: str = "pixels") -> Path:
     return SHIPPED_ROOT / agent_name(obs_type) / f"{env_id.split('/')[-1].lower()}-seed{int(seed)}"
 
 
+def scoring_copy(src: Path, dst: Path) -> None:
+    """The SB3 model file `src` as a small file that scores the same way: the policy's floating-point
+    weights stored fp16 (cast back to fp32 on load), the optimiser's moments dropped (its empty state
+    loads; training cannot resume from this copy, only from the run directory), entries deflated."""
+    import io
+    import zipfile
+
+    import torch
+
+    def save(obj) -> bytes:
+        buf = io.BytesIO()
+        torch.save(obj, buf)
+        return buf.getvalue()
+
+    tmp = dst.with_suffix(".tmp")
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+        for name in zin.namelist():
+            data = zin.read(name)
+            if name == "policy.pth":
+                sd = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+                halves: dict = {}  # tensors that share storage (a shared feature extractor) stay shared
+                data = save({k: halves.setdefault((v.data_ptr(), v.shape, v.stride()), v.half())
+                             if v.is_floating_point() else v for k, v in sd.items()})
+            elif name == "policy.optimizer.pth":
+                opt = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+                data = save({"state": {}, "param_groups": opt["param_groups"]})
+            zout.writestr(name, data)
+    os.replace(tmp, dst)
+
+
 def ship(run_dir: str | Path) -> Path:
-    """Copy a finished run's model and learning curve to `shipped_dir`, with a config.json that records
-    the run's config, its online env steps and its training wall time (evaluations excluded)."""
+    """Copy a finished run's learning curve and its final model (`scoring_copy`: fp16 weights) to
+    `shipped_dir`, with a config.json that records the run's config, its online env steps and its
+    training wall time (evaluations excluded)."""
     import shutil
 
     from refexp_baselines.train import write_json
@@ -430,8 +461,8 @@ def ship(run_dir: str | Path) -> Path:
     done = json.loads((src / "done.json").read_text())
     dst = shipped_dir(cfg.env, cfg.seed, cfg.obs_type)
     dst.mkdir(parents=True, exist_ok=True)
-    for name in ("model.zip", "curve.csv"):
-        shutil.copyfile(src / name, dst / name)
+    shutil.copyfile(src / "curve.csv", dst / "curve.csv")
+    scoring_copy(src / "model.zip", dst / "model.zip")
     write_json({"config": identity, "env_steps": done["env_steps"], "train_wall_s": round(done["timing"]["train_s"], 1),
                 "eval_wall_s": round(done["timing"]["eval_s"], 1), "torch": done["torch"]}, dst / "config.json")
     (RL2Agent if cfg.obs_type == "pixels" else RL2StateAgent)(env_id=cfg.env, seed=cfg.seed, checkpoint=dst)  # a broken copy fails here
