@@ -400,7 +400,6 @@ def train(cfg: RL2Config, log=print) -> dict:
 
 # ------------------------------------------------------------------------------------ shipping
 SHIPPED_ROOT = Path(__file__).resolve().parents[1] / "checkpoints" / "families"
-SHIPPED_FILES = ("config.json", "model.zip", "curve.csv")  # what `ship` copies or writes
 
 
 def agent_name(obs_type: str) -> str:
@@ -416,9 +415,10 @@ def shipped_dir(env_id: str, seed: int, obs_type: str = "pixels") -> Path:
 
 
 def scoring_copy(src: Path, dst: Path) -> None:
-    """The SB3 model file `src` as a small file that scores the same way: the policy's floating-point
-    weights stored fp16 (cast back to fp32 on load), the optimiser's moments dropped (its empty state
-    loads; training cannot resume from this copy, only from the run directory), entries deflated."""
+    """The SB3 model file `src` as a small file for scoring: the policy's floating-point weights rounded to
+    fp16 (cast back to fp32 on load; the learning curve scored the fp32 weights, the public score this copy),
+    the optimiser's moments dropped (its empty state loads; training resumes only from the run directory),
+    entries deflated."""
     import io
     import zipfile
 
