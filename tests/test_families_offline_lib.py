@@ -128,6 +128,19 @@ def test_tiny_run_is_scored_by_the_harness(tmp_path, monkeypatch):
     res = evaluate(agent, ENV, episodes=2, trials_per_task=1, workers=1, batch=2, progress=False)
     assert len(res["success_rate"]) == 2 and res["agent"] == "offline-iql"
     assert json.loads((cfg.run_dir / "config.json").read_text())["library"].startswith("d3rlpy ")
+    # shipping copies the weights and records the training time; an unfinished or mislabelled run is refused
+    monkeypatch.setattr(offline_lib, "SHIPPED_ROOT", tmp_path / "shipped")
+    dst = offline_lib.ship(cfg.run_dir, ENV, 0)
+    meta = json.loads((dst / "config.json").read_text())
+    assert meta["steps"] == 2 and meta["train_wall_s"] >= 0 and meta["config"] == json.loads(
+        (cfg.run_dir / "config.json").read_text())["config"]
+    shipped = offline_lib.OfflineIQLAgent(env_id=ENV, seed=0)
+    assert np.array_equal(shipped.act(obs_like(), 0.0, True), agent.act(obs_like(), 0.0, True))
+    with pytest.raises(ValueError, match="not RefExp/ThreeDrawer-v1 seed 0"):
+        offline_lib.ship(cfg.run_dir, "RefExp/ThreeDrawer-v1", 0)
+    (cfg.run_dir / "done.json").unlink()
+    with pytest.raises(FileNotFoundError, match="not a finished"):
+        offline_lib.ship(cfg.run_dir, ENV, 0)
     # --algo cql trains with d3rlpy's CQL and acts through the same agent (its shipped runs: OfflineCQLAgent)
     cql = tiny_cfg(tmp_path, algo="cql", out=str(tmp_path / "cql"), steps=1, checkpoint_every=1, batch_size=8)
     offline_lib.train(cql, log=lambda m: None)

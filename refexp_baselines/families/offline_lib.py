@@ -440,15 +440,25 @@ class OfflineCQLAgent(OfflineIQLAgent):
 
 
 def ship(run_dir: str | Path, env_id: str, seed: int) -> Path:
-    """Copy a finished run's config.json and policy.pt to `shipped_dir(env_id, seed, its algo)`."""
+    """Copy a finished run's policy.pt to `shipped_dir(env_id, seed, its algo)`, with its config.json
+    extended by the run's gradient steps and training wall time (`steps`, `train_wall_s`: the families
+    table's "time to train")."""
     import shutil
 
+    from refexp_baselines.train import write_json
+
     src = Path(run_dir)
-    cfg, _, _ = load_policy(src)
+    cfg, meta, _ = load_policy(src)
+    if not (src / "done.json").is_file():
+        raise FileNotFoundError(f"{src} is not a finished offline_lib run (no done.json)")
+    if cfg.env != env_id or cfg.seed != int(seed):
+        raise ValueError(f"{src} is a run of {cfg.env} seed {cfg.seed}, not {env_id} seed {seed}")
+    done = json.loads((src / "done.json").read_text())
     dst = shipped_dir(env_id, seed, cfg.algo)
     dst.mkdir(parents=True, exist_ok=True)
-    for name in ("config.json", "policy.pt"):
-        shutil.copyfile(src / name, dst / name)
+    shutil.copyfile(src / "policy.pt", dst / "policy.pt")
+    write_json({**meta, "steps": done["steps"], "train_wall_s": round(done["timing"]["train_s"], 1),
+                "torch": done["torch"]}, dst / "config.json")
     return dst
 
 
