@@ -29,7 +29,12 @@ A document takes the tables where it holds the two marker lines
     <!-- families:table -->
     <!-- /families -->
 
-and `--write` replaces what lies between them, so the numbers are never typed by hand.
+and `--write` replaces what lies between them, so the numbers are never typed by hand. A document
+that also holds `<!-- families:other-secret -->` ... `<!-- /families:other-secret -->` gets the
+re-scores under another secret (`OTHER_SECRET`, a subfolder of `--results` written by
+`dev/rescore-other-secret.sh`) beside the public-secret rows of every family but RefExp: both
+exploration scores, and whether the row holds (the intervals overlap, `leaderboard.verify`'s test,
+and the agent version is the same).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from benchmark import stats
 from benchmark.schema import num_choices
 from benchmark.text import interval, md_cell
 from leaderboard import rows as R
+from leaderboard import verify
 from refexp_envs.datasets.registry import REGISTRY
 from refexp_envs.helpformat import DefaultsHelpFormatter
 
@@ -62,6 +68,9 @@ TIMED_STAGES = (("frames", "train_s"), ("frames", "encode_s"), ("belief", "train
                 ("agent", "timing", "pool_s"), ("agent", "timing", "train_s"))
 COMMAND = "python -m leaderboard.families --write docs/baselines.md"
 BLOCK = re.compile(r"(<!-- families:table -->\n)(?P<body>.*?)(<!-- /families -->)", re.S)
+OTHER_BLOCK = re.compile(r"(<!-- families:other-secret -->\n)(?P<body>.*?)(<!-- /families:other-secret -->)", re.S)
+# The subfolder of the results folder that holds the re-scores under another secret (dev/LOG.md 47)
+OTHER_SECRET = "other-secret"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # an agent name usable as a checkpoint file name
 
 
@@ -76,16 +85,24 @@ def _order(r: dict) -> tuple:
     return R.METHOD_FAMILIES.index(fam), within, r["agent"]
 
 
-def collect(results_dir: str | Path = DEFAULT_RESULTS) -> dict[tuple[str, int, str], list[dict]]:
-    """(env id, K, obs type) -> the results dicts shown for it, grouped and ordered by method family; envs
-    of `ENVS` only. Agents that observed the state get tables of their own, apart from the ranked pixel rows."""
-    out: dict[tuple[str, int, str], list[dict]] = {}
+def _read(results_dir: str | Path) -> list[dict]:
+    """Every results file at the top level of `results_dir` (schema 2 and up), in file-name order."""
+    out = []
     for p in sorted(Path(results_dir).glob("*.json")):
         res = json.loads(p.read_text())
         if not isinstance(res, dict) or "agent" not in res:
             raise ValueError(f"{p} is not a results file")
         if res.get("schema_version", 1) < 2:
             raise ValueError(f"{p}: results schema {res.get('schema_version', 1)}; the families table reads schema 2 and up")
+        out.append(res)
+    return out
+
+
+def collect(results_dir: str | Path = DEFAULT_RESULTS) -> dict[tuple[str, int, str], list[dict]]:
+    """(env id, K, obs type) -> the results dicts shown for it, grouped and ordered by method family; envs
+    of `ENVS` only. Agents that observed the state get tables of their own, apart from the ranked pixel rows."""
+    out: dict[tuple[str, int, str], list[dict]] = {}
+    for res in _read(results_dir):
         if res["env_id"] in ENVS and shown(res["agent"]):
             out.setdefault((res["env_id"], int(res["episodes"]), res["obs_type"]), []).append(res)
     for (env, k, _), rows in out.items():
@@ -218,9 +235,60 @@ def block(results: dict[tuple[str, int], list[dict]], checkpoints: str | Path = 
     return "\n".join(parts)
 
 
-def render(text: str, body: str) -> str:
-    """`text` with what lies between its marker lines replaced by `body`."""
-    return BLOCK.sub(lambda m: m.group(1) + body + m.group(3), text)
+def _key(r: dict) -> tuple:
+    """What a re-score must repeat: agent, env, K, obs type, training seeds, trials per task."""
+    return r["agent"], r["env_id"], int(r["episodes"]), r["obs_type"], tuple(r["training_seeds"]), r["trials_per_task"]
+
+
+def _score(r: dict) -> tuple[float, float, float]:
+    """The exploration score and its 95% interval, re-derived from the file's raw successes."""
+    sm = stats.summarise(r["raw_successes"], r["raw_tasks"], r["num_drawers"], choices=num_choices(r))
+    return (sm.exploration_score, *sm.exploration_score_ci)
+
+
+def other_secret_table(results_dir: str | Path = DEFAULT_RESULTS) -> str:
+    """A markdown table: each non-RefExp family's row on `ENVS` scored on the public secret, beside its
+    re-score under another secret (`results_dir/OTHER_SECRET/`), and whether it holds."""
+    public = [r for r in _read(results_dir) if r["env_id"] in ENVS and R.method_family(r["agent"]) != "RefExp"]
+    folder = Path(results_dir) / OTHER_SECRET
+    again = {_key(r): r for r in (_read(folder) if folder.is_dir() else [])}
+    public.sort(key=lambda r: (ENVS.index(r["env_id"]), r["obs_type"] != "pixels", _order(r)))
+    lines = ["| env | method family | agent | obs | training seeds | trials per seed | public secret: exploration score "
+             "| other secret: exploration score | same agent version | holds |", "|---|---|---|---|---|---|---|---|---|---|"]
+    held = done = 0
+    for r in public:
+        a = _score(r)
+        o = again.get(_key(r))
+        head = (f"| {r['env_id'].split('/')[-1]} | {md_cell(R.method_family(r['agent']))} | {md_cell(r['agent'])} | {r['obs_type']} | "
+                f"{len(r['training_seeds'])} | {r['trials_per_task'] * r['num_drawers']} | {interval(*a)} |")
+        if o is None:
+            lines.append(head + " not re-scored yet | - | - |")
+            continue
+        b = _score(o)
+        unversioned = r["agent_version"] == "unversioned"
+        same = unversioned or r["agent_version"] == o["agent_version"]
+        ok = same and verify.intervals_overlap(a[1:], b[1:])
+        done += 1
+        held += ok
+        version = "not recorded in the public file" if unversioned else ("yes" if same else f"no ({md_cell(o['agent_version'])})")
+        lines.append(head + f" {interval(*b)} | {version} | {'yes' if ok else '**no**'} |")
+    ids = sorted({o["secret_id"] for o in again.values()})
+    seeds = sorted({str(o["eval_seed"]) for o in again.values()})
+    lines += ["", f"*{held} of {done} re-scored rows hold. Public secret id {_span(r['secret_id'] for r in public)}, eval seed "
+              f"{_span(r['eval_seed'] for r in public)}; other secret id {', '.join(ids) or '-'} (private, drawn from the OS, never "
+              f"committed), eval seed {', '.join(seeds) or '-'}; the same agent, env, K, training seeds and trials per task. A row holds "
+              "when the two 95% intervals (Student-t over training seeds; one seed: bootstrap over its trials) overlap, the test of "
+              "`python -m leaderboard verify`, and the agent version is the same. Not a signed verification (the maintainers' key "
+              f"is not used). Rule: dev/LOG.md 47. Generated by `{COMMAND}` from `{_source(results_dir)}` and its `{OTHER_SECRET}/`.*"]
+    return "\n".join(lines) + "\n"
+
+
+def render(text: str, body: str, other: str | None = None) -> str:
+    """`text` with what lies between its marker lines replaced by `body` (and the other-secret block by `other`)."""
+    text = BLOCK.sub(lambda m: m.group(1) + body + m.group(3), text)
+    if other is not None:
+        text = OTHER_BLOCK.sub(lambda m: m.group(1) + other + m.group(3), text)
+    return text
 
 
 def _source(results_dir: str | Path) -> str:
@@ -247,11 +315,12 @@ def main(argv=None) -> int:
         if not Path(a.results).is_dir():
             raise ValueError(f"no results folder {a.results}")
         body = block(collect(a.results), a.checkpoints, _source(a.results))
+        other = other_secret_table(a.results)
         for doc in a.write or a.check or []:
             old = Path(doc).read_text()
             if not BLOCK.search(old):
                 raise ValueError(f"{doc} has no families block (a line <!-- families:table -->, then a line <!-- /families -->)")
-            new = render(old, body)
+            new = render(old, body, other)
             if a.write and new != old:
                 Path(doc).write_text(new)
             if a.check and new != old:
@@ -263,7 +332,7 @@ def main(argv=None) -> int:
             print(f"stale: {doc} (run python -m leaderboard.families --write {' '.join(a.check)})", file=sys.stderr)
         return 1 if stale else 0
     if not a.write:
-        print(body, end="")
+        print(body + "\n" + other, end="")
     return 0
 
 

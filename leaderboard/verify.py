@@ -157,6 +157,11 @@ def rerun_command(data: dict, eval_seed: int, out_dir: Path, workers: int) -> li
             "--isolation", "sandbox"]
 
 
+def intervals_overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """The agreement test of a re-run: two [low, high] score intervals share a point."""
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
 def compare(data: dict, rerun: dict) -> Outcome:
     """verified when the agent version is the same and the score intervals overlap."""
     row, again = R.row_from_results(data, "0" * 64), R.row_from_results(rerun, "0" * 64)
@@ -166,7 +171,7 @@ def compare(data: dict, rerun: dict) -> Outcome:
         return Outcome("disagrees", f"the re-run loaded agent version {rerun['agent_version']}, the submission "
                        f"says {data['agent_version']} (different weights or code)", summary)
     lo, hi = float(row["score_ci_low"]), float(row["score_ci_high"])
-    if summary["ci"][0] <= hi and lo <= summary["ci"][1]:
+    if intervals_overlap((lo, hi), tuple(summary["ci"])):
         return Outcome("verified", f"re-run {again['score_name']} score interval overlaps the submitted one", summary)
     return Outcome("disagrees", f"re-run {again['score_name']} score {summary['score']:.3f} "
                    f"[{summary['ci'][0]:.3f}, {summary['ci'][1]:.3f}] does not overlap the submitted "

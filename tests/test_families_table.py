@@ -154,3 +154,28 @@ def test_help_names_the_command_and_its_exit_codes(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert out.startswith("usage: python -m leaderboard.families ") and "Exit status: 0" in out
     assert "(default: None)" not in out
+
+
+def test_other_secret_table_says_which_rows_hold(tmp_path):
+    res, other = tmp_path / "res", tmp_path / "res" / F.OTHER_SECRET
+    for agent in ("pearl", "borel", "dpt", "rl2", "ours"):
+        _results(res, agent, (0.5, 1.0), seeds=(0, 1, 2), tpt=20)
+    _results(other, "pearl", (0.5, 1.0), seeds=(0, 1, 2), tpt=20, eval_seed=1, secret_id="fedcba9876543210")  # the same picture
+    _results(other, "borel", (0.5, 0.0), seeds=(0, 1, 2), tpt=20, eval_seed=1)  # explores no more: the intervals part
+    _results(other, "dpt", (0.5, 1.0), seeds=(0, 1, 2), tpt=20, eval_seed=1, agent_version="y")  # other weights
+    _results(other, "rl2", (0.5, 1.0), seeds=(0, 1), tpt=20, eval_seed=1)  # other training seeds: not a re-score of the row
+    text = F.other_secret_table(res)
+    assert "| ours |" not in text  # the RefExp family's re-scores live elsewhere
+    a = _results(tmp_path / "x", "pearl", (0.5, 1.0), seeds=(0, 1, 2), tpt=20)
+    sm = stats.summarise(a["raw_successes"], a["raw_tasks"], 2)
+    assert f"| {interval(sm.exploration_score, *sm.exploration_score_ci)} | {interval(sm.exploration_score, *sm.exploration_score_ci)} | yes | yes |" in _row(text, "pearl")
+    assert _row(text, "borel").endswith("| yes | **no** |")
+    assert _row(text, "dpt").endswith("| no (y) | **no** |")
+    assert "not re-scored yet" in _row(text, "rl2")
+    assert "*1 of 3 re-scored rows hold." in text and "other secret id 0123456789abcdef, fedcba9876543210" in text
+    doc = tmp_path / "doc.md"
+    doc.write_text("x\n<!-- families:table -->\n<!-- /families -->\ny\n<!-- families:other-secret -->\nSTALE-LINE\n<!-- /families:other-secret -->\n")
+    assert F.main(["--results", str(res), "--checkpoints", str(tmp_path / "none"), "--check", str(doc)]) == 1
+    assert F.main(["--results", str(res), "--checkpoints", str(tmp_path / "none"), "--write", str(doc)]) == 0
+    assert "*1 of 3 re-scored rows hold." in doc.read_text() and "STALE-LINE" not in doc.read_text()
+    assert F.main(["--results", str(res), "--checkpoints", str(tmp_path / "none"), "--check", str(doc)]) == 0
