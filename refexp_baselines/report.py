@@ -125,7 +125,7 @@ def table(rows: list[dict]) -> str:
 # exploration ablation, the shift agent and one agent of each other family scored so far; every other row is in
 # docs/results.md (the families side by side: docs/baselines.md)
 HEADLINE_AGENTS = ("ours", "no-expl", "no-cql", "ours-onestep", "ours-onestep-no-expl", "ours-onestep-randtex", "pearl",
-                   "borel", "dpt")
+                   "borel", "dpt", "offline-iql")
 
 
 def headline(results: dict[str, list[dict]], notes_path: Path = NOTES) -> str:
