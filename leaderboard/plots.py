@@ -16,14 +16,16 @@ from typing import Sequence
 
 from benchmark.text import plot_text
 
-PLOT_VERSION = "5"  # bump when the drawing changes, so that `check` asks for a re-render
+PLOT_VERSION = "6"  # bump when the drawing changes, so that `check` asks for a re-render
 # the first 10 (matplotlib's tab10) seed each agent's hashed colour; the other 10 go to agents after
 # the 10th, in this order, before any colour is used twice. Each of them was picked as the one
 # farthest (CIELAB distance) from tab10 and the extras before it, so that the 11th, 12th, 13th ...
 # agents differ clearly from every earlier one (a test holds the shipped board to it). The 19th, first
-# #7b4173, was 24.8 from the 17th when a 19th agent (rl2) arrived: it is #2020e0 (>= 64 from every other)
+# #7b4173, was 24.8 from the 17th when a 19th agent (rl2) arrived: it is #2020e0 (>= 64 from every other).
+# The 20th, first #bf5b17, was 25.8 from tab10's orange when a 20th agent (offline-iql) arrived: it is
+# #f800f0, the colour of L* <= 75 farthest from the other 19 (>= 54)
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-           "#a6761d", "#f0027f", "#637939", "#1b9e77", "#fc8d62", "#e7969c", "#393b79", "#9e9ac8", "#2020e0", "#bf5b17")
+           "#a6761d", "#f0027f", "#637939", "#1b9e77", "#fc8d62", "#e7969c", "#393b79", "#9e9ac8", "#2020e0", "#f800f0")
 HASHED_COLOURS = 10
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 
