@@ -103,7 +103,8 @@ def table(rows: list[dict]) -> str:
         cells = [_interval(*v) for v in zip(sm.success_rate, sm.ci_low, sm.ci_high)]
         ex = "n/a" if sm.exploration_score is None else _interval(sm.exploration_score, *sm.exploration_score_ci)
         cond = "n/a" if sm.conditional_success is None else _interval(sm.conditional_success, *sm.conditional_success_ci)
-        name = md_cell(r["agent"]) + ("" if r["eligible"] else " (ineligible: sees the task)")
+        name = (md_cell(r["agent"]) + ("" if r["eligible"] else " (ineligible: sees the task)")
+                + ("" if r.get("obs_type", "pixels") == "pixels" else f" ({md_cell(r['obs_type'])} observations: not ranked)"))
         lines.append(f"| {name} | {len(seeds)} ({','.join(map(str, seeds))}) | {trials} ({distinct:.0f}) | "
                      + " | ".join(cells) + f" | {sm.seeds_at_bayes_optimal} of {len(seeds)} | {ex} | {cond} |")
     m = num_choices(rows[0])  # M: the Bayes-optimal curve is min(1, k/M) (Desk-v2: 4 of its 64 tasks)

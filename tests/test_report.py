@@ -44,6 +44,9 @@ def test_table_shows_the_stored_statistics_with_k_and_n_from_the_files(tmp_path)
     assert f"| ours | 2 (0,1) | 12 (12) | {ours['success_rate'][0]:.2f}" in text
     assert f"{ours['success_rate'][1]:.2f} [{lo:.2f}, {hi:.2f}]" in text
     assert "oracle-task (ineligible: sees the task)" in text
+    state = {**ours, "agent": "rl2-state", "obs_type": "state"}
+    assert "| rl2-state (state observations: not ranked) |" in report.table([ours, state])
+    assert "not ranked" not in report.table([ours])
 
 
 def test_write_fills_report_blocks_and_check_sees_a_stale_one(tmp_path):
