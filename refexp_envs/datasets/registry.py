@@ -173,6 +173,14 @@ _PUBLISHED: dict[str, tuple[str, float, int]] = {
         "2efe4b143b395d985355d5503b5abe327fa83ab9b3bb99c6761f2f4c073b5f92", 0.978, 342195247),
     "refexp/six-drawer/expert-state-v2": (
         "019bb9f052e6f10d7eae5d920704999a80ca5ee39cb19ef8d1ad7c091885acf2", 0.978, 16545127),
+    "refexp/two-drawer-sealed-shift/dev-v2": (
+        "3d1eac6bbbb3a77e02bd632936356eceb718039407074ecb5cf7a9b94c4de40a", 0.975, 5900410),
+    "refexp/two-drawer-sealed-shift/expert-state-v2": (
+        "6f88273cae7980802937c6300bbee387a9d0f93e7e6730580071838c3bdae600", 0.977, 10841929),
+    "refexp/two-drawer-sealed-shift/expert-v2": (
+        "eeacd5063bfb88bdc014017f4a5ab8720a344682b09c7c0e99170817f6af6d45", 0.977, 290606693),
+    "refexp/two-drawer-sealed-shift/noisy-v2": (
+        "261904a9421f10e72968c6d5320a2a7c02106b04c4524aef0b47dd88f55dcdba", 0.5735, 306557276),
 }
 
 # What drew the pixels of every pinned build above: the reference machine (Debian 12, 2 CPU cores)
