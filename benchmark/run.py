@@ -428,6 +428,13 @@ def config_from_args(argv: Sequence[str] | None = None) -> RunConfig:
             refexp_envs.num_tasks(cfg.env)
         if cfg.eval_secret_file is None:
             resolve_secret(cfg.eval_secret)
+        elif cfg.eval_secret_file != "-":
+            from benchmark.sandbox import exposing_folder
+
+            folder = exposing_folder(cfg.eval_secret_file, cfg.agent)
+            if folder is not None:
+                raise ValueError(f"--eval-secret-file {cfg.eval_secret_file} lies inside {folder}, which the agent's "
+                                 "sandbox can read: keep the secret outside it (or pass it on stdin with -)")
         if cfg.backend == "ray":
             from refexp_envs.backend import check_reachable, require_ray, resolve_address
 

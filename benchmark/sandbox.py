@@ -143,6 +143,14 @@ def readonly_paths(extra: Sequence[str | Path] = (), forbidden: Sequence[str | P
     return [str(p) for p in out]
 
 
+def exposing_folder(path: str | Path, spec: str) -> str | None:
+    """The folder the sandbox of agent `spec` binds that holds `path` (a secret file), or None."""
+    target = Path(path).resolve()
+    spec_file = [str(Path(spec).resolve())] if spec.endswith((".pt", ".zip")) else []
+    bound = readonly_paths([*import_paths(spec), *spec_file])
+    return next((b for b in bound if _inside(target, Path(b))), None)
+
+
 def import_paths(spec: str) -> list[str]:
     """Folders on this process's `sys.path` that a `module:Class` agent may be imported from (never
     the Python installation, already bound, nor the home folder or `/`)."""

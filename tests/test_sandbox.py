@@ -456,6 +456,17 @@ def test_a_private_secret_is_read_from_a_file_or_stdin_never_the_command_line(tm
     assert out.returncode == 2 and "--eval-secret-file" in out.stderr
 
 
+def test_a_secret_file_the_agents_sandbox_could_read_is_refused(tmp_path, capsys):
+    from benchmark.run import config_from_args
+
+    base = ["--agent", "refexp_baselines.families.rl2:RL2Agent", "--env", "RefExp/TwoDrawer-v1"]
+    with pytest.raises(SystemExit) as exc:  # the repository is bound read-only into the sandbox
+        config_from_args(base + ["--eval-secret-file", str(REPO / "runs" / "secret")])
+    assert exc.value.code == 2 and "the agent's sandbox can read" in capsys.readouterr().err
+    assert config_from_args(base + ["--eval-secret-file", str(tmp_path / "secret")]).eval_secret_file == str(tmp_path / "secret")
+    assert config_from_args(base + ["--eval-secret-file", "-"]).eval_secret_file == "-"
+
+
 def test_the_agents_online_steps_are_recorded_only_as_a_plain_count():
     from benchmark.sandbox import AgentFailure, _check_meta
 
