@@ -183,3 +183,12 @@ class ScriptedMechanismPolicy:
         if self.noise > 0:
             action = action + self.rng.normal(0.0, self.noise, size=4)
         return np.clip(action, -1.0, 1.0).astype(np.float32)
+
+
+def behaviour_policy(env, task: int, noise: float = 0.0, seed: int | None = None):
+    """pi_task^beta, the behaviour policy of `task` in `env`'s current episode (call after `reset`):
+    a drawers env's drawer `task`; a desk's paying mechanism, slot `task % M` of its composition."""
+    base = env.unwrapped
+    if hasattr(base, "num_mechanisms"):  # refexp_envs.desk.DeskEnv
+        return ScriptedMechanismPolicy.for_env(env, int(task) % base.num_mechanisms, noise=noise, seed=seed)
+    return ScriptedDrawerPolicy.for_env(env, task, noise=noise, seed=seed)

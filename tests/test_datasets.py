@@ -647,3 +647,34 @@ def test_a_fresh_process_reaches_the_hub_through_hf_endpoint_alone(hub, referenc
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "fresh" / TINY / "data" / "metadata.json").is_file()
     assert any(m == "GET" and "/resolve/" in path for m, path in hub.requests)
+
+
+def test_desk_datasets_hold_the_train_tasks_only(root, monkeypatch):
+    """Desk-v2's sets: the train compositions' tasks, interleaved; each episode works its task's paying
+    mechanism (reward); the test compositions' tasks are in no dataset (their buffers are empty)."""
+    import minari
+
+    env = refexp_envs.ENVS["RefExp/Desk-v2"]
+    train, test = env.tasks_of("train"), env.tasks_of("test")
+    for behaviour, per_task in (("expert", 64), ("noisy", 64), ("dev", 2), ("expert-state", 64)):
+        spec = REGISTRY[f"refexp/desk/{behaviour}-v2"]
+        assert spec.data_tasks == train and spec.num_tasks == 64 and spec.episodes_per_task == per_task
+        assert spec.num_episodes == 48 * per_task and "in no dataset" in spec.description
+        assert {spec.task_of(i) for i in range(spec.num_episodes)} == set(train)
+    assert REGISTRY["refexp/two-drawer/expert-v1"].data_tasks == (0, 1)  # the drawer sets: every task
+
+    tiny = "refexp/desk/tiny-v2"  # 6 noiseless episodes of 30 steps: tasks 0-5 (desks 0 and 1)
+    monkeypatch.setitem(REGISTRY, tiny, dataclasses.replace(REGISTRY["refexp/desk/expert-state-v2"], dataset_id=tiny,
+                                                            episodes_per_task=1, horizon=30, noise=0.0,
+                                                            sha256=None, tasks=train[:6]))
+    out = build_dataset(tiny, workers=1, progress=False)
+    meta = minari.load_dataset(tiny).storage.metadata
+    assert meta["refexp"]["tasks"] == list(train[:6]) and "ScriptedMechanismPolicy" in meta["algorithm_name"]
+    record = ck.read_sidecar(out)
+    assert record["behaviour_success"] == 1.0 and len(record["behaviour_success_per_task"]) == 6
+    bufs = load_task_buffers(tiny)
+    assert len(bufs) == 64 and [len(bufs[t]) for t in range(6)] == [1] * 6
+    assert all(len(bufs[t]) == 0 for t in range(6, 64)) and not set(test) & set(bufs.as_arrays()["tasks"].tolist())
+    for t in range(6):
+        ep = bufs[t][0]
+        assert ep.task == t and ep.rewards.sum() > 0 and ep.pixels is None

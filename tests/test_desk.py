@@ -36,7 +36,7 @@ def test_registry_tasks_choices_k_and_split_in_one_place():
     for other in refexp_envs.DRAWER_ENV_IDS:  # the drawer envs: no split, M = N
         e = refexp_envs.ENVS[other]
         assert not e.has_split and e.split_of(0) is None and e.num_choices == e.num_tasks
-    assert ENV not in refexp_envs.LATEST_ENV_IDS and ENV not in refexp_envs.DATASET_ENV_IDS  # no datasets yet
+    assert ENV not in refexp_envs.LATEST_ENV_IDS and ENV in refexp_envs.DATASET_ENV_IDS  # datasets, never a default
 
 
 def test_compositions_are_the_documented_draw():

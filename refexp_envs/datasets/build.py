@@ -83,6 +83,13 @@ def collect_shard(spec: DatasetSpec, shard: int, indices: list[int], out_path: s
     return shard, len(eps), int(sum(e.success for e in eps))
 
 
+def _policy_name(spec: DatasetSpec) -> str:
+    """The behaviour policy class of a dataset's env (what its Minari metadata names)."""
+    from refexp_envs import ENVS, DESK_ENTRY_POINT
+
+    return "ScriptedMechanismPolicy" if ENVS[spec.env_id].entry_point == DESK_ENTRY_POINT else "ScriptedDrawerPolicy"
+
+
 def _renderer_of(env) -> dict:
     """The GL strings of the renderer that drew `env`'s frames (its context is live: gl_info uses it)."""
     from refexp_envs.render import gl_info
@@ -265,7 +272,7 @@ def _assemble(spec: DatasetSpec, stage: Path, shard_size: int, progress: bool, w
     storage.get_size = lambda: 0.0
     metadata = {
         "dataset_id": spec.dataset_id,
-        "algorithm_name": f"refexp_envs.policies.ScriptedDrawerPolicy(noise={spec.noise})"
+        "algorithm_name": f"refexp_envs.policies.{_policy_name(spec)}(noise={spec.noise})"
         + ("" if spec.version == 0 else f" (behaviour version {spec.version})"),
         "author": {"RefExp contributors"},
         "description": spec.description,
@@ -280,6 +287,8 @@ def _assemble(spec: DatasetSpec, stage: Path, shard_size: int, progress: bool, w
             "task_key": "task",
         },
     }
+    if spec.tasks:  # an env with a split: the tasks the data hold (the others' buffers are empty)
+        metadata["refexp"]["tasks"] = list(spec.tasks)
     if spec.version == 0:
         # v0 shipped this placeholder (not the project's repository); it is part of the v0 data and
         # so of their pinned checksums. Later versions leave the field out until a real URL exists.
@@ -333,7 +342,7 @@ def _assemble(spec: DatasetSpec, stage: Path, shard_size: int, progress: bool, w
     record = {
         "episodes": n,
         "behaviour_success": float(successes.sum() / n),
-        "behaviour_success_per_task": (successes / spec.episodes_per_task).tolist(),
+        "behaviour_success_per_task": (successes[list(spec.data_tasks)] / spec.episodes_per_task).tolist(),
         "size_bytes": size,
         "sha256": ck.combine(digests),
         "nonpixel_sha256": ck.combine(nonpixel),
@@ -367,7 +376,7 @@ def _versions() -> dict:
     return out
 
 
-ENV_SOURCES = ("drawers.py", "scene.py", "render.py", "policies.py", "datasets/collect.py",
+ENV_SOURCES = ("drawers.py", "desk.py", "scene.py", "render.py", "policies.py", "datasets/collect.py",
                "assets/visual_meshes_v1.npz")
 
 

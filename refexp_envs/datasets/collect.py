@@ -6,13 +6,13 @@ import gymnasium as gym
 import numpy as np
 
 from refexp_envs.datasets.episode import Episode
-from refexp_envs.policies import ScriptedDrawerPolicy
+from refexp_envs.policies import behaviour_policy
 
 
 def collect_episode(env: gym.Env, task: int, noise: float, seed: int) -> Episode:
     """One episode of behaviour policy `task` on task `task`; `seed` fixes env reset and noise."""
     obs, _ = env.reset(seed=seed, options={"task": task})
-    policy = ScriptedDrawerPolicy.for_env(env, task, noise=noise, seed=seed)  # after reset: the handles
+    policy = behaviour_policy(env, task, noise=noise, seed=seed)  # after reset: the handles / the desk
     pixels, proprio, actions, rewards = [obs.get("pixels")], [obs["proprio"]], [], []
     others = {k: [v] for k, v in obs.items() if k not in ("pixels", "proprio")}  # state obs keys
     done = False

@@ -13,7 +13,9 @@ and version): env `RefExp/<Name>-vK` gets `refexp/<slug>/<behaviour>-vK`.
 | `dev`          | 20                | 0.2          | 64x64 pixels + proprio        | v0, v1, v2 |
 | `expert-state` | 1000              | 0.2          | state (`obs_type="state"`)    | v1, v2   |
 
-SixDrawer-v2's full-size sets have 500 episodes per task (3000 in all, ThreeDrawer's total).
+SixDrawer-v2's full-size sets have 500 episodes per task (3000 in all, ThreeDrawer's total). Desk-v2's
+sets hold its 48 train tasks only (desks 0-11; the test desks' tasks are in no dataset): 64 episodes per
+task in the full-size sets (3072 in all), 2 in `dev`; behaviour i works the mechanism that pays in task i.
 
 `expert-state-v1` has the seed of `expert-v1`: the same episodes without the pixels.
 An id whose `sha256` is None is not pinned yet (`list` shows it): its build is not checked.
@@ -69,6 +71,12 @@ class DatasetSpec:
     description: str = ""
     nonpixel_sha256: str | None = None  # the pin's values without the pixels (checksum.nonpixel_checksum_dir)
     values_sha256: str | None = None  # the pin's values with the pixels (whatever the parquet writer)
+    tasks: tuple[int, ...] = ()  # the tasks it holds buffers of (an env with a split: its train tasks); (): all
+
+    @property
+    def data_tasks(self) -> tuple[int, ...]:
+        """The tasks whose buffers hold episodes (every other task's buffer is empty)."""
+        return self.tasks or tuple(range(self.num_tasks))
 
     @property
     def version(self) -> int:
@@ -77,7 +85,7 @@ class DatasetSpec:
 
     @property
     def num_episodes(self) -> int:
-        return self.episodes_per_task * self.num_tasks
+        return self.episodes_per_task * len(self.data_tasks)
 
     def env_kwargs(self) -> dict:
         """Keyword arguments given to `gym.make(env_id, ...)`: only what differs from the registered
@@ -94,8 +102,10 @@ class DatasetSpec:
         return kwargs
 
     def task_of(self, index: int) -> int:
-        """Episodes are interleaved over tasks: episode i serves task i % num_tasks."""
-        return int(index % self.num_tasks)
+        """Episodes are interleaved over the data's tasks: episode i serves task `data_tasks[i % n]`
+        (i % num_tasks when the dataset holds every task)."""
+        tasks = self.data_tasks
+        return int(tasks[index % len(tasks)])
 
     def episode_seed(self, index: int) -> int:
         return episode_seed(self.seed, index)
@@ -106,6 +116,8 @@ class DatasetSpec:
         for k in ("sha256", "behaviour_success", "size_bytes", "description", "nonpixel_sha256",
                   "values_sha256"):
             d.pop(k)
+        if not self.tasks:  # every task: as before the field existed (a resumed build keeps its staging)
+            d.pop("tasks")
         return d
 
 
@@ -224,8 +236,10 @@ _SEED_OFFSET = {"expert": 0, "noisy": 1, "dev": 2, "expert-state": 0, "expert-ra
 # behaviours recorded under another `appearance=`
 _LOOK = {"expert-randlook": "random", "expert-randtex": "random-texture"}
 # Episodes per task of the full-size sets where an env's differ from FULL_EPISODES_PER_TASK: SixDrawer-v2's
-# 6 x 500 = 3000 episodes are ThreeDrawer's total, and a pixel set builds in about the same time.
-_FULL_PER_TASK = {"six-drawer": 500}
+# 6 x 500 = 3000 episodes are ThreeDrawer's total, and a pixel set builds in about the same time; Desk-v2's
+# 48 train tasks x 64 = 3072 likewise (and its dev set 96 episodes, as SixDrawer-v2's 120).
+_FULL_PER_TASK = {"six-drawer": 500, "desk": 64}
+_DEV_PER_TASK = {"desk": 2}
 
 
 def _description(env_id: str, behaviour: str, per_task: int, what: str, noise: float, obs_type: str,
@@ -236,8 +250,10 @@ def _description(env_id: str, behaviour: str, per_task: int, what: str, noise: f
             f"64x64 RGB pixels + proprioception, lossless parquet; buffer i = episodes "
             f"whose metadata/infos 'task' is i."
         )
+    entry = ENVS[env_id]
+    state = ("mechanism travels, kinds and targets" if entry.has_split else "drawer openings, handle positions")
     obs = ("64x64 RGB pixels + proprioception" if obs_type == "pixels"
-           else "state observations (drawer openings, handle positions, proprioception), no pixels")
+           else f"state observations ({state}, proprioception), no pixels")
     text = (
         f"{env_id}: {per_task} rollouts per task of {what} (action noise {noise}) from the v{version} "
         f"start-state distribution, {obs}, lossless parquet; buffer i = episodes whose "
@@ -245,6 +261,10 @@ def _description(env_id: str, behaviour: str, per_task: int, what: str, noise: f
         f"download {dataset_id}` or rebuild it from its seed with `python -m refexp_envs.datasets "
         f"build {dataset_id}`."
     )
+    if entry.has_split:
+        train, test = entry.tasks_of("train"), entry.tasks_of("test")
+        text += (f" Only the train compositions' tasks are here ({len(train)} tasks: {train[0]}-{train[-1]}); "
+                 f"the held-out test compositions' tasks ({test[0]}-{test[-1]}) are in no dataset.")
     if behaviour in _LOOK:
         surface = (" and, in half of the episodes, a plain table without its wood texture"
                    if _LOOK[behaviour] == "random-texture" else "")
@@ -262,12 +282,14 @@ def _make_registry() -> dict[str, DatasetSpec]:
     registry: dict[str, DatasetSpec] = {}
     for env_id, entry in ENVS.items():
         if not entry.has_datasets:
-            continue  # (Desk-v2: none published yet)
+            continue
         for behaviour, noise, per_task, obs_type, what, first in _BEHAVIOURS:
             if entry.version < first or (behaviour in _LOOK and (entry.appearance != "default" or entry.version != 1)):
                 continue  # the appearance-randomised sets exist for v1 only
             if per_task == FULL_EPISODES_PER_TASK:
                 per_task = _FULL_PER_TASK.get(entry.slug, per_task)
+            elif per_task == DEV_EPISODES_PER_TASK:
+                per_task = _DEV_PER_TASK.get(entry.slug, per_task)
             dataset_id = f"refexp/{entry.slug}/{behaviour}-v{entry.version}"
             sha, success, size = _PUBLISHED.get(dataset_id, (None, None, None))
             registry[dataset_id] = DatasetSpec(
@@ -287,6 +309,7 @@ def _make_registry() -> dict[str, DatasetSpec]:
                                          entry.version, dataset_id),
                 nonpixel_sha256=_PUBLISHED_NONPIXEL.get(dataset_id),
                 values_sha256=_PUBLISHED_VALUES.get(dataset_id),
+                tasks=entry.tasks_of("train") if entry.has_split else (),
             )
     return registry
 
