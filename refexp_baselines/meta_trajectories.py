@@ -1,7 +1,7 @@
 """Synthetic exploration M^K (paper section 3.5) and the naive sampler of the "No Expl" ablation.
 
 A K-extended rollout draws K task indices i_1..i_K with replacement, one trajectory from each
-buffer B_{i_j}, and a target task i* uniformly; the rewards of every trajectory with i_j != i* are
+buffer B_{i_j}, and a target task i* uniformly (all among the M tasks of one desk on Desk-v2); the rewards of every trajectory with i_j != i* are
 zeroed, and the K trajectories are concatenated. The naive sampler draws one task i and takes all K
 trajectories from B_i with their own rewards (so the target is i).
 
@@ -31,24 +31,47 @@ class MetaTrajectory:
 
 
 class MetaTrajectorySampler:
-    """Samples M^K (naive=False) or the naive same-buffer rollouts (naive=True)."""
+    """Samples M^K (naive=False) or the naive same-buffer rollouts (naive=True).
 
-    def __init__(self, buffers, k: int, naive: bool = False, seed: int | np.random.Generator = 0):
+    `choices` (M) groups the tasks: tasks g*M .. g*M + M-1 are the M options of one group (a Desk-v2
+    desk: its mechanisms), and a synthetic meta-trajectory draws its K buffers and its target within
+    one group, drawn uniformly among the groups whose buffers all hold episodes (the train desks):
+    relabelling across desks would pair one desk's frames with another's rewards. None, or M equal to
+    the task count (the drawer envs), is one group; the draws are then exactly those without groups.
+    The naive sampler draws its one task uniformly among the tasks with episodes."""
+
+    def __init__(self, buffers, k: int, naive: bool = False, seed: int | np.random.Generator = 0,
+                 choices: int | None = None):
         if k < 1:
             raise ValueError(f"K must be >= 1, got {k}")
         self.buffers, self.k, self.naive = buffers, int(k), bool(naive)
         self.num_tasks = int(buffers.num_tasks)
+        self.choices = self.num_tasks if choices is None else int(choices)
+        if self.choices < 1 or self.num_tasks % self.choices:
+            raise ValueError(f"choices (M) must divide the task count {self.num_tasks}, got {choices!r}")
         self.ids = [np.asarray(buffers.episode_ids(t)) for t in range(self.num_tasks)]
+        self.data_tasks = np.array([t for t in range(self.num_tasks) if len(self.ids[t])])
+        m = self.choices
+        self.groups = np.array([g for g in range(self.num_tasks // m) if all(len(self.ids[g * m + j]) for j in range(m))])
+        if not len(self.groups if not self.naive else self.data_tasks):
+            raise ValueError("no task group has episodes in every buffer: nothing to sample")
         self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
     def sample(self) -> MetaTrajectory:
         rng = self.rng
         if self.naive:
-            target = int(rng.integers(self.num_tasks))
+            if len(self.data_tasks) == self.num_tasks:
+                target = int(rng.integers(self.num_tasks))
+            else:
+                target = int(self.data_tasks[rng.integers(len(self.data_tasks))])
             tasks = np.full(self.k, target)
-        else:
+        elif self.choices == self.num_tasks:
             tasks = rng.integers(self.num_tasks, size=self.k)
             target = int(rng.integers(self.num_tasks))
+        else:
+            first = int(self.groups[rng.integers(len(self.groups))]) * self.choices
+            tasks = first + rng.integers(self.choices, size=self.k)
+            target = first + int(rng.integers(self.choices))
         ids = np.array([self.ids[t][rng.integers(len(self.ids[t]))] for t in tasks])
         mask = (tasks == target).astype(np.float32)
         return MetaTrajectory(ids, tasks, target, mask)

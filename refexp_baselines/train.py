@@ -307,7 +307,7 @@ def train_belief(cfg: C.RunConfig, codes: dict, stage_dir: Path, device, progres
     obs = np.concatenate([codes["latents"], codes["proprio"]], -1).reshape(-1, cfg.frames.latent + 4)
     filt.set_normalization(torch.as_tensor(obs.mean(0)), torch.as_tensor(obs.std(0)))
     index = RowIndex(codes["tasks"], int(codes["num_tasks"]))
-    sampler = MetaTrajectorySampler(index, bc.k, bc.naive, seed + 2)
+    sampler = MetaTrajectorySampler(index, bc.k, bc.naive, seed + 2, choices=refexp_envs.num_choices(cfg.env_id))
     opt = torch.optim.Adam(filt.parameters(), bc.lr)
     state_path, step, timing = stage_dir / "state.pt", 0, {"train_s": 0.0}
     if state_path.exists():
@@ -365,7 +365,7 @@ def train_belief(cfg: C.RunConfig, codes: dict, stage_dir: Path, device, progres
 def belief_pool(cfg: C.RunConfig, filt: BeliefFilter, codes: dict, n: int, seed: int, device, chunk=500) -> dict:
     """Beliefs of the frozen filter (posterior means, as at test time) over n fresh meta-trajectories."""
     index = RowIndex(codes["tasks"], int(codes["num_tasks"]))
-    sampler = MetaTrajectorySampler(index, cfg.belief.k, cfg.belief.naive, seed)
+    sampler = MetaTrajectorySampler(index, cfg.belief.k, cfg.belief.naive, seed, choices=refexp_envs.num_choices(cfg.env_id))
     T, K, N = codes["actions"].shape[1], cfg.belief.k, int(codes["num_tasks"])
     feats, acts, rews, targets = [], [], [], []
     filt.eval()

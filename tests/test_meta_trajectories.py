@@ -96,3 +96,39 @@ def test_bad_k():
     bufs, _ = make_buffers()
     with pytest.raises(ValueError):
         MetaTrajectorySampler(bufs, k=0)
+
+
+def _desk_like_buffers(groups=3, m=4, empty_groups=(2,)):
+    """Tasks g*m + j (group g = a desk, j its mechanism); the buffers of `empty_groups` hold nothing
+    (held-out desks, as in Desk-v2's datasets)."""
+    tasks = np.repeat(np.arange(groups * m), 2)
+    tasks = tasks[~np.isin(tasks // m, empty_groups)]
+
+    class Index:  # what the sampler reads: the task count and each task's episode ids
+        num_tasks = groups * m
+
+        def episode_ids(self, t):
+            return np.flatnonzero(tasks == t)
+
+    return Index(), tasks
+
+
+def test_grouped_sampler_stays_within_one_desk_with_data():
+    bufs, _ = _desk_like_buffers()
+    s = MetaTrajectorySampler(bufs, k=4, naive=False, seed=3, choices=4)
+    mts = s.sample_batch(2000)
+    desks = np.array([m.target // 4 for m in mts])
+    assert all(set(m.tasks // 4) == {m.target // 4} for m in mts)  # K buffers and target: one desk
+    assert set(desks) == {0, 1} and abs(np.mean(desks == 0) - 0.5) < 0.05  # the desks with data, evenly
+    assert abs(np.mean([m.target == m.tasks[0] for m in mts]) - 1 / 4) < 0.04  # target independent, 1/M
+    naive = MetaTrajectorySampler(bufs, k=4, naive=True, seed=3, choices=4).sample_batch(500)
+    assert {m.target for m in naive} == set(range(8))  # every task with episodes, never an empty buffer
+
+
+def test_one_group_draws_as_without_groups():
+    bufs, _ = make_buffers(num_tasks=3)
+    a = MetaTrajectorySampler(bufs, k=3, seed=5).sample_batch(20)
+    b = MetaTrajectorySampler(bufs, k=3, seed=5, choices=3).sample_batch(20)
+    assert all(np.array_equal(x.episode_ids, y.episode_ids) and x.target == y.target for x, y in zip(a, b))
+    with pytest.raises(ValueError, match="divide"):
+        MetaTrajectorySampler(bufs, k=3, choices=2)
