@@ -678,3 +678,15 @@ def test_desk_datasets_hold_the_train_tasks_only(root, monkeypatch):
     for t in range(6):
         ep = bufs[t][0]
         assert ep.task == t and ep.rewards.sum() > 0 and ep.pixels is None
+
+
+def test_builds_table_reads_the_local_sidecars(reference, monkeypatch):
+    from refexp_envs.datasets.markdown import builds_table
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(reference["root"]))
+    monkeypatch.setitem(REGISTRY, TINY, dataclasses.replace(_tiny_spec(), sha256=reference["sha256"]))
+    rows = [line for line in builds_table(0).splitlines() if TINY in line]
+    assert len(rows) == 1 and "| 4 |" in rows[0] and "| the pin |" in rows[0] and "1 / " in rows[0]
+    monkeypatch.setitem(REGISTRY, TINY, dataclasses.replace(_tiny_spec(), sha256="0" * 64))
+    assert "differs from the pin" in builds_table(0)
+    assert "refexp/two-drawer/expert-v1" not in builds_table(1)  # not built in this root: left out

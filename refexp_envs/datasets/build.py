@@ -442,7 +442,7 @@ def build_dataset(
         )
     workers = (os.cpu_count() or 1) if workers <= 0 else workers
 
-    t0 = time.perf_counter()
+    t0, load_start = time.perf_counter(), os.getloadavg()[0]
     stage = ck.staging_path(spec.dataset_id)
     fingerprint = {**spec.fingerprint(), "shard_size": shard_size, "env_code_sha256": env_code_sha256()}
     build_json = stage / "build.json"
@@ -472,6 +472,9 @@ def build_dataset(
         "build_seconds": round(seconds, 1),
         "collect_seconds": round(t_collect, 1),
         "workers": workers,
+        "load_average": [round(load_start, 1), round(os.getloadavg()[0], 1)],  # 1-min, at start and end
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "cpus": os.cpu_count(),
         "versions": _versions(),
         "env_code_sha256": env_code_sha256(),
     }
