@@ -29,6 +29,7 @@ import re
 import sys
 from pathlib import Path
 
+import refexp_envs
 from benchmark.schema import num_choices
 from benchmark.text import interval as _interval
 from benchmark.text import md_cell
@@ -39,10 +40,7 @@ DEFAULT_RESULTS = ROOT / "refexp_baselines" / "results"
 # The maintainers' one-line notes (renames, re-ships after a public number, envs used for development):
 # one file, read as data, shown under these tables and the leaderboard's
 NOTES = ROOT / "leaderboard" / "notes.json"
-PENDING = ("*No results file of an agent under its current name yet: issue 22 renamed the agents (docs/method.md, "
-           "\"Names\"); `bash refexp_baselines/results/rescore-issue22.sh` re-scores the renamed bundles (identical "
-           "weights) with the harness; the earlier files are in `refexp_baselines/results/pre-issue22/` under their "
-           "old names.*\n")
+PENDING = "*No results file of this env yet: its runs, and the rule they follow, are in dev/LOG.md.*\n"
 FIGURE_DIR = Path("docs/img")  # relative to ROOT
 BLOCK = re.compile(r"(<!-- report:(?:table (?P<env>\S+)|(?P<headline>headline)) -->\n)(?P<body>.*?)(<!-- /report -->)", re.S)
 
@@ -80,6 +78,18 @@ def notes_for(rows: list[dict], notes_path: Path = NOTES) -> list[str]:
     return out
 
 
+def _seed_interval(scores) -> str:
+    """Mean [95% Student-t interval over training seeds] of per-seed scores (no interval with one seed)."""
+    from benchmark import stats
+
+    if scores is None:
+        return "n/a"
+    if len(scores) < 2:
+        return f"{scores[0]:.2f} (one seed)"
+    lo, hi = stats.t_interval([[x] for x in scores])
+    return _interval(sum(scores) / len(scores), float(lo[0]), float(hi[0]))
+
+
 def table(rows: list[dict]) -> str:
     """A markdown table of one env's results (every row must share K, N, the eval seed and the secret),
     followed by a one-line caption saying what stands behind the numbers."""
@@ -89,10 +99,13 @@ def table(rows: list[dict]) -> str:
     if len(shapes) != 1:
         raise ValueError(f"results of {rows[0]['env_id']} differ in (K, N, eval seed, secret id): {sorted(shapes)}")
     k, n = rows[0]["episodes"], rows[0]["num_drawers"]
+    entry = refexp_envs.ENVS.get(rows[0]["env_id"])
+    splits = {s: entry.tasks_of(s) for s in refexp_envs.SPLITS} if entry is not None and entry.has_split else {}
     head = ("| agent | training seeds | trials per seed (distinct rollouts) | "
             + " | ".join(f"episode {e + 1}" for e in range(k))
-            + " | seeds at Bayes-optimal | exploration score | success after a failure |")
-    lines = [head, "|---|---|---|" + "---|" * (k + 3)]
+            + " | seeds at Bayes-optimal | exploration score | success after a failure |"
+            + "".join(f" exploration score, {s} tasks ({len(t)}) |" for s, t in splits.items()))
+    lines = [head, "|---|---|---|" + "---|" * (k + 3 + len(splits))]
     methods = set()
     for r in rows:
         seeds = r["training_seeds"]
@@ -105,12 +118,14 @@ def table(rows: list[dict]) -> str:
         cond = "n/a" if sm.conditional_success is None else _interval(sm.conditional_success, *sm.conditional_success_ci)
         name = (md_cell(r["agent"]) + ("" if r["eligible"] else " (ineligible: sees the task)")
                 + ("" if r.get("obs_type", "pixels") == "pixels" else f" ({md_cell(r['obs_type'])} observations: not ranked)"))
+        by_split = stats.split_summaries(r["raw_successes"], r["raw_tasks"], n, num_choices(r), splits) if splits else {}
         lines.append(f"| {name} | {len(seeds)} ({','.join(map(str, seeds))}) | {trials} ({distinct:.0f}) | "
-                     + " | ".join(cells) + f" | {sm.seeds_at_bayes_optimal} of {len(seeds)} | {ex} | {cond} |")
+                     + " | ".join(cells) + f" | {sm.seeds_at_bayes_optimal} of {len(seeds)} | {ex} | {cond} |"
+                     + "".join(f" {_seed_interval(sp['seed_exploration_scores'])} |" for sp in by_split.values()))
     m = num_choices(rows[0])  # M: the Bayes-optimal curve is min(1, k/M) (Desk-v2: 4 of its 64 tasks)
     best = stats.conditional_bayes_optimal(k, m)
     lines.append("| Bayes-optimal | - | - | " + " | ".join(f"{b:.2f}" for b in stats.bayes_optimal_curve(k, m))
-                 + f" | | 1 | {'n/a' if best is None else f'{best:.2f}'} |")
+                 + f" | | 1 | {'n/a' if best is None else f'{best:.2f}'} |" + " 1 |" * len(splits))
     dates = sorted(r["date"][:10] for r in rows)
     cpus = sorted({f"{r['machine'].get('cpu', '?')} x{r['machine'].get('cpu_count', '?')}" for r in rows})
     lines += ["", f"*{rows[0]['env_id']}, K = {k}: means over training seeds, 95% intervals ({'; '.join(sorted(methods))}, "

@@ -116,3 +116,20 @@ def test_the_headline_block_has_the_headline_agents_and_every_env_and_the_readme
     readme = (ROOT / "README.md").read_text()
     assert readme.count("<!-- report:headline -->") == 1 and "<!-- report:table" not in readme
     assert len(readme.splitlines()) <= 150  # README is for a researcher meeting RefExp
+
+
+def test_an_env_with_held_out_tasks_gets_train_and_test_columns(tmp_path):
+    from tests.test_desk_harness import ENV, _explorer_raw, _results as desk_results
+
+    raw, tasks = _explorer_raw(seeds=2, test_fails=True)  # Bayes-optimal on the train desks, nothing on the test ones
+    res = {**desk_results(ENV, raw, tasks), "agent": "ours"}
+    text = report.table([res])
+    head = text.splitlines()[0]
+    assert head.endswith("| exploration score, train tasks (48) | exploration score, test tasks (16) |")
+    row = next(line for line in text.splitlines() if line.startswith("| ours |"))
+    train, test = row.split(" | ")[-2:]
+    assert train.startswith("1.00 [1.00, 1.00]") and test.startswith("-0.67 [-0.67, -0.67]")  # (0 - 1/4) / (5/8 - 1/4)
+    assert text.splitlines()[2 + 1].endswith("| 1 | 1 |")  # the Bayes-optimal row scores 1 on both
+    one = {**desk_results(ENV, raw[:1], tasks[:1], seeds=(0,)), "agent": "ours"}
+    assert "(one seed)" in report.table([one])
+    assert "train tasks" not in report.table([_results(tmp_path, "ours", (0.3, 0.7))])  # no split: no columns
