@@ -29,12 +29,13 @@ LOCAL_NOISE = 0.2
 class ArrayTaskBuffers:
     """`TaskBuffers` over stacked arrays; `load_episode` returns views (no copy)."""
 
-    def __init__(self, pixels, proprio, actions, rewards, tasks, num_tasks: int):
+    def __init__(self, pixels, proprio, actions, rewards, tasks, num_tasks: int, required=None):
+        """`required`: the tasks that must have episodes (None: every task; Desk-v2: its train tasks)."""
         self.pixels, self.proprio, self.actions, self.rewards = pixels, proprio, actions, rewards
         self.tasks = np.asarray(tasks, dtype=np.int64)
         self.num_tasks = int(num_tasks)
         self._ids = [np.flatnonzero(self.tasks == i) for i in range(self.num_tasks)]
-        if any(len(ids) == 0 for ids in self._ids):
+        if any(len(self._ids[t]) == 0 for t in (range(self.num_tasks) if required is None else required)):
             raise ValueError("every task needs at least one episode")
 
     def episode_ids(self, task: int) -> np.ndarray:
@@ -62,8 +63,9 @@ def _collect_chunk(args):
 
 
 def collect_local(env_id: str, per_task: int, seed: int = 12345, workers: int = 2) -> ArrayTaskBuffers:
-    n = ENV_NUM_TASKS[env_id]
-    jobs = [(t, seed + 1000 * t + k) for k in range(per_task) for t in range(n)]
+    """`per_task` episodes of each train task (every task of an env without a held-out split)."""
+    n, train = ENV_NUM_TASKS[env_id], refexp_envs.ENVS[env_id].tasks_of("train")
+    jobs = [(t, seed + 1000 * t + k) for k in range(per_task) for t in train]
     chunks = [jobs[i::max(workers, 1)] for i in range(max(workers, 1))]
     if workers > 1:
         with mp.get_context("spawn").Pool(workers) as pool:
@@ -74,7 +76,7 @@ def collect_local(env_id: str, per_task: int, seed: int = 12345, workers: int = 
     return ArrayTaskBuffers(
         np.stack([e.pixels for e in eps]), np.stack([e.proprio for e in eps]),
         np.stack([e.actions for e in eps]), np.stack([e.rewards for e in eps]),
-        np.array([e.task for e in eps]), n,
+        np.array([e.task for e in eps]), n, required=train,
     )
 
 
@@ -88,7 +90,7 @@ def load_local(env_id: str, per_task: int, root="runs", workers: int = 2) -> Arr
     if path.exists():
         z = np.load(path)
         return ArrayTaskBuffers(z["pixels"], z["proprio"], z["actions"], z["rewards"], z["tasks"],
-                                int(z["num_tasks"]))
+                                int(z["num_tasks"]), required=refexp_envs.ENVS[env_id].tasks_of("train"))
     bufs = collect_local(env_id, per_task, workers=workers)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
@@ -104,7 +106,9 @@ def open_buffers(env_id: str, dataset: str | None, root="runs", workers: int = 2
         raise ValueError(f"unknown env {env_id!r}; expected one of {sorted(ENV_NUM_TASKS)}")
     dataset = dataset or ENV_DATASETS[env_id]
     if dataset.startswith("local:"):
-        return load_local(env_id, int(dataset.split(":", 1)[1]), root=root, workers=workers)
+        bufs = load_local(env_id, int(dataset.split(":", 1)[1]), root=root, workers=workers)
+        check_split(env_id, dataset, bufs)
+        return bufs
     expected = ENV_DATASETS[env_id]
     if dataset.split("/")[:2] != expected.split("/")[:2]:
         raise ValueError(f"dataset {dataset!r} does not match env {env_id!r} (expected {expected!r} "
@@ -115,7 +119,18 @@ def open_buffers(env_id: str, dataset: str | None, root="runs", workers: int = 2
     if bufs.num_tasks != ENV_NUM_TASKS[env_id]:
         raise ValueError(f"dataset {dataset!r} has {bufs.num_tasks} tasks but {env_id} has "
                          f"{ENV_NUM_TASKS[env_id]}")
+    check_split(env_id, dataset, bufs)
     return bufs
+
+
+def check_split(env_id: str, dataset: str, bufs) -> None:
+    """Refuse data that hold a held-out task of `env_id` (a test desk of Desk-v2): an agent trained on
+    it would be scored on tasks it saw, as an agent scored on another env would."""
+    test = refexp_envs.ENVS[env_id].tasks_of("test") if refexp_envs.ENVS[env_id].has_split else ()
+    seen = [t for t in test if len(bufs.episode_ids(t))]
+    if seen:
+        raise ValueError(f"dataset {dataset!r} holds episodes of {env_id}'s held-out test tasks {seen[:8]}"
+                         f"{' ...' if len(seen) > 8 else ''}: its agents must never train on them")
 
 
 def bench_loading(dataset: str, steps: int = 200, seed: int = 0, batch: int = 32, per_episode: int = 8) -> dict:

@@ -191,3 +191,18 @@ def test_task_out_of_range_and_bad_options_are_value_errors():
     with pytest.raises(ValueError, match="unknown mechanism kind"):
         ScriptedMechanismPolicy("lever", (0, 0, 0))
     env.close()
+
+
+def test_training_refuses_data_that_hold_a_test_desk():
+    from refexp_baselines.data import ArrayTaskBuffers, check_split
+
+    def bufs(tasks):
+        z = np.zeros((len(tasks), 1), np.float32)
+        return ArrayTaskBuffers(z, z, z, z, tasks, 64, required=[t for t in tasks])
+
+    check_split(ENV, "train-only", bufs(list(range(48))))  # the train desks: accepted
+    with pytest.raises(ValueError, match=r"held-out test tasks \[50\]"):
+        check_split(ENV, "leaky", bufs(list(range(48)) + [50]))
+    check_split("RefExp/TwoDrawer-v1", "drawers", ArrayTaskBuffers(*[np.zeros((2, 1))] * 4, [0, 1], 2))  # no split
+    with pytest.raises(ValueError, match="at least one episode"):
+        ArrayTaskBuffers(*[np.zeros((1, 1))] * 4, [0], 2)  # required defaults to every task
