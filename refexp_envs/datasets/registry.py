@@ -183,6 +183,8 @@ _PUBLISHED: dict[str, tuple[str, float, int]] = {
         "4f0bee521f463a184cdfbe43b0915ec3c037b120231726dc271c3ded58e25206", 0.9833, 13838432),
     "refexp/six-drawer/expert-v2": (
         "2efe4b143b395d985355d5503b5abe327fa83ab9b3bb99c6761f2f4c073b5f92", 0.978, 342195247),
+    "refexp/six-drawer/noisy-v2": (
+        "0b978cc5ff581e75bff7d250f5b8e7a8bfc43e1ea2d8a6ed82d09d1764817038", 0.5943, 366861309),
     "refexp/six-drawer/expert-state-v2": (
         "019bb9f052e6f10d7eae5d920704999a80ca5ee39cb19ef8d1ad7c091885acf2", 0.978, 16545127),
     "refexp/two-drawer-sealed-shift/dev-v2": (
