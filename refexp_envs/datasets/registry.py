@@ -195,6 +195,10 @@ _PUBLISHED: dict[str, tuple[str, float, int]] = {
         "eeacd5063bfb88bdc014017f4a5ab8720a344682b09c7c0e99170817f6af6d45", 0.977, 290606693),
     "refexp/two-drawer-sealed-shift/noisy-v2": (
         "261904a9421f10e72968c6d5320a2a7c02106b04c4524aef0b47dd88f55dcdba", 0.5735, 306557276),
+    "refexp/desk/dev-v2": (
+        "1a28dd69ee82a7238d037ceae1406ab90d1eea7b6b46b1a856dbf7c73bc7a36f", 0.9688, 14233426),
+    "refexp/desk/expert-v2": (
+        "17e7d836eef00de2df396a8f5245720095a1317d27f304b251ea025fd79d0532", 0.9795, 451365096),
 }
 
 # What drew the pixels of every pinned build above: the reference machine (Debian 12, 2 CPU cores)
@@ -217,12 +221,18 @@ _PUBLISHED_VALUES: dict[str, str] = {
     "refexp/two-drawer/dev-v1": "cedf53f784491a7155a359b50195692c93d68907093c8f2dd5b07964d9726106",
     "refexp/three-drawer/dev-v1": "9247a3a0b452a17bdddbb1f2d69ef24c48c81371a07c6a761301267d4bd568d6",
     "refexp/two-drawer-shift/dev-v1": "528e8128440f9e0a34d2683aaae26033b3da7358fed1f0ecb10ffd502cace7f5",
+    "refexp/six-drawer/expert-v2": "c49b3a486c87481d063a89c8128b3075e58db58364f8f9ce23d9465125765b8b",
+    "refexp/desk/dev-v2": "c2e09bea5020df467df1107116434581ae3200b259b60bf1db6f746b405873e7",
+    "refexp/desk/expert-v2": "d6362eb3584cddcdb8b2c1bd6569d8b6b3ec530ffe2f64db720d0cd2930a1e3f",
 }
 _PUBLISHED_NONPIXEL: dict[str, str] = {
     "refexp/two-drawer/expert-v1": "000f4f0d2669f298ba9ea0239c99bc0bf7994737b11bcb18dac7cb2c6b68d414",
     "refexp/two-drawer/dev-v1": "1c8b3203b3dd89d4e20d9c194528cf9bc4ab5e120ab55bda9d17ac55eb0857b0",
     "refexp/three-drawer/dev-v1": "8250ed54073567b774a97ac9b35a516efc4934b395b8bf9ffebacc764bbca0a0",
     "refexp/two-drawer-shift/dev-v1": "1e142837243745e3f2accfa658b23fd29c778ed2de197ec7109919cd4883fcbd",
+    "refexp/six-drawer/expert-v2": "020f58d51cde188bde7731f198ebda3edaa6c3ed2999b12b8ea2354eb9c32ed2",
+    "refexp/desk/dev-v2": "fcb6cda2010fd5c867016f0a29dd2228077dd47c24137dedea9e375cc00f9063",
+    "refexp/desk/expert-v2": "c8319a40bdd43ed07c5b609a3acb4ccbfb3af7de6fd57f2869d6c466b8865e7e",
 }
 
 _BEHAVIOURS = [  # (name in the id, action noise, episodes per task, obs_type, what, first version)
