@@ -199,6 +199,10 @@ _PUBLISHED: dict[str, tuple[str, float, int]] = {
         "1a28dd69ee82a7238d037ceae1406ab90d1eea7b6b46b1a856dbf7c73bc7a36f", 0.9688, 14233426),
     "refexp/desk/expert-v2": (
         "17e7d836eef00de2df396a8f5245720095a1317d27f304b251ea025fd79d0532", 0.9795, 451365096),
+    "refexp/desk/noisy-v2": (
+        "cedc3a438f3c4e8d39acf17b24c34d7db263eae8dd2421e03336de9586c72aca", 0.721, 464822310),
+    "refexp/desk/expert-state-v2": (
+        "c5fdfb1ce3ef9a0a1a121ef2e4eae3f0763e1e5c995bd88b75972287dc4af737", 0.9795, 18192609),
 }
 
 # What drew the pixels of every pinned build above: the reference machine (Debian 12, 2 CPU cores)
@@ -224,6 +228,8 @@ _PUBLISHED_VALUES: dict[str, str] = {
     "refexp/six-drawer/expert-v2": "c49b3a486c87481d063a89c8128b3075e58db58364f8f9ce23d9465125765b8b",
     "refexp/desk/dev-v2": "c2e09bea5020df467df1107116434581ae3200b259b60bf1db6f746b405873e7",
     "refexp/desk/expert-v2": "d6362eb3584cddcdb8b2c1bd6569d8b6b3ec530ffe2f64db720d0cd2930a1e3f",
+    "refexp/desk/noisy-v2": "6368344529ced4950c84ce1ca987c63034a6e248baeaecfe674a167e21fc57c0",
+    "refexp/desk/expert-state-v2": "9da027436d11b631e3851c1a83293b66a6ed1091b423a5b08db2f7950940c235",
 }
 _PUBLISHED_NONPIXEL: dict[str, str] = {
     "refexp/two-drawer/expert-v1": "000f4f0d2669f298ba9ea0239c99bc0bf7994737b11bcb18dac7cb2c6b68d414",
@@ -233,6 +239,8 @@ _PUBLISHED_NONPIXEL: dict[str, str] = {
     "refexp/six-drawer/expert-v2": "020f58d51cde188bde7731f198ebda3edaa6c3ed2999b12b8ea2354eb9c32ed2",
     "refexp/desk/dev-v2": "fcb6cda2010fd5c867016f0a29dd2228077dd47c24137dedea9e375cc00f9063",
     "refexp/desk/expert-v2": "c8319a40bdd43ed07c5b609a3acb4ccbfb3af7de6fd57f2869d6c466b8865e7e",
+    "refexp/desk/noisy-v2": "e8f73edddf7726b4310d766e253edff2ebb3eecd1c67f6a5e655f484b06303db",
+    "refexp/desk/expert-state-v2": "9da027436d11b631e3851c1a83293b66a6ed1091b423a5b08db2f7950940c235",
 }
 
 _BEHAVIOURS = [  # (name in the id, action noise, episodes per task, obs_type, what, first version)
