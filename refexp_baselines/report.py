@@ -153,7 +153,7 @@ def headline(results: dict[str, list[dict]], notes_path: Path = NOTES) -> str:
 
     if not results:
         return PENDING
-    envs = sorted(results, key=lambda e: (e.split("/")[-1].split("-")[0] != "TwoDrawer", "Shift" in e, e))
+    envs = sorted(results, key=lambda e: ("Shift" in e, num_choices(results[e][0]), e))  # shifts last, then by M
     order = {name: i for i, name in enumerate(C.AGENT_NAMES)}
     agents = sorted({r["agent"] for rows in results.values() for r in rows if r["agent"] in HEADLINE_AGENTS},
                     key=lambda a: (order.get(a, len(order)), a))
