@@ -206,6 +206,19 @@ def _rank_cell(rank: int) -> str:
     return '<td class="num" data-value="9999" title="one training seed: no interval over training runs, not ranked">–</td>'
 
 
+def split_labels(env: str) -> list[tuple[str, str]]:
+    """(split, column label) per split of an env with held-out tasks (Desk-v2: "test tasks (16)"); none elsewhere."""
+    entry = R.ENVS.get(env)
+    if entry is None or not entry.has_split:
+        return []
+    return [(s, f"{s} tasks ({len(entry.tasks_of(s))})") for s in R.SPLITS]
+
+
+def _split_text(r: dict[str, str], split: str) -> str:
+    cell = R.split_cell(r, split)
+    return "n/a" if cell is None else _cell(*cell)
+
+
 def _cond(r: dict[str, str]) -> str:
     return "n/a" if not r["conditional"] else _cell(float(r["conditional"]), float(r["conditional_ci_low"]),
                                                      float(r["conditional_ci_high"]))
@@ -216,6 +229,8 @@ def _table(proto: str, env: str, k: int, ranked, labels: list[str], records: dic
     head = [_th("rank", "num", "asc"), _th("agent", "text"), _th("version", "text", cls="wide"),
             _th(f"{score_words} [95% CI]", "num", "desc", cls="score"),
             _th("success after a failure [95% CI]", "num", "desc", cls="wide"), _th("seeds at optimum", "num", "desc")]
+    splits = split_labels(env)
+    head += [_th(f"{score_words}, {label} [95% CI]", "num", "desc", cls="split") for _, label in splits]
     head += [_th(f"ep {e}", "num", "desc", cls="ep") for e in range(1, k + 1)]
     head += [_th("family", "text"), _th("method", "text"), _th("data", "text", cls="wide"), _th("seeds × trials", "num", "desc"),
              _th("distinct rollouts", "num", "desc", cls="wide"), _th("status", "text"), _th("", None)]
@@ -234,6 +249,8 @@ def _table(proto: str, env: str, k: int, ranked, labels: list[str], records: dic
             f'<td class="num" data-value="{int(r["seeds_at_bayes_optimal"]) / int(r["n_seeds"])!r}">'
             f'{r["seeds_at_bayes_optimal"]}/{r["n_seeds"]}</td>',
         ]
+        cells += [f'<td class="num split" data-value="{(R.split_cell(r, s) or (-9.0,))[0]!r}">{esc(_split_text(r, s))}</td>'
+                  for s, _ in splits]
         cells += [f'<td class="num" data-value="{a!r}" title="95% CI [{b:.2f}, {c:.2f}]">{a:.2f}</td>'
                   for a, b, c in zip(rates, los, his)]
         total = int(r["n_seeds"]) * int(r["trials_per_seed"])
@@ -257,6 +274,7 @@ def _table(proto: str, env: str, k: int, ranked, labels: list[str], records: dic
     best = conditional_bayes_optimal(k, len(bayes) and round(1 / bayes[0]))
     foot = ('<tr class="ref"><td></td><td>Bayes-optimal</td><td class="wide"></td><td class="num score">1.00</td>'
             f'<td class="num wide">{"n/a" if best is None else f"{best:.2f}"}</td><td></td>'
+            + '<td class="num split">1.00</td>' * len(splits)
             + "".join(f'<td class="num">{b:.2f}</td>' for b in bayes)
             + '<td></td><td></td><td class="wide"></td><td></td><td class="wide"></td><td></td><td></td></tr>')
     empty = f'<tr class="empty" hidden><td colspan="{len(head)}">No row matches the filters.</td></tr>'
@@ -386,6 +404,7 @@ def detail_html(r: dict[str, str], data: dict, signed: dict | None, notes: Seque
         (SCORE_WORDS[r["score_name"]], score), ("rank", "not ranked: one training seed" if not R.ranked(r) else
                                                  "see the leaderboard"),
         ("success after a failure", _cond(r)),
+        *((f"{SCORE_WORDS[r['score_name']]}, {label}", _split_text(r, split)) for split, label in split_labels(r["env_id"])),
         ("privileged channel", CLASS_WORDS["privileged"] if r["privileged"] else "none (pixels and proprioception only)"),
         ("seeds at the Bayes-optimal curve", f"{r['seeds_at_bayes_optimal']} of {r['n_seeds']}"),
         ("family", r["family"]), ("method family", r["method"]), ("trained on", r["data"]),
@@ -477,6 +496,8 @@ def readme_md(grouped, notes: dict | None = None) -> str:
         marks, texts = _marks(ranked, notes)
         head = ["rank", "agent", f"{SCORE_WORDS[ranked[0][1]['score_name']]} [95% CI]", "after a failure [95% CI]",
                 "seeds at Bayes-opt."]
+        splits = split_labels(env)
+        head += [label for _, label in splits]
         head += [f"ep {e}" for e in range(1, k + 1)] + ["family", "method", "seeds × trials", "status"]
         title = f"## {env}, K = {k} (protocol {proto})" + ("" if cls == "pixels" else f": {CLASS_WORDS[cls]}")
         lines += [title, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -485,11 +506,12 @@ def readme_md(grouped, notes: dict | None = None) -> str:
             cells = [str(rank) if rank else "–", md_cell(label) + (f" ({mark})" if mark else ""),
                      _cell(float(r["score"]), float(r["score_ci_low"]), float(r["score_ci_high"])), _cond(r),
                      f"{r['seeds_at_bayes_optimal']} of {r['n_seeds']}"]
+            cells += [_split_text(r, split) for split, _ in splits]
             cells += [f"{x:.2f}" for x in R.floats(r["success_rate"])]
             cells += [md_cell(r["family"]), md_cell(r["method"]), f"{r['n_seeds']} × {r['trials_per_seed']}", md_cell(r["verification"])]
             lines.append("| " + " | ".join(cells) + " |")
         bayes = R.floats(ranked[0][1]["bayes_optimal"])
-        lines.append("|  | *Bayes-optimal* | 1.00 |  |  | " + " | ".join(f"{b:.2f}" for b in bayes) + " |  |  |  |  |")
+        lines.append("|  | *Bayes-optimal* | 1.00 |  |  | " + "1.00 | " * len(splits) + " | ".join(f"{b:.2f}" for b in bayes) + " |  |  |  |  |")
         env_note = notes["envs"].get(env) if proto == "v1" else None
         lines += [""] + ([f"*{env_note}*", ""] if env_note else []) + [f"({m}) {t}" for m, t in texts]
         lines += ([""] if texts else []) + [f"![{env} K={k}]({plot_path(proto, env, k, cls)})", ""]

@@ -30,12 +30,17 @@ import re
 from pathlib import Path
 from typing import Sequence
 
+from refexp_envs import ENVS, SPLITS
+
+# Per split of an env with held-out tasks (Desk-v2's train and test desks): the exploration score over that
+# split's tasks and its Student-t interval over training seeds; empty cells for every other env.
+SPLIT_COLUMNS = tuple(f"{s}_{c}" for s in SPLITS for c in ("score", "score_ci_low", "score_ci_high"))
 COLUMNS = (
     "row_id", "protocol", "env_id", "env_version", "episodes", "agent", "agent_version", "agent_spec",
     "family", "method", "data", "score_name", "score", "score_ci_low", "score_ci_high", "success_rate", "ci_low",
     "ci_high", "bayes_optimal", "seeds_at_bayes_optimal", "seeds", "n_seeds", "trials_per_seed", "distinct_rollouts", "obs_type",
     "privileged", "conditional", "conditional_ci_low", "conditional_ci_high",
-    "wall_time_s", "machine", "date", "results_sha256", "schema_version", "verification",
+    *SPLIT_COLUMNS, "wall_time_s", "machine", "date", "results_sha256", "schema_version", "verification",
 )
 MIN_RANKED_SEEDS = 2  # a row of fewer training seeds has no interval over training runs: listed, never ranked
 CLASSES = ("pixels", "privileged")  # ranked apart: never in one table
@@ -138,6 +143,7 @@ def row_from_results(data: dict, sha256: str, verification: str = SELF_REPORTED)
         "verification": verification,
     }
     row.update(_scores(summary_of(data)))
+    row.update(split_scores(data))
     if version == 1:
         row.update({"trials_per_seed": str(data["trials"]), "distinct_rollouts": ""})  # schema 1 records no actions
     else:
@@ -169,6 +175,40 @@ def summary_of(data: dict) -> dict:
             "exploration_score_ci": sm.exploration_score_ci, "auc": sm.auc, "auc_ci": sm.auc_ci,
             "seed_curves": sm.seed_curves, "seeds_at_bayes_optimal": sm.seeds_at_bayes_optimal,
             "conditional_success": sm.conditional_success, "conditional_success_ci": sm.conditional_success_ci}
+
+
+def split_scores(data: dict) -> dict[str, str]:
+    """The SPLIT_COLUMNS of a results file, re-derived from its raw successes (`stats.split_summaries`, as
+    the harness computes its `splits`): filled for an env with held-out tasks and K >= 2, else empty.
+    With one training seed there is no interval: low = high = the score."""
+    from benchmark import stats
+    from benchmark.schema import num_choices
+
+    out = {c: "" for c in SPLIT_COLUMNS}
+    entry = ENVS.get(data["env_id"])
+    if entry is None or not entry.has_split:
+        return out
+    splits = stats.split_summaries(data["raw_successes"], data["raw_tasks"], data["num_drawers"], num_choices(data),
+                                   {s: entry.tasks_of(s) for s in SPLITS})
+    for name, sp in splits.items():
+        scores = sp["seed_exploration_scores"]
+        if scores is None:
+            continue
+        score = sum(scores) / len(scores)
+        lo = hi = score
+        if len(scores) >= 2:
+            lows, highs = stats.t_interval([[x] for x in scores])
+            lo, hi = float(lows[0]), float(highs[0])
+        out.update({f"{name}_score": _fmt(score), f"{name}_score_ci_low": _fmt(min(lo, score)),
+                    f"{name}_score_ci_high": _fmt(max(hi, score))})
+    return out
+
+
+def split_cell(row: dict[str, str], split: str) -> tuple[float, float, float] | None:
+    """(score, low, high) of one split of a row, or None where the row has no split."""
+    if not row.get(f"{split}_score"):
+        return None
+    return tuple(float(row[f"{split}_score{c}"]) for c in ("", "_ci_low", "_ci_high"))
 
 
 def _scores(summary: dict) -> dict[str, str]:
@@ -231,9 +271,7 @@ def ranks(rows: Sequence[dict[str, str]]) -> list[int]:
 
 def env_sort_key(env_id: str) -> tuple[int, str]:
     """Sections in `refexp_envs.ENVS` order: the default (newest) paper env first, older versions last."""
-    import refexp_envs
-
-    order = list(refexp_envs.ENVS)
+    order = list(ENVS)
     return (order.index(env_id) if env_id in order else len(order), env_id)
 
 

@@ -467,3 +467,42 @@ def test_row_summary_uses_the_envs_choices_not_its_task_count():
     data = {"env_id": "RefExp/Desk-v2", "num_drawers": 64, "raw_tasks": tasks.tolist(),
             "raw_successes": rng.integers(0, 2, size=(2, 64, 4)).tolist()}
     assert summary_of(data)["bayes_optimal"] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+
+
+
+def test_an_env_with_held_out_tasks_shows_train_and_test_apart(lb, tmp_path):
+    """Desk-v2: each row carries the exploration score over the train and over the test desks (re-derived from
+    the raw successes, equal to the results file's `splits`), and the page, the README and the detail page a
+    column each; an env without a split keeps empty cells and no such column."""
+    rng = np.random.default_rng(3)
+    tasks = np.tile(np.arange(64), (3, 1))
+    test = np.arange(64) // 4 >= 12  # Desk-v2's held-out desks 12-15
+    raw = np.zeros((3, 64, 4), dtype=int)
+    raw[:, ~test, 0] = 1  # train tasks: the first episode succeeds, then nothing (no exploration)
+    raw[:, test] = (rng.random((3, int(test.sum()), 4)) < 0.5).astype(int)
+    data = make_results(
+        meta={"name": "desk-agent", "version": "1", "eligible": True, "trained_env_id": "RefExp/Desk-v2"},
+        agent_spec="desk-agent", env_id="RefExp/Desk-v2", num_drawers=64, obs_type="pixels",
+        dataset_id="refexp/desk/expert-v2", training_seeds=(0, 1, 2), eval_seed=0, secret_id=secret_id(PUBLIC_SECRET),
+        trials_per_task=1, raw_successes=raw.tolist(), raw_tasks=tasks.tolist(), raw_returns=(raw * 20.0).tolist(),
+        raw_rollouts=[[f"{rng.integers(1 << 60):016x}" for _ in range(64)] for _ in range(3)], wall_time_s=1.0,
+        workers=1, batch=1, env_mismatch_allowed=False, date="2026-12-06T00:00:00+00:00", bootstrap_samples=200,
+        packages={"python": "3.11"}, machine_info={"platform": "test", "cpu": "test-cpu", "cpu_count": 2},
+        renderer={"vendor": "test", "renderer": "test-gl", "version": "test", "mujoco": "test"},
+    )
+    row = R.row_from_results(data, "ab" * 32)
+    for split in ("train", "test"):
+        assert float(row[f"{split}_score"]) == pytest.approx(data["splits"][split]["exploration_score"])
+        assert float(row[f"{split}_score_ci_low"]) <= float(row[f"{split}_score"]) <= float(row[f"{split}_score_ci_high"])
+    assert float(row["train_score"]) < 0.1 < float(row["test_score"])  # the train desks: one mechanism, always
+
+    path = tmp_path / "desk.json"
+    write_json_atomic(path, data)
+    assert cli.main(["--dir", str(tmp_path / "desk-board"), "submit", str(path)]) == 0
+    rid = R.read_rows(tmp_path / "desk-board" / "results.csv")[0]["row_id"]
+    for name in ("index.html", "README.md", f"rows/{rid}.html"):
+        text = (tmp_path / "desk-board" / name).read_text()
+        assert "train tasks (48)" in text and "test tasks (16)" in text, name
+    two = R.row_from_results(fake_results(), "cd" * 32)
+    assert all(two[c] == "" for c in R.SPLIT_COLUMNS)
+    assert "train tasks" not in (lb / "README.md").read_text() + (lb / "index.html").read_text()
