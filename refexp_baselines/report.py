@@ -210,9 +210,28 @@ def plot(rows: list[dict], out: str | Path) -> Path:
     for r in rows:
         same = next((g for g in groups if same_outcomes(g[0], r)), None)
         same.append(r) if same is not None else groups.append([r])
-    curves = [curve_from_results(_rederived(g[0]), f"{' = '.join(r['agent'] for r in g)} ({len(g[0]['training_seeds'])} seeds)")
-              for g in groups]
+    labels = [f"{' = '.join(r['agent'] for r in g)} ({len(g[0]['training_seeds'])} seeds)" for g in groups]
+    curves = [curve_from_results(_rederived(g[0]), label) for g, label in zip(groups, labels)]
+    curves += [c for split in refexp_envs.SPLITS for g, label in zip(groups, labels) for c in _split_curves(g[0], split, label)]
     return plot_curves(curves, out, "success per exploration episode, 95% Student-t intervals over training seeds")
+
+
+def _split_curves(r: dict, split: str, label: str) -> list:
+    """The curve over one split's tasks (a panel of its own) for an env with held-out tasks; [] elsewhere."""
+    from dataclasses import replace
+
+    from benchmark import stats
+    from benchmark.plot import curve_from_results
+
+    entry = refexp_envs.ENVS.get(r["env_id"])
+    if entry is None or not entry.has_split:
+        return []
+    tasks = entry.tasks_of(split)
+    sp = stats.split_summaries(r["raw_successes"], r["raw_tasks"], r["num_drawers"], num_choices(r), {split: tasks})[split]
+    if sp["ci_low"] is None:  # one seed: no interval
+        sp = {**sp, "ci_low": sp["success_rate"], "ci_high": sp["success_rate"]}
+    curve = curve_from_results({**r, **{k: sp[k] for k in ("success_rate", "ci_low", "ci_high")}}, label)
+    return [replace(curve, env_id=f"{r['env_id']}: {split} tasks ({len(tasks)})")]
 
 
 def _rederived(r: dict) -> dict:

@@ -133,3 +133,20 @@ def test_an_env_with_held_out_tasks_gets_train_and_test_columns(tmp_path):
     one = {**desk_results(ENV, raw[:1], tasks[:1], seeds=(0,)), "agent": "ours"}
     assert "(one seed)" in report.table([one])
     assert "train tasks" not in report.table([_results(tmp_path, "ours", (0.3, 0.7))])  # no split: no columns
+
+
+def test_an_env_with_held_out_tasks_gets_a_panel_per_split(tmp_path, monkeypatch):
+    from tests.test_desk_harness import ENV, _explorer_raw, _results as desk_results
+
+    raw, tasks = _explorer_raw(seeds=2, test_fails=True)
+    res = {**desk_results(ENV, raw, tasks), "agent": "ours"}
+    drawn = {}
+    monkeypatch.setattr("benchmark.plot.plot_curves", lambda curves, out, title: drawn.setdefault("curves", curves))
+    report.plot([res], tmp_path / "fig.png")
+    panels = [c.env_id for c in drawn["curves"]]
+    assert panels == [ENV, f"{ENV}: train tasks (48)", f"{ENV}: test tasks (16)"]
+    assert drawn["curves"][1].success_rate == pytest.approx([0.25, 0.5, 0.75, 1.0])  # the explorer on its train desks
+    assert drawn["curves"][2].success_rate == pytest.approx([0.0] * 4)
+    drawn.clear()
+    report.plot([_results(tmp_path, "ours", (0.3, 0.7))], tmp_path / "fig.png")
+    assert [c.env_id for c in drawn["curves"]] == ["RefExp/ThreeDrawer-v1"]  # no split: one panel
