@@ -331,8 +331,9 @@ def _marks(ranked, notes: dict) -> tuple[dict[str, str], list[tuple[str, str]]]:
 def index_html(state, grouped, notes: dict | None = None) -> str:
     notes = notes if notes is not None else {"envs": {}, "rows": []}
     parts = [HEAD.format(title="RefExp leaderboard", assets=""), "<header><h1>RefExp leaderboard</h1>",
-             "<p>How quickly an agent finds the hidden drawer: success rate in each exploration episode of a "
-             "trial (K episodes of one hidden task), beside the Bayes-optimal curve min(1, k/N). " + RANK_WORDS
+             "<p>How quickly an agent finds the hidden drawer (on a desk, the paying mechanism): success rate in each "
+             "exploration episode of a trial (K episodes of one hidden task), beside the Bayes-optimal curve min(1, k/N), "
+             "N the drawers or mechanisms to choose from. " + RANK_WORDS
              + " Click a column to sort; <i>details</i> shows the per-seed curves, the results file and the command "
              "that reproduces a row.</p>",
              f"<p>{COND_WORDS} {PLAUSIBILITY_WORDS}</p>", f"<p>{FAMILY_WORDS}</p>",
