@@ -164,3 +164,25 @@ def test_agent_version_is_a_hash_of_what_it_loads(tmp_path):
     assert v1 == files_version(tmp_path, ("config.json", "model.pt", "vae.pt")) and len(v1) == 12
     (tmp_path / "model.pt").write_bytes(b"w2")
     assert files_version(tmp_path, ("config.json", "model.pt", "vae.pt")) != v1
+
+
+def test_desk_meta_trajectories_stay_within_one_train_desk(tmp_path, monkeypatch):
+    """Desk-v2 (64 tasks, M = 4, desks 12-15 in no dataset): DPT's synthetic meta-trajectories draw their K
+    buffers and target within one desk, as the reference method's (`MetaTrajectorySampler(choices=M)`)."""
+    rng = np.random.default_rng(0)
+    tasks = np.repeat(np.arange(48), 2)  # the train desks' tasks only
+    E, T = len(tasks), 3
+    codes = {"latents": rng.normal(size=(E, T + 1, 6)).astype(np.float32),
+             "proprio": rng.normal(size=(E, T + 1, 4)).astype(np.float32),
+             "actions": rng.uniform(-1, 1, (E, T, 4)).astype(np.float32), "rewards": np.zeros((E, T), np.float32),
+             "tasks": tasks, "num_tasks": 64}
+    drawn = []
+    real = MetaTrajectorySampler.sample_batch
+    monkeypatch.setattr(MetaTrajectorySampler, "sample_batch",
+                        lambda self, n: drawn.append(real(self, n)) or drawn[-1])
+    cfg = dpt.DPTConfig(env="RefExp/Desk-v2", obs_type="state", seed=0, out=str(tmp_path / "run"), d_model=16,
+                        layers=1, heads=2, steps=3, batch=8, checkpoint_every=3)
+    assert dpt.train(cfg, log=lambda m: None, codes=codes)["steps"] == 3
+    mts = [m for batch in drawn for m in batch]
+    assert mts and all(len({int(t) // 4 for t in (*m.tasks, m.target)}) == 1 for m in mts)
+    assert max(int(m.target) for m in mts) < 48

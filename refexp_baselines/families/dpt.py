@@ -366,7 +366,8 @@ def train(cfg: DPTConfig, log=print, codes: dict | None = None, vae=None) -> dic
         meta.update(vae_latent=vae.latent, vae_channels=vae.c)
         torch.save(vae.state_dict(), d / "vae.pt")
     write_json(meta, d / "config.json")
-    sampler = MetaTrajectorySampler(RowIndex(codes["tasks"], int(codes["num_tasks"])), cfg.k, cfg.naive, cfg.seed + 1)
+    sampler = MetaTrajectorySampler(RowIndex(codes["tasks"], int(codes["num_tasks"])), cfg.k, cfg.naive, cfg.seed + 1,
+                                    choices=refexp_envs.num_choices(cfg.env))  # Desk-v2: within one desk
     opt = torch.optim.Adam(model.parameters(), cfg.lr)
     step, timing = 0, {"train_s": 0.0, "eval_s": 0.0}
     state_path = d / "state.pt"
