@@ -57,8 +57,8 @@ from refexp_envs.helpformat import DefaultsHelpFormatter
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RESULTS = ROOT / "refexp_baselines" / "results"
 DEFAULT_CHECKPOINTS = ROOT / "refexp_baselines" / "checkpoints"
-# The envs issue 24 compares the families on, in the order of their tables
-ENVS = ("RefExp/TwoDrawer-v1", "RefExp/ThreeDrawer-v1")
+# The envs the families are compared on (issue 24; Desk-v2's held-out desks, issue 25), in the order of their tables
+ENVS = ("RefExp/TwoDrawer-v1", "RefExp/ThreeDrawer-v1", "RefExp/Desk-v2")
 # The RefExp family's rows: the paper's method, its Figure-2 ablations and the one-step agent
 REFEXP_AGENTS = ("ours", "no-expl", "no-cql", "ours-onestep")
 # The families a "No row yet" line names: every method family but the scripted policies and "other"
@@ -166,14 +166,15 @@ def wall_time(r: dict, checkpoints: str | Path = DEFAULT_CHECKPOINTS) -> str:
 
 
 def data_used(r: dict) -> str:
-    """The dataset id with its size (from its registry entry), or the online steps the file records."""
+    """The dataset id with its size (tasks with episodes x episodes per task, from its registry entry), or the
+    online steps the file records."""
     ds = r.get("dataset_id")
     if not ds:
         return md_cell(R.training_data(r))
     spec = REGISTRY.get(ds)
     if spec is None:
         return md_cell(ds)
-    return f"{md_cell(ds)} ({spec.num_tasks} x {spec.episodes_per_task} offline episodes)"
+    return f"{md_cell(ds)} ({len(spec.data_tasks)} x {spec.episodes_per_task} offline episodes)"  # Desk-v2: its train tasks
 
 
 def _span(values) -> str:
