@@ -169,6 +169,17 @@ def t_interval(values, confidence: float = CONFIDENCE, axis: int = 0) -> tuple[n
     return mean - half, mean + half
 
 
+def seed_interval(values) -> tuple[float, float | None, float | None]:
+    """(mean, low, high) of one value per training seed: its Student-t interval over seeds, widened to hold the
+    mean against float rounding; (mean, None, None) with one seed (no interval over training runs)."""
+    v = [float(x) for x in values]
+    mean = sum(v) / len(v)
+    if len(v) < 2:
+        return mean, None, None
+    lo, hi = t_interval(v)
+    return mean, min(float(lo), mean), max(float(hi), mean)
+
+
 def conditional_counts(raw) -> tuple[np.ndarray, np.ndarray]:
     """Per training seed: (failures in episodes 1..K-1, successes in the episode after each): `(S,)`, `(S,)`."""
     arr = _as_successes(raw)

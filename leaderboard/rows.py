@@ -194,13 +194,9 @@ def split_scores(data: dict) -> dict[str, str]:
         scores = sp["seed_exploration_scores"]
         if scores is None:
             continue
-        score = sum(scores) / len(scores)
-        lo = hi = score
-        if len(scores) >= 2:
-            lows, highs = stats.t_interval([[x] for x in scores])
-            lo, hi = float(lows[0]), float(highs[0])
-        out.update({f"{name}_score": _fmt(score), f"{name}_score_ci_low": _fmt(min(lo, score)),
-                    f"{name}_score_ci_high": _fmt(max(hi, score))})
+        score, lo, hi = stats.seed_interval(scores)
+        out.update({f"{name}_score": _fmt(score), f"{name}_score_ci_low": _fmt(score if lo is None else lo),
+                    f"{name}_score_ci_high": _fmt(score if hi is None else hi)})
     return out
 
 

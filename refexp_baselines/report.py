@@ -84,10 +84,8 @@ def _seed_interval(scores) -> str:
 
     if scores is None:
         return "n/a"
-    if len(scores) < 2:
-        return f"{scores[0]:.2f} (one seed)"
-    lo, hi = stats.t_interval([[x] for x in scores])
-    return _interval(sum(scores) / len(scores), float(lo[0]), float(hi[0]))
+    mean, lo, hi = stats.seed_interval(scores)
+    return f"{mean:.2f} (one seed)" if lo is None else _interval(mean, lo, hi)
 
 
 def table(rows: list[dict]) -> str:
